@@ -1,0 +1,259 @@
+//! The app builder: a typestate that compiles only when every incoming route
+//! has exactly one handler.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use garde::Validate;
+use serde::de::DeserializeOwned;
+
+use crate::config::Config;
+use crate::context::{Conn, Ctx, ServerHandle};
+use crate::error::{BuildError, HandlerResult, Reject};
+use crate::handler::{Entry, Erased, Handler};
+use crate::registry::{ClientId, Core};
+use crate::route::Incoming;
+use crate::router::{
+    Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, wire_name,
+};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Handshake data: what `on_connect` receives, deserialized from the upgrade
+/// request's headers merged with its query string.
+///
+/// Implemented for every `DeserializeOwned + Validate<Context = ()>` type. Names
+/// are lower-cased; the query string wins over headers. Values are strings.
+pub trait Headers: DeserializeOwned + Validate<Context = ()> + Send + 'static {}
+impl<T: DeserializeOwned + Validate<Context = ()> + Send + 'static> Headers for T {}
+
+/// Why a handshake's headers were refused: the issues go into the 400 body.
+pub(crate) enum ConnectError {
+    InvalidHeaders(Vec<crate::wire::Issue>),
+    Rejected(Reject),
+}
+
+pub(crate) type ConnectFn<U> = Arc<
+    dyn Fn(
+            serde_json::Map<String, serde_json::Value>,
+            ClientId,
+        ) -> BoxFuture<'static, Result<U, ConnectError>>
+        + Send
+        + Sync,
+>;
+pub(crate) type DisconnectFn<U> =
+    Arc<dyn Fn(Conn, U, Vec<String>) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// The erased, router-independent part of a built app.
+pub(crate) struct Runtime<U> {
+    pub(crate) table: HashMap<Box<str>, Box<dyn Erased<U>>>,
+    pub(crate) on_connect: ConnectFn<U>,
+    pub(crate) on_disconnect: Option<DisconnectFn<U>>,
+}
+
+/// A zocket app: a router `R` whose every incoming route has a handler, with
+/// per-connection user data `U`.
+///
+/// Start with [`Zocket::builder`], serve with [`Zocket::serve`].
+pub struct Zocket<R, U = ()> {
+    pub(crate) runtime: Arc<Runtime<U>>,
+    pub(crate) core: Arc<Core>,
+    routes: Arc<RouteTable>,
+    _router: PhantomData<fn() -> R>,
+}
+
+impl<R, U> Clone for Zocket<R, U> {
+    fn clone(&self) -> Self {
+        Zocket {
+            runtime: self.runtime.clone(),
+            core: self.core.clone(),
+            routes: self.routes.clone(),
+            _router: PhantomData,
+        }
+    }
+}
+
+impl<R> Zocket<R, ()> {
+    /// Starts building an app for router `R`.
+    ///
+    /// `Shape` is inferred: it records the router's structure so that later
+    /// errors can name the exact route at fault.
+    pub fn builder<Shape>() -> Builder<R, (), R, Shape>
+    where
+        R: Router<Shape>,
+    {
+        Builder {
+            config: Config::default(),
+            on_connect: Arc::new(|_, _| Box::pin(async { Ok(()) })),
+            on_disconnect: None,
+            handlers: Vec::new(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<R, U> Zocket<R, U> {
+    /// A handle for sending and managing the server from outside handlers.
+    pub fn handle(&self) -> ServerHandle<R> {
+        ServerHandle::new(self.core.clone())
+    }
+    /// Every route of the router, with wire names and directions.
+    pub fn routes(&self) -> &[RouteInfo] {
+        &self.routes.routes
+    }
+}
+
+/// Builds a [`Zocket`] app. See [`Zocket::builder`].
+///
+/// Type parameters: `R` the router; `U` the per-connection data made by
+/// `on_connect`; `S` the handler state (the router with each handled route
+/// marked); `Shape` the router's inferred structure. You never write `S` or
+/// `Shape`.
+#[must_use = "call .build() to get the app"]
+pub struct Builder<R, U, S, Shape> {
+    config: Config,
+    on_connect: ConnectFn<U>,
+    on_disconnect: Option<DisconnectFn<U>>,
+    handlers: Vec<(String, Box<dyn Erased<U>>)>,
+    _types: PhantomData<fn() -> (R, S, Shape)>,
+}
+
+impl<R, Shape> Builder<R, (), R, Shape>
+where
+    R: 'static,
+{
+    /// Sets how a connection starts: `f` gets the validated handshake headers
+    /// (`H`, any serde + garde type) and the new client's id, and returns the
+    /// connection's data `U` or a [`Reject`] (answered with 401/403, no socket).
+    ///
+    /// Call it before registering handlers: they receive `Ctx<R, U>`.
+    pub fn on_connect<H, U2, F, Fut>(self, f: F) -> Builder<R, U2, R, Shape>
+    where
+        H: Headers,
+        U2: Clone + Send + Sync + 'static,
+        F: Fn(H, ClientId) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<U2, Reject>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let on_connect: ConnectFn<U2> = Arc::new(move |map, id| {
+            let f = f.clone();
+            Box::pin(async move {
+                let headers = parse_headers::<H>(map).map_err(ConnectError::InvalidHeaders)?;
+                f(headers, id).await.map_err(ConnectError::Rejected)
+            })
+        });
+        let on_disconnect = self.on_disconnect.map(|old| -> DisconnectFn<U2> {
+            Arc::new(move |conn, _data: U2, rooms| old(conn, (), rooms))
+        });
+        Builder {
+            config: self.config,
+            on_connect,
+            on_disconnect,
+            handlers: Vec::new(),
+            _types: PhantomData,
+        }
+    }
+}
+
+/// Deserializes and validates handshake data.
+pub(crate) fn parse_headers<H: Headers>(
+    map: serde_json::Map<String, serde_json::Value>,
+) -> Result<H, Vec<crate::wire::Issue>> {
+    let headers: H = serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| vec![crate::wire::issue_of_json(&e)])?;
+    headers
+        .validate()
+        .map_err(|report| crate::wire::issues_of(&report))?;
+    Ok(headers)
+}
+
+impl<R, U, S, Shape> Builder<R, U, S, Shape>
+where
+    R: 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    /// Sets the server configuration (limits, policies, path, pages).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Runs `f` once for every connection that closes, for whatever reason,
+    /// after it has left all its rooms. `f` gets a context (to notify others) and
+    /// the rooms the client was in.
+    pub fn on_disconnect<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Ctx<R, U>, Vec<String>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.on_disconnect = Some(Arc::new(move |conn, data, rooms| {
+            let f = f.clone();
+            Box::pin(async move { f(Ctx::new(data, conn), rooms).await })
+        }));
+        self
+    }
+
+    /// Registers the handler for incoming route `route`.
+    ///
+    /// Compile errors, in plain words: `route` must be an incoming route of `R`
+    /// (at any depth), must not have a handler yet, and `handler` must take
+    /// `route`'s payload and a `Ctx<R, U>` (through its middleware chain).
+    pub fn on<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, Shape>
+    where
+        X: Incoming,
+        R: Contains<X, I>,
+        S: MarkHandled<X, I>,
+        H: Handler<R, X::Payload, U>,
+    {
+        let _ = route;
+        let mut handlers = self.handlers;
+        handlers.push((
+            wire_name::<R, X, I>(X::NAME),
+            Box::new(Entry::<R, X, H>::new(handler)),
+        ));
+        Builder {
+            config: self.config,
+            on_connect: self.on_connect,
+            on_disconnect: self.on_disconnect,
+            handlers,
+            _types: PhantomData,
+        }
+    }
+
+    /// Builds the app: compiles only when every incoming route has a handler.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] when two routes share a wire name or a name is malformed.
+    pub fn build(self) -> Result<Zocket<R, U>, BuildError>
+    where
+        R: Router<Shape>,
+        S: EveryRouteHandled<Shape>,
+    {
+        let routes = RouteTable::of::<R, Shape>()?;
+        let mut table: HashMap<Box<str>, Box<dyn Erased<U>>> =
+            HashMap::with_capacity(self.handlers.len());
+        for (name, entry) in self.handlers {
+            table.insert(name.into_boxed_str(), entry);
+        }
+        debug_assert!(
+            routes
+                .incoming()
+                .all(|r| table.contains_key(r.name.as_str()))
+        );
+        Ok(Zocket {
+            runtime: Arc::new(Runtime {
+                table,
+                on_connect: self.on_connect,
+                on_disconnect: self.on_disconnect,
+            }),
+            core: Core::new(self.config),
+            routes: Arc::new(routes),
+            _router: PhantomData,
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! Errors, one enum per concern.
+//!
+//! - [`BuildError`]: the app or client cannot be built from its router (fatal, at start-up).
+//! - [`SendError`]: a message could not be queued; it hands the payload back.
+//! - [`Reject`]: a middleware, handler or `on_connect` refuses; not a failure of the
+//!   server, the client is told why.
+//! - [`HandlerError`]: what a handler returns when it fails; logged, and the client
+//!   gets a generic error message (internal details never leave the server).
+//!
+//! A normal close is not an error: it is the `on_disconnect` event.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+
+/// The router cannot be turned into a dispatch table. Fatal: fix the router type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two routes (in either direction) have the same full wire name.
+    #[error("routes `{first}` and `{second}` both have the wire name \"{name}\"")]
+    DuplicateName {
+        /// The shared wire name.
+        name: String,
+        /// The marker declared first.
+        first: &'static str,
+        /// The marker declared second.
+        second: &'static str,
+    },
+    /// A route or namespace name segment is empty, too long or has characters
+    /// outside ASCII letters, digits, `_` and `-`.
+    #[error("route `{marker}` has the invalid wire name \"{name}\": a segment {problem}")]
+    InvalidName {
+        /// The full wire name.
+        name: String,
+        /// The marker type.
+        marker: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}
+
+/// A message could not be sent. Each variant hands the payload back.
+#[derive(thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError<P> {
+    /// The payload failed its garde validation; nothing was sent.
+    #[error("payload for route \"{route}\" is invalid: {report}")]
+    Invalid {
+        /// The route's wire name.
+        route: String,
+        /// The payload, handed back.
+        payload: P,
+        /// What garde found.
+        report: garde::Report,
+    },
+    /// The payload could not be serialized to JSON (e.g. a map with non-string keys).
+    #[error("payload for route \"{route}\" cannot be serialized: {source}")]
+    Serialize {
+        /// The route's wire name.
+        route: String,
+        /// The payload, handed back.
+        payload: P,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+}
+
+impl<P> SendError<P> {
+    /// The payload that was not sent.
+    pub fn into_payload(self) -> P {
+        match self {
+            SendError::Invalid { payload, .. } | SendError::Serialize { payload, .. } => payload,
+        }
+    }
+}
+
+impl<P> fmt::Debug for SendError<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Invalid { route, report, .. } => f
+                .debug_struct("Invalid")
+                .field("route", route)
+                .field("report", &report.to_string())
+                .finish_non_exhaustive(),
+            SendError::Serialize { route, source, .. } => f
+                .debug_struct("Serialize")
+                .field("route", route)
+                .field("source", source)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// A refusal: a middleware rejects a message, a handler refuses it, or
+/// `on_connect` refuses a connection.
+///
+/// For messages, the client gets the `message` on the reserved error route.
+/// For connections, the handshake is answered with `status` (401 or 403) and a
+/// JSON body `{"error": message}`; no socket is opened.
+///
+/// ```
+/// use zocket::Reject;
+///
+/// let r = Reject::forbidden("admins only");
+/// assert_eq!(r.status(), 403);
+/// assert_eq!(r.message(), "admins only");
+/// assert_eq!(Reject::unauthorized("no token").status(), 401);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    status: u16,
+    message: Cow<'static, str>,
+}
+
+impl Reject {
+    /// A refusal with status 403.
+    pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::forbidden(message)
+    }
+    /// "You are not allowed": 403 when refusing a connection.
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Reject {
+            status: 403,
+            message: message.into(),
+        }
+    }
+    /// "Who are you?": 401 when refusing a connection.
+    pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
+        Reject {
+            status: 401,
+            message: message.into(),
+        }
+    }
+    /// The HTTP status used when this refuses a connection: 401 or 403.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+    /// The reason, shown to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rejected: {}", self.message)
+    }
+}
+
+impl StdError for Reject {}
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The error a handler returns.
+///
+/// Any `std::error::Error + Send + Sync` converts into it with `?`, and so does
+/// a [`Reject`] (which is then reported to the client as a rejection, not as a
+/// failure). A failure is logged with the route and client id; the client is only
+/// told that the handler failed.
+///
+/// ```
+/// use zocket::{HandlerError, Reject};
+///
+/// fn parse(n: &str) -> Result<u32, HandlerError> {
+///     Ok(n.parse::<u32>()?) // a ParseIntError becomes a HandlerError
+/// }
+/// assert!(parse("x").is_err());
+/// let refused: HandlerError = Reject::new("not now").into();
+/// assert!(refused.as_reject().is_some());
+/// ```
+pub struct HandlerError(pub(crate) HandlerErrorKind);
+
+pub(crate) enum HandlerErrorKind {
+    Rejected(Reject),
+    Failed(BoxError),
+}
+
+impl HandlerError {
+    /// A failure with a plain message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        HandlerError(HandlerErrorKind::Failed(message.to_string().into()))
+    }
+    /// The refusal, when this error is one.
+    pub fn as_reject(&self) -> Option<&Reject> {
+        match &self.0 {
+            HandlerErrorKind::Rejected(r) => Some(r),
+            HandlerErrorKind::Failed(_) => None,
+        }
+    }
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for HandlerError {
+    fn from(e: E) -> Self {
+        let boxed: BoxError = Box::new(e);
+        match boxed.downcast::<Reject>() {
+            Ok(r) => HandlerError(HandlerErrorKind::Rejected(*r)),
+            Err(e) => HandlerError(HandlerErrorKind::Failed(e)),
+        }
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            HandlerErrorKind::Rejected(r) => f.debug_tuple("Rejected").field(r).finish(),
+            HandlerErrorKind::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            HandlerErrorKind::Rejected(r) => fmt::Display::fmt(r, f),
+            HandlerErrorKind::Failed(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+/// What a handler returns.
+pub type HandlerResult = Result<(), HandlerError>;

@@ -1,0 +1,33 @@
+#![doc = include_str!("docs/crate.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod app;
+mod config;
+mod context;
+pub mod error;
+mod handler;
+mod middleware;
+mod registry;
+mod route;
+pub mod router;
+mod server;
+mod wire;
+
+pub mod docs {
+    //! Guides that do not belong to one item.
+    #![doc = include_str!("docs/debugging_type_errors.md")]
+}
+
+pub use app::{Builder, Headers, Zocket};
+pub use config::{Config, SlowConsumer};
+pub use context::{Conn, Ctx, Delivery, ServerHandle, Stats};
+pub use error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
+pub use handler::Handler;
+pub use middleware::{Guarded, Middleware, MiddlewareExt, Stack};
+pub use registry::ClientId;
+pub use route::{ERROR_ROUTE, Incoming, Namespace, Outgoing, Payload, Scope};
+pub use server::shutdown_signal;
+pub use wire::{ErrorKind, ErrorPayload, Issue};
+
+/// Re-exported so payload types can derive `Validate` without a direct dependency.
+pub use garde;

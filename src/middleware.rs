@@ -1,0 +1,217 @@
+//! Middleware: typed context transformers in front of a handler.
+//!
+//! A [`Middleware<In, P>`] takes the context data `In` (and may read the
+//! payload `P` and the connection) and either rejects the message or yields new
+//! data `Out`. The handler behind a chain receives `Ctx<R, Out>` of the *last*
+//! middleware, so a handler that asks for data the chain does not produce does
+//! not compile.
+//!
+//! # Order
+//!
+//! `a.and(b).then(handler)` runs `a`, then `b` with `a`'s output, then the
+//! handler with `b`'s output. The first rejection stops the chain: later
+//! middleware and the handler do not run, and the client gets the rejection.
+//!
+//! ```text
+//! User --authenticate--> Authed --require_admin--> Admin --> handler(payload, Ctx<R, Admin>)
+//! ```
+//!
+//! Swapping the two (`require_admin.and(authenticate)`) does not compile when
+//! `require_admin` only accepts `Authed`: the chain's types must line up.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::context::{Conn, Ctx};
+use crate::error::{HandlerResult, Reject};
+use crate::handler::Handler;
+
+/// A typed context transformer: `In` → `Out` or [`Reject`].
+///
+/// Implement it with a plain `async fn`. Generic over the payload `P`, one
+/// middleware serves routes with different payloads; bound `P` by a trait of your
+/// own to read fields from it. Middleware is shared by all connections: keep
+/// state (a rate limiter's counters) behind a `Mutex` or atomics.
+///
+/// ```
+/// use zocket::{Conn, Middleware, Reject};
+///
+/// #[derive(Clone)]
+/// struct User { name: String, admin: bool }
+/// struct Admin { name: String }
+///
+/// struct RequireAdmin;
+///
+/// impl<P: Sync> Middleware<User, P> for RequireAdmin {
+///     type Out = Admin;
+///     async fn call(&self, user: User, _payload: &P, _conn: &Conn) -> Result<Admin, Reject> {
+///         if user.admin {
+///             Ok(Admin { name: user.name })
+///         } else {
+///             Err(Reject::forbidden("admins only"))
+///         }
+///     }
+/// }
+/// ```
+///
+/// A middleware that reads the payload through a trait of your own:
+///
+/// ```
+/// use zocket::{Conn, Middleware, Reject};
+///
+/// trait InRoom { fn room(&self) -> &str; }
+///
+/// struct MemberOnly;
+///
+/// impl<C: Send, P: InRoom + Sync> Middleware<C, P> for MemberOnly {
+///     type Out = C;
+///     async fn call(&self, data: C, payload: &P, conn: &Conn) -> Result<C, Reject> {
+///         if conn.in_room(payload.room()) {
+///             Ok(data)
+///         } else {
+///             Err(Reject::forbidden("join the room first"))
+///         }
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a middleware for context data `{In}` and payload `{P}`",
+    label = "cannot run with `{In}`",
+    note = "a middleware runs with the data produced by the one before it (or by `on_connect`): check the order of `.and(..)`"
+)]
+pub trait Middleware<In, P>: Send + Sync + 'static {
+    /// The context data it produces.
+    type Out: Send + 'static;
+    /// Transforms the data or rejects the message.
+    fn call(
+        &self,
+        input: In,
+        payload: &P,
+        conn: &Conn,
+    ) -> impl Future<Output = Result<Self::Out, Reject>> + Send;
+}
+
+/// Two middleware in a row: `A` then `B`. Made by [`MiddlewareExt::and`].
+///
+/// `Sig` records the chain's input data and payload (`fn(In, P)`), fixed where
+/// the chain is built so that a mismatch is reported at the `.and(..)` that
+/// causes it. Inference picks it; build one chain per route.
+pub struct Stack<A, B, Sig> {
+    first: A,
+    second: B,
+    _sig: PhantomData<Sig>,
+}
+
+impl<A: Clone, B: Clone, Sig> Clone for Stack<A, B, Sig> {
+    fn clone(&self) -> Self {
+        Stack {
+            first: self.first.clone(),
+            second: self.second.clone(),
+            _sig: PhantomData,
+        }
+    }
+}
+
+impl<In, P, A, B> Middleware<In, P> for Stack<A, B, fn(In, P)>
+where
+    In: Send + 'static,
+    P: Sync + 'static,
+    A: Middleware<In, P>,
+    B: Middleware<A::Out, P>,
+{
+    type Out = B::Out;
+    async fn call(&self, input: In, payload: &P, conn: &Conn) -> Result<B::Out, Reject> {
+        let mid = self.first.call(input, payload, conn).await?;
+        self.second.call(mid, payload, conn).await
+    }
+}
+
+/// Shares one middleware (and its state, e.g. a rate limiter's counters)
+/// between routes: `limiter.clone().then(handler)` with `limiter: Arc<M>`.
+impl<In, P, M> Middleware<In, P> for Arc<M>
+where
+    M: Middleware<In, P>,
+{
+    type Out = M::Out;
+    fn call(
+        &self,
+        input: In,
+        payload: &P,
+        conn: &Conn,
+    ) -> impl Future<Output = Result<Self::Out, Reject>> + Send {
+        (**self).call(input, payload, conn)
+    }
+}
+
+/// A handler behind a middleware chain. Made by [`MiddlewareExt::then`].
+///
+/// `Sig` (`fn(R, In, P)`) records the router, the chain's input data and the
+/// payload; inference picks it.
+pub struct Guarded<M, H, Sig> {
+    middleware: M,
+    handler: H,
+    _sig: PhantomData<Sig>,
+}
+
+impl<M: Clone, H: Clone, Sig> Clone for Guarded<M, H, Sig> {
+    fn clone(&self) -> Self {
+        Guarded {
+            middleware: self.middleware.clone(),
+            handler: self.handler.clone(),
+            _sig: PhantomData,
+        }
+    }
+}
+
+impl<R, P, C, M, H> Handler<R, P, C> for Guarded<M, H, fn(R, C, P)>
+where
+    R: 'static,
+    P: Send + Sync + 'static,
+    C: Send + 'static,
+    M: Middleware<C, P>,
+    H: Handler<R, P, M::Out>,
+{
+    async fn call(&self, payload: P, ctx: Ctx<R, C>) -> HandlerResult {
+        let conn = ctx.conn().clone();
+        let out = self
+            .middleware
+            .call(ctx.into_data(), &payload, &conn)
+            .await?;
+        self.handler.call(payload, Ctx::new(out, conn)).await
+    }
+}
+
+/// Composes middleware: `.and(next)` chains, `.then(handler)` finishes.
+///
+/// Implemented for every type; the bounds on each method check, right where
+/// you call it, that the chain fits: `next` must accept what `self` produces,
+/// and `handler` must take the context data the chain produces.
+pub trait MiddlewareExt: Sized + Send + Sync + 'static {
+    /// Runs `self`, then `next` with `self`'s output.
+    fn and<B, In, P>(self, next: B) -> Stack<Self, B, fn(In, P)>
+    where
+        Self: Middleware<In, P>,
+        B: Middleware<<Self as Middleware<In, P>>::Out, P>,
+    {
+        Stack {
+            first: self,
+            second: next,
+            _sig: PhantomData,
+        }
+    }
+    /// Puts `self` in front of `handler`.
+    fn then<H, R, In, P>(self, handler: H) -> Guarded<Self, H, fn(R, In, P)>
+    where
+        Self: Middleware<In, P>,
+        H: Handler<R, P, <Self as Middleware<In, P>>::Out>,
+    {
+        Guarded {
+            middleware: self,
+            handler,
+            _sig: PhantomData,
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> MiddlewareExt for T {}

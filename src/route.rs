@@ -1,0 +1,198 @@
+//! Routes: the zero-sized marker types a user declares.
+//!
+//! A route is a unit struct that implements [`Incoming`] (client → server) or
+//! [`Outgoing`] (server → client). The trait carries the route's last wire-name
+//! segment and its payload type, so the direction is part of the type: a handler
+//! can only be registered for an `Incoming` route, and only `Outgoing` routes can
+//! be sent by the server.
+//!
+//! Routes are grouped into routers (see [`crate::router`]); a [`Scope`] nests a
+//! sub-router under a [`Namespace`], which prefixes the wire names of everything
+//! inside it: `Scope<Chat, (SendMessage, ())>` puts `SendMessage` on the wire as
+//! `"chat.message"`.
+
+use std::marker::PhantomData;
+
+use garde::Validate;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A message body: any serde type that garde can validate.
+///
+/// Implemented automatically for every type that is `Serialize + DeserializeOwned +
+/// Validate<Context = ()> + Send + Sync + 'static`; `#[derive(Serialize, Deserialize,
+/// Validate)]` on a struct is all it takes. Both directions need both serde traits
+/// because the same router types the server and the [`Client`](crate::Client).
+///
+/// ```
+/// use garde::Validate;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Validate)]
+/// struct Text {
+///     #[garde(length(min = 1, max = 2000))]
+///     text: String,
+/// }
+///
+/// fn is_payload<P: zocket::Payload>() {}
+/// is_payload::<Text>();
+/// is_payload::<()>(); // a route without data carries `null`
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a message payload",
+    label = "not a payload",
+    note = "a payload needs `#[derive(Serialize, Deserialize, Validate)]` (garde's `Validate` with the default context `()`)"
+)]
+pub trait Payload:
+    Serialize + DeserializeOwned + Validate<Context = ()> + Send + Sync + 'static
+{
+}
+
+impl<T> Payload for T where
+    T: Serialize + DeserializeOwned + Validate<Context = ()> + Send + Sync + 'static
+{
+}
+
+/// A client → server route.
+///
+/// Implement it on a unit struct. `NAME` is the last segment of the route's wire
+/// name; the [`Scope`]s around the route in the router add the rest.
+///
+/// A name segment is 1–64 ASCII letters, digits, `_` or `-`; the router checks this
+/// when the app or client is built.
+///
+/// ```
+/// use garde::Validate;
+/// use serde::{Deserialize, Serialize};
+/// use zocket::Incoming;
+///
+/// #[derive(Serialize, Deserialize, Validate)]
+/// struct Text {
+///     #[garde(length(min = 1, max = 2000))]
+///     text: String,
+/// }
+///
+/// /// The client posts a chat message.
+/// struct SendMessage;
+///
+/// impl Incoming for SendMessage {
+///     const NAME: &'static str = "message";
+///     type Payload = Text;
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an incoming route",
+    label = "not a client -> server route",
+    note = "handlers are registered for, and clients send, routes that implement `zocket::Incoming`"
+)]
+pub trait Incoming: Send + Sync + 'static {
+    /// The route's own wire-name segment, for example `"message"`.
+    const NAME: &'static str;
+    /// What the client sends. Validated with garde before any handler sees it.
+    type Payload: Payload;
+}
+
+/// A server → client route.
+///
+/// Implement it on a unit struct, like [`Incoming`].
+///
+/// ```
+/// use garde::Validate;
+/// use serde::{Deserialize, Serialize};
+/// use zocket::Outgoing;
+///
+/// #[derive(Serialize, Deserialize, Validate)]
+/// struct Text {
+///     #[garde(length(min = 1, max = 2000))]
+///     text: String,
+/// }
+///
+/// /// The server delivers a chat message.
+/// struct OnMessage;
+///
+/// impl Outgoing for OnMessage {
+///     const NAME: &'static str = "onMessage";
+///     type Payload = Text;
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an outgoing route",
+    label = "not a server -> client route",
+    note = "the server sends, and clients listen on, routes that implement `zocket::Outgoing`"
+)]
+pub trait Outgoing: Send + Sync + 'static {
+    /// The route's own wire-name segment, for example `"onMessage"`.
+    const NAME: &'static str;
+    /// What the server sends. Validated with garde before it is queued.
+    type Payload: Payload;
+}
+
+/// The name of a [`Scope`]: a wire-name prefix segment.
+///
+/// ```
+/// use zocket::{Namespace, Scope};
+///
+/// struct Chat;
+/// impl Namespace for Chat {
+///     const NAME: &'static str = "chat";
+/// }
+/// # struct Post; impl zocket::Incoming for Post { const NAME: &'static str = "post"; type Payload = (); }
+///
+/// // `Post` is "chat.post" on the wire.
+/// type Router = (Scope<Chat, (Post, ())>, ());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a namespace",
+    label = "used as the name of a `Scope`",
+    note = "implement `zocket::Namespace` for `{Self}` with `const NAME: &'static str`"
+)]
+pub trait Namespace: Send + Sync + 'static {
+    /// The prefix segment, for example `"chat"`.
+    const NAME: &'static str;
+}
+
+/// A sub-router `R` whose routes all live under the namespace `N`.
+///
+/// Scopes nest to any depth; each adds its namespace's name and a dot in front
+/// of the wire names inside it. `Scope` is a type-level marker and is never
+/// constructed.
+pub struct Scope<N, R>(PhantomData<fn() -> (N, R)>);
+
+/// The reserved wire name on which the server reports a dropped or rejected
+/// message to the client that sent it.
+///
+/// User routes cannot take it: their segments may not contain `$`.
+pub const ERROR_ROUTE: &str = "$zocket.error";
+
+/// Checks one wire-name segment; `Err` says what is wrong with it.
+pub(crate) fn check_segment(segment: &str) -> Result<(), &'static str> {
+    if segment.is_empty() {
+        return Err("is empty");
+    }
+    if segment.len() > 64 {
+        return Err("is longer than 64 bytes");
+    }
+    if !segment
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err("may only contain ASCII letters, digits, `_` and `-`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_segment;
+
+    #[test]
+    fn segments_are_plain_identifiers() {
+        assert!(check_segment("onMessage").is_ok());
+        assert!(check_segment("user_2-x").is_ok());
+        assert_eq!(check_segment(""), Err("is empty"));
+        assert!(check_segment("a.b").is_err());
+        assert!(check_segment("$zocket").is_err());
+        assert!(check_segment("quote\"").is_err());
+        assert!(check_segment(&"x".repeat(65)).is_err());
+    }
+}

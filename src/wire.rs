@@ -1,0 +1,198 @@
+//! The wire codec: Zocket's JSON envelope, both directions.
+//!
+//! Every message is one text frame holding `{"type": "<dotted.name>", "payload": <json>}`.
+//! Incoming envelopes are parsed once; the payload stays a raw JSON slice until
+//! the route's handler deserializes it into its typed payload, so no
+//! `serde_json::Value` tree is built on the hot path. See PROTOCOL.md.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::route::ERROR_ROUTE;
+
+/// An incoming envelope borrowing from the frame's text.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) route: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub(crate) payload: Option<&'a RawValue>,
+}
+
+/// Why an incoming frame was not parsed into an envelope.
+#[derive(Debug)]
+pub(crate) enum EnvelopeError {
+    /// Not JSON at all, or not an object with a string `type`.
+    Json(serde_json::Error),
+}
+
+/// The JSON text of a missing payload.
+pub(crate) const NULL: &str = "null";
+
+pub(crate) fn parse_envelope(text: &str) -> Result<Envelope<'_>, EnvelopeError> {
+    serde_json::from_str(text).map_err(EnvelopeError::Json)
+}
+
+/// Serializes `{"type": route, "payload": payload}`.
+pub(crate) fn encode<P: Serialize + ?Sized>(
+    route: &str,
+    payload: &P,
+) -> Result<String, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Out<'a, P: ?Sized> {
+        #[serde(rename = "type")]
+        route: &'a str,
+        payload: &'a P,
+    }
+    serde_json::to_string(&Out { route, payload })
+}
+
+/// What went wrong with a message, as told to the client on the reserved route
+/// [`ERROR_ROUTE`] (`"$zocket.error"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The frame is not a JSON object with a string `type`.
+    InvalidJson,
+    /// No incoming route has this `type`.
+    UnknownRoute,
+    /// The payload does not have the route's shape.
+    InvalidPayload,
+    /// The payload has the right shape but fails validation.
+    ValidationFailed,
+    /// A middleware or the handler refused the message.
+    Rejected,
+    /// The handler failed or panicked; details stay in the server's log.
+    HandlerError,
+    /// A binary frame: zocket's protocol uses text frames only.
+    UnsupportedFrame,
+}
+
+/// One problem found in a payload or in the handshake headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    /// Where: a field path such as `"text"` or `"items[2].name"`; empty for the whole value.
+    pub path: String,
+    /// What.
+    pub message: String,
+}
+
+/// The payload of the reserved error route `"$zocket.error"`.
+///
+/// ```json
+/// {"type":"$zocket.error","payload":{"kind":"validation_failed","route":"chat.send",
+///   "message":"payload failed validation","details":[{"path":"text","message":"length is lower than 1"}]}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorPayload {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The route the message named, when it named one.
+    #[serde(default)]
+    pub route: Option<String>,
+    /// A human-readable reason.
+    pub message: String,
+    /// Field-level problems, for `invalid_payload` and `validation_failed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Issue>,
+}
+
+impl ErrorPayload {
+    pub(crate) fn encode(&self) -> String {
+        // An ErrorPayload holds only strings and unit enums: it always serializes.
+        encode(ERROR_ROUTE, self).unwrap_or_default()
+    }
+}
+
+/// The issues in a garde report.
+pub(crate) fn issues_of(report: &garde::Report) -> Vec<Issue> {
+    report
+        .iter()
+        .map(|(path, error)| Issue {
+            path: path.to_string(),
+            message: error.message().to_string(),
+        })
+        .collect()
+}
+
+/// Turns a serde_json error into an issue. serde_json gives no field path, only
+/// the message (which names the field for missing and unknown fields).
+pub(crate) fn issue_of_json(err: &serde_json::Error) -> Issue {
+    Issue {
+        path: String::new(),
+        message: err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_keeps_payload_raw() {
+        let env =
+            parse_envelope(r#"{"type":"chat.send","payload":{"text":"hi","n":[1,2]}}"#).unwrap();
+        assert_eq!(env.route, "chat.send");
+        assert_eq!(env.payload.unwrap().get(), r#"{"text":"hi","n":[1,2]}"#);
+    }
+
+    #[test]
+    fn envelope_payload_may_be_missing_and_fields_may_be_extra() {
+        let env = parse_envelope(r#"{"id":7,"type":"ping"}"#).unwrap();
+        assert_eq!(env.route, "ping");
+        assert!(env.payload.is_none());
+    }
+
+    #[test]
+    fn envelope_type_with_escapes_is_decoded() {
+        let env = parse_envelope(r#"{"type":"a\u002eb","payload":1}"#).unwrap();
+        assert_eq!(env.route, "a.b");
+    }
+
+    #[test]
+    fn envelope_errors() {
+        for bad in [
+            "",
+            "not json",
+            "[]",
+            "{}",
+            r#"{"type":5}"#,
+            r#"{"type":"x","payload":}"#,
+        ] {
+            assert!(parse_envelope(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn encode_is_zocket_shaped() {
+        #[derive(Serialize)]
+        struct T {
+            text: &'static str,
+        }
+        assert_eq!(
+            encode("chat.onMessage", &T { text: "hi" }).unwrap(),
+            r#"{"type":"chat.onMessage","payload":{"text":"hi"}}"#
+        );
+        assert_eq!(
+            encode("ping", &()).unwrap(),
+            r#"{"type":"ping","payload":null}"#
+        );
+    }
+
+    #[test]
+    fn error_payload_shape() {
+        let e = ErrorPayload {
+            kind: ErrorKind::UnknownRoute,
+            route: Some("nope".into()),
+            message: "unknown route".into(),
+            details: vec![],
+        };
+        assert_eq!(
+            e.encode(),
+            r#"{"type":"$zocket.error","payload":{"kind":"unknown_route","route":"nope","message":"unknown route"}}"#
+        );
+    }
+}
