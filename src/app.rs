@@ -118,8 +118,11 @@ pub struct Builder<R, U, S, Shape> {
     on_connect: ConnectFn<U>,
     on_disconnect: Option<DisconnectFn<U>>,
     handlers: Vec<(String, Box<dyn Erased<U>>)>,
-    _types: PhantomData<fn() -> (R, S, Shape)>,
+    _types: Markers<R, S, Shape>,
 }
+
+/// The builder's type-only parameters.
+type Markers<R, S, Shape> = PhantomData<fn() -> (R, S, Shape)>;
 
 impl<R, Shape> Builder<R, (), R, Shape>
 where

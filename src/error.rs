@@ -64,13 +64,32 @@ pub enum SendError<P> {
         /// serde_json's error.
         source: serde_json::Error,
     },
+    /// The client's send buffer is full (see `BufferPolicy`); nothing was queued.
+    #[error("send buffer full; message for route \"{route}\" not queued")]
+    Full {
+        /// The route's wire name.
+        route: String,
+        /// The payload, handed back.
+        payload: P,
+    },
+    /// The client is closed; nothing was queued.
+    #[error("client closed; message for route \"{route}\" not sent")]
+    Closed {
+        /// The route's wire name.
+        route: String,
+        /// The payload, handed back.
+        payload: P,
+    },
 }
 
 impl<P> SendError<P> {
     /// The payload that was not sent.
     pub fn into_payload(self) -> P {
         match self {
-            SendError::Invalid { payload, .. } | SendError::Serialize { payload, .. } => payload,
+            SendError::Invalid { payload, .. }
+            | SendError::Serialize { payload, .. }
+            | SendError::Full { payload, .. }
+            | SendError::Closed { payload, .. } => payload,
         }
     }
 }
@@ -87,6 +106,14 @@ impl<P> fmt::Debug for SendError<P> {
                 .debug_struct("Serialize")
                 .field("route", route)
                 .field("source", source)
+                .finish_non_exhaustive(),
+            SendError::Full { route, .. } => f
+                .debug_struct("Full")
+                .field("route", route)
+                .finish_non_exhaustive(),
+            SendError::Closed { route, .. } => f
+                .debug_struct("Closed")
+                .field("route", route)
                 .finish_non_exhaustive(),
         }
     }

@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app;
+mod client;
 mod config;
 mod context;
 pub mod error;
@@ -19,6 +20,10 @@ pub mod docs {
 }
 
 pub use app::{Builder, Headers, Zocket};
+pub use client::{
+    BufferPolicy, Client, ClientBuilder, ConnState, ConnectError, Reconnect, RouteStream,
+    Subscription,
+};
 pub use config::{Config, SlowConsumer};
 pub use context::{Conn, Ctx, Delivery, ServerHandle, Stats};
 pub use error::{BuildError, HandlerError, HandlerResult, Reject, SendError};

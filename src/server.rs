@@ -78,7 +78,7 @@ where
         loop {
             tokio::select! {
                 () = &mut signal => { core.begin_shutdown(); break; }
-                _ = stop.wait_for(|s| *s) => break,
+                () = flag_set(&mut stop) => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
@@ -331,7 +331,7 @@ where
     let mut stop = core.shutdown.subscribe();
     let read = tokio::select! {
         r = tokio::time::timeout_at(deadline, read_head(&mut stream, config.max_handshake_size)) => r,
-        _ = stop.wait_for(|s| *s) => return,
+        () = flag_set(&mut stop) => return,
     };
     let (head, rest) = match read {
         Err(_) => {
@@ -528,7 +528,7 @@ async fn read_loop<U: Clone + Send + Sync + 'static>(
     loop {
         let next = tokio::select! {
             biased;
-            _ = close.wait_for(Option::is_some) => break,
+            _ = closing_frame(&mut close) => break,
             next = maybe_timeout(idle, stream.next()) => next,
         };
         match next {
@@ -712,6 +712,11 @@ async fn write_loop(
     }
 }
 
+/// Resolves once the flag is set (or its sender is gone).
+async fn flag_set(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
 async fn closing_frame(
     close: &mut watch::Receiver<Option<CloseCmd>>,
 ) -> Option<tungstenite::protocol::frame::CloseFrame> {
@@ -757,6 +762,6 @@ mod tests {
     #[test]
     fn incomplete_and_malformed_heads() {
         assert!(matches!(parse_head(b"GET / HTTP/1.1\r\nHost"), Ok(None)));
-        assert!(matches!(parse_head(b"\x00\x01garbage\r\n\r\n"), Err(_)));
+        assert!(parse_head(b"\x00\x01garbage\r\n\r\n").is_err());
     }
 }
