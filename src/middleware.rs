@@ -64,7 +64,7 @@ use crate::handler::Handler;
 ///
 /// struct MemberOnly;
 ///
-/// impl<C: Send, P: InRoom + Sync> Middleware<C, P> for MemberOnly {
+/// impl<C: Send + 'static, P: InRoom + Sync> Middleware<C, P> for MemberOnly {
 ///     type Out = C;
 ///     async fn call(&self, data: C, payload: &P, conn: &Conn) -> Result<C, Reject> {
 ///         if conn.in_room(payload.room()) {

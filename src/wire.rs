@@ -121,10 +121,15 @@ pub(crate) fn issues_of(report: &garde::Report) -> Vec<Issue> {
 /// Turns a serde_json error into an issue. serde_json gives no field path, only
 /// the message (which names the field for missing and unknown fields).
 pub(crate) fn issue_of_json(err: &serde_json::Error) -> Issue {
-    Issue {
-        path: String::new(),
-        message: err.to_string(),
-    }
+    let message = err.to_string();
+    // "missing field `name`", "unknown field `x`, expected ...": the field is the path.
+    let path = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_default()
+        .to_owned();
+    Issue { path, message }
 }
 
 #[cfg(test)]
@@ -180,6 +185,19 @@ mod tests {
             encode("ping", &()).unwrap(),
             r#"{"type":"ping","payload":null}"#
         );
+    }
+
+    #[test]
+    fn json_issues_name_the_field_when_serde_does() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            name: String,
+        }
+        let err = serde_json::from_str::<T>("{}").unwrap_err();
+        assert_eq!(issue_of_json(&err).path, "name");
+        let err = serde_json::from_str::<T>(r#"{"name": 5}"#).unwrap_err();
+        assert_eq!(issue_of_json(&err).path, "");
     }
 
     #[test]

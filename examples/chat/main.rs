@@ -1,0 +1,295 @@
+//! A chat server with rooms, typing indicators and a browser page.
+//!
+//! ```text
+//! cargo run --example chat            # then open http://127.0.0.1:3000
+//! PORT=4000 cargo run --example chat
+//! ```
+//!
+//! The contract (other clients are written against it; see PROTOCOL.md):
+//! - `GET /` serves the page; WebSocket upgrades at `/ws?name=<1-32 chars>`.
+//! - incoming: `chat.join {room}`, `chat.leave {room}`, `chat.send {room, text}`,
+//!   `chat.typing {room, typing}`;
+//! - outgoing: `chat.onJoin`, `chat.onLeave`, `chat.onMessage`, `chat.onTyping`, each with
+//!   `{room, name, clientId, ...}`;
+//! - sending or typing in a room you have not joined is rejected by a middleware.
+
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use zocket::{
+    ClientId, Config, Conn, Ctx, HandlerResult, Incoming, Middleware, MiddlewareExt, Namespace,
+    Outgoing, Reject, Scope, Zocket,
+};
+
+// ---- payloads: plain serde + garde types -------------------------------------------
+
+#[derive(Serialize, Deserialize, Validate)]
+struct Room {
+    #[garde(length(chars, min = 1, max = 64))]
+    room: String,
+}
+
+#[derive(Serialize, Deserialize, Validate)]
+struct Post {
+    #[garde(length(chars, min = 1, max = 64))]
+    room: String,
+    #[garde(length(chars, min = 1, max = 2000))]
+    text: String,
+}
+
+#[derive(Serialize, Deserialize, Validate)]
+struct Typing {
+    #[garde(length(chars, min = 1, max = 64))]
+    room: String,
+    #[garde(skip)]
+    typing: bool,
+}
+
+/// `{room, name, clientId}`: who joined or left.
+#[derive(Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    #[garde(skip)]
+    room: String,
+    #[garde(skip)]
+    name: String,
+    #[garde(skip)]
+    client_id: ClientId,
+}
+
+#[derive(Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+struct ChatMessage {
+    #[garde(skip)]
+    room: String,
+    #[garde(skip)]
+    name: String,
+    #[garde(skip)]
+    client_id: ClientId,
+    #[garde(length(chars, min = 1, max = 2000))]
+    text: String,
+}
+
+#[derive(Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+struct TypingState {
+    #[garde(skip)]
+    room: String,
+    #[garde(skip)]
+    name: String,
+    #[garde(skip)]
+    client_id: ClientId,
+    #[garde(skip)]
+    typing: bool,
+}
+
+/// The handshake: `?name=alice` (or a `name` header).
+#[derive(Deserialize, Validate)]
+struct Hello {
+    #[garde(length(chars, min = 1, max = 32))]
+    name: String,
+}
+
+// ---- routes: zero-sized markers; the direction is part of the type ----------------
+
+struct Join;
+impl Incoming for Join {
+    const NAME: &'static str = "join";
+    type Payload = Room;
+}
+struct Leave;
+impl Incoming for Leave {
+    const NAME: &'static str = "leave";
+    type Payload = Room;
+}
+struct Send;
+impl Incoming for Send {
+    const NAME: &'static str = "send";
+    type Payload = Post;
+}
+struct SetTyping;
+impl Incoming for SetTyping {
+    const NAME: &'static str = "typing";
+    type Payload = Typing;
+}
+struct OnJoin;
+impl Outgoing for OnJoin {
+    const NAME: &'static str = "onJoin";
+    type Payload = Member;
+}
+struct OnLeave;
+impl Outgoing for OnLeave {
+    const NAME: &'static str = "onLeave";
+    type Payload = Member;
+}
+struct OnMessage;
+impl Outgoing for OnMessage {
+    const NAME: &'static str = "onMessage";
+    type Payload = ChatMessage;
+}
+struct OnTyping;
+impl Outgoing for OnTyping {
+    const NAME: &'static str = "onTyping";
+    type Payload = TypingState;
+}
+
+/// Everything lives under `chat.`: `chat.join`, `chat.onMessage`, ...
+struct ChatNs;
+impl Namespace for ChatNs {
+    const NAME: &'static str = "chat";
+}
+
+type Chat = (
+    Join,
+    (
+        Leave,
+        (
+            Send,
+            (SetTyping, (OnJoin, (OnLeave, (OnMessage, (OnTyping, ()))))),
+        ),
+    ),
+);
+type AppRouter = (Scope<ChatNs, Chat>, ());
+
+// ---- context and middleware ----------------------------------------------------------
+
+/// Per-connection data made by `on_connect`.
+#[derive(Clone)]
+struct User {
+    name: String,
+}
+
+type C = Ctx<AppRouter, User>;
+
+/// Payloads that name a room.
+trait InRoom {
+    fn room(&self) -> &str;
+}
+impl InRoom for Post {
+    fn room(&self) -> &str {
+        &self.room
+    }
+}
+impl InRoom for Typing {
+    fn room(&self) -> &str {
+        &self.room
+    }
+}
+
+/// Lets a message through only if its sender is in the room it names.
+/// One middleware, reused for two payload types.
+struct MemberOnly;
+impl<P: InRoom + Sync> Middleware<User, P> for MemberOnly {
+    type Out = User;
+    async fn call(&self, user: User, payload: &P, conn: &Conn) -> Result<User, Reject> {
+        if conn.in_room(payload.room()) {
+            Ok(user)
+        } else {
+            Err(Reject::forbidden(format!(
+                "join room \"{}\" before writing to it",
+                payload.room()
+            )))
+        }
+    }
+}
+
+// ---- handlers ------------------------------------------------------------------------
+
+async fn join(r: Room, ctx: C) -> HandlerResult {
+    if ctx.join(&r.room) {
+        let member = Member {
+            name: ctx.data().name.clone(),
+            client_id: ctx.id(),
+            room: r.room.clone(),
+        };
+        // Everyone in the room, the joiner included.
+        ctx.send(OnJoin, member)?.to_room([r.room]);
+    }
+    Ok(())
+}
+
+async fn leave(r: Room, ctx: C) -> HandlerResult {
+    if ctx.leave(&r.room) {
+        let member = Member {
+            name: ctx.data().name.clone(),
+            client_id: ctx.id(),
+            room: r.room.clone(),
+        };
+        ctx.send(OnLeave, member)?.to_room([r.room]); // the members who remain
+    }
+    Ok(())
+}
+
+async fn send(p: Post, ctx: C) -> HandlerResult {
+    let msg = ChatMessage {
+        name: ctx.data().name.clone(),
+        client_id: ctx.id(),
+        room: p.room.clone(),
+        text: p.text,
+    };
+    ctx.send(OnMessage, msg)?.to_room([p.room]); // the sender included
+    Ok(())
+}
+
+async fn typing(t: Typing, ctx: C) -> HandlerResult {
+    let state = TypingState {
+        name: ctx.data().name.clone(),
+        client_id: ctx.id(),
+        room: t.room.clone(),
+        typing: t.typing,
+    };
+    ctx.send(OnTyping, state)?
+        .except(ctx.id())
+        .to_room([t.room]);
+    Ok(())
+}
+
+/// A closing client has already left its rooms; tell the members who remain.
+async fn disconnected(ctx: C, rooms: Vec<String>) -> HandlerResult {
+    for room in rooms {
+        let member = Member {
+            name: ctx.data().name.clone(),
+            client_id: ctx.id(),
+            room: room.clone(),
+        };
+        ctx.send(OnLeave, member)?.to_room([room]);
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,zocket=info".into()),
+        )
+        .init();
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+
+    let app = Zocket::<AppRouter>::builder()
+        .config(
+            Config::default()
+                .path("/ws")
+                .page("/", "text/html; charset=utf-8", include_str!("index.html"))
+                .health_check("/health"),
+        )
+        .on_connect(|hello: Hello, _id| async move { Ok(User { name: hello.name }) })
+        .on_disconnect(disconnected)
+        .on(Join, join)
+        .on(Leave, leave)
+        .on(Send, MemberOnly.then(send))
+        .on(SetTyping, MemberOnly.then(typing))
+        .build()?;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!(
+        "chat: open http://{}/ in two browser tabs",
+        listener.local_addr()?
+    );
+    app.serve_with_shutdown(listener, zocket::shutdown_signal())
+        .await?;
+    Ok(())
+}
