@@ -1,0 +1,318 @@
+//! End to end in a real browser: the chat example's page, opened in two
+//! headless Chromium browser contexts, driven over the Chrome DevTools Protocol
+//! (JSON over a WebSocket, so the test needs nothing but tokio-tungstenite).
+mod chat_process;
+use chat_process::{ChatProcess, skip_or_fail};
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Headless Chromium with its DevTools endpoint.
+struct Browser {
+    _child: Child,
+    _profile: TempDir,
+    endpoint: String,
+}
+
+/// A profile directory removed on drop.
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Browser {
+    async fn launch(binary: &Path) -> Browser {
+        let profile = std::env::temp_dir().join(format!("zocket-chromium-{}", std::process::id()));
+        std::fs::create_dir_all(&profile).unwrap();
+        let mut child = Command::new(binary)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromium");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let endpoint = tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(at) = line.find("ws://")
+                    && line.contains("DevTools listening")
+                {
+                    return line[at..].trim().to_owned();
+                }
+            }
+            panic!("chromium exited before opening DevTools");
+        })
+        .await
+        .expect("chromium starts");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Browser {
+            _child: child,
+            _profile: TempDir(profile),
+            endpoint,
+        }
+    }
+}
+
+/// A minimal Chrome DevTools Protocol client.
+struct Cdp {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u64,
+    events: VecDeque<Value>,
+}
+
+impl Cdp {
+    async fn connect(endpoint: &str) -> Cdp {
+        let (ws, _) = tokio_tungstenite::connect_async(endpoint)
+            .await
+            .expect("devtools");
+        Cdp {
+            ws,
+            next_id: 0,
+            events: VecDeque::new(),
+        }
+    }
+
+    async fn read(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("devtools answers within the wait")
+                .expect("devtools open")
+                .expect("devtools frame");
+            if let Message::Text(t) = msg {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    }
+
+    async fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        self.ws.send(Message::text(msg.to_string())).await.unwrap();
+        loop {
+            let v = self.read().await;
+            if v["id"] == id {
+                assert!(v.get("error").is_none(), "{method} failed: {v}");
+                return v["result"].clone();
+            }
+            self.events.push_back(v);
+        }
+    }
+
+    async fn event(&mut self, session: &str, method: &str) -> Value {
+        if let Some(i) = self
+            .events
+            .iter()
+            .position(|e| e["method"] == method && e["sessionId"] == session)
+        {
+            return self.events.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await;
+            if v["method"] == method && v["sessionId"] == session {
+                return v;
+            }
+            self.events.push_back(v);
+        }
+    }
+}
+
+/// One chat page in its own browser context (its own cookies and storage).
+struct Page {
+    session: String,
+    target: String,
+}
+
+/// Resolves when `pred` holds, watching the DOM for changes (no polling).
+const HELPERS: &str = r#"
+window.waitFor = (what, pred) => new Promise((resolve, reject) => {
+  if (pred()) return resolve(true);
+  const obs = new MutationObserver(() => { if (pred()) { obs.disconnect(); resolve(true); } });
+  obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+  setTimeout(() => { obs.disconnect(); reject(new Error("timed out waiting for " + what + "; page: " + document.body.innerText)); }, 15000);
+});
+window.setValue = (id, value) => { const el = document.getElementById(id); el.value = value; el.dispatchEvent(new Event("input")); };
+true
+"#;
+
+impl Page {
+    async fn open(cdp: &mut Cdp, url: &str) -> Page {
+        let ctx = cdp
+            .call(None, "Target.createBrowserContext", json!({}))
+            .await;
+        let target = cdp
+            .call(
+                None,
+                "Target.createTarget",
+                json!({"url": "about:blank", "browserContextId": ctx["browserContextId"]}),
+            )
+            .await["targetId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let session = cdp
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({"targetId": target, "flatten": true}),
+            )
+            .await["sessionId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        cdp.call(Some(&session), "Page.enable", json!({})).await;
+        cdp.call(Some(&session), "Page.navigate", json!({"url": url}))
+            .await;
+        cdp.event(&session, "Page.loadEventFired").await;
+        let page = Page { session, target };
+        page.eval(cdp, HELPERS).await;
+        page
+    }
+
+    async fn eval(&self, cdp: &mut Cdp, expression: &str) -> Value {
+        let r = cdp
+            .call(
+                Some(&self.session),
+                "Runtime.evaluate",
+                json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
+            )
+            .await;
+        assert!(
+            r.get("exceptionDetails").is_none(),
+            "{expression} threw: {r}"
+        );
+        r["result"]["value"].clone()
+    }
+
+    async fn wait_text(&self, cdp: &mut Cdp, id: &str, needle: &str) {
+        let js = format!(
+            "waitFor({what:?}, () => document.getElementById({id:?}).textContent.includes({needle:?}))",
+            what = format!("#{id} to contain {needle:?}"),
+        );
+        self.eval(cdp, &js).await;
+    }
+
+    async fn set(&self, cdp: &mut Cdp, id: &str, value: &str) {
+        self.eval(cdp, &format!("setValue({id:?}, {value:?})"))
+            .await;
+    }
+
+    async fn click(&self, cdp: &mut Cdp, id: &str) {
+        self.eval(
+            cdp,
+            &format!("document.getElementById({id:?}).click(); true"),
+        )
+        .await;
+    }
+
+    async fn connect_as(&self, cdp: &mut Cdp, name: &str) {
+        self.set(cdp, "name", name).await;
+        self.click(cdp, "connect").await;
+        self.wait_text(cdp, "status", "connected").await;
+        let status = self
+            .eval(cdp, "document.getElementById('status').textContent")
+            .await;
+        assert_eq!(status, "connected");
+    }
+}
+
+fn chromium() -> Option<std::path::PathBuf> {
+    let path: std::path::PathBuf =
+        std::env::var_os("CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), Into::into);
+    path.exists().then_some(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_chat_and_see_server_errors() {
+    let Some(binary) = chromium() else {
+        return skip_or_fail("Chromium (/usr/bin/chromium)");
+    };
+    let chat = ChatProcess::start().await;
+    let url = format!("http://{}/", chat.addr);
+    let browser = Browser::launch(&binary).await;
+    let mut cdp = Cdp::connect(&browser.endpoint).await;
+
+    let alice = Page::open(&mut cdp, &url).await;
+    let bob = Page::open(&mut cdp, &url).await;
+    alice.connect_as(&mut cdp, "alice").await;
+    bob.connect_as(&mut cdp, "bob").await;
+
+    // Both join the lobby; alice sees bob arrive.
+    alice.click(&mut cdp, "join").await;
+    alice.wait_text(&mut cdp, "members", "alice").await;
+    bob.click(&mut cdp, "join").await;
+    alice.wait_text(&mut cdp, "members", "bob").await;
+    alice
+        .wait_text(&mut cdp, "messages", "bob joined lobby")
+        .await;
+
+    // Typing shows up on the other side.
+    bob.set(&mut cdp, "text", "hello from bob").await;
+    alice.wait_text(&mut cdp, "typing", "bob typing").await;
+
+    // bob sends; alice's page shows it.
+    bob.click(&mut cdp, "send").await;
+    alice
+        .wait_text(&mut cdp, "messages", "[lobby] bob: hello from bob")
+        .await;
+    bob.wait_text(&mut cdp, "messages", "[lobby] bob: hello from bob")
+        .await;
+
+    // An invalid message shows the server's error on the sender's page.
+    alice.set(&mut cdp, "text", "").await;
+    alice.click(&mut cdp, "send").await;
+    alice
+        .wait_text(&mut cdp, "errors", "validation_failed")
+        .await;
+    // So does a message to a room alice has not joined (the middleware refuses it).
+    alice.set(&mut cdp, "room", "elsewhere").await;
+    alice
+        .eval(
+            &mut cdp,
+            "document.getElementById('text').value = 'sneaky'; true",
+        )
+        .await;
+    alice.click(&mut cdp, "send").await;
+    alice.wait_text(&mut cdp, "errors", "rejected").await;
+    let bob_messages = bob
+        .eval(&mut cdp, "document.getElementById('messages').textContent")
+        .await;
+    assert!(!bob_messages.as_str().unwrap().contains("sneaky"));
+
+    // bob closes his tab: alice sees him leave.
+    cdp.call(None, "Target.closeTarget", json!({"targetId": bob.target}))
+        .await;
+    alice
+        .wait_text(&mut cdp, "messages", "bob left lobby")
+        .await;
+}
