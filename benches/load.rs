@@ -115,6 +115,7 @@ mod zocket_server {
 /// The baseline: tokio-tungstenite with no routing, validation or context.
 /// Echo writes every text frame back; a frame starting with `{"type":"say"`
 /// is sent to every other connection that has sent `{"type":"join"`.
+#[allow(unreachable_pub)]
 mod raw_server {
     use super::*;
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
