@@ -74,6 +74,12 @@ impl Failure {
             log: None,
         }
     }
+    pub(crate) fn panicked(panic: &(dyn std::any::Any + Send)) -> Self {
+        Failure {
+            log: Some(format!("panic: {}", crate::server::panic_message(panic))),
+            ..Failure::new(ErrorKind::HandlerError, None, "the handler failed")
+        }
+    }
     fn details(mut self, details: Vec<Issue>) -> Self {
         self.payload.details = details;
         self

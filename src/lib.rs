@@ -4,6 +4,7 @@
 mod app;
 mod client;
 mod config;
+mod connection;
 mod context;
 pub mod error;
 mod handler;

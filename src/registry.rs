@@ -13,11 +13,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tungstenite::Message;
 use tungstenite::protocol::frame::CloseFrame;
 
 use crate::config::{Config, SlowConsumer};
+use crate::connection::{Outbox, QueueError};
 
 /// A connected client's id: stable for the connection's life, never reused
 /// while the connection lives, and unique over the process's life up to 2³²
@@ -103,8 +104,7 @@ impl CloseCmd {
 
 pub(crate) struct Slot {
     id: ClientId,
-    tx: mpsc::Sender<Message>,
-    close: watch::Sender<Option<CloseCmd>>,
+    outbox: Arc<Outbox>,
     rooms: HashSet<Arc<str>>,
     dropped: u64,
 }
@@ -141,11 +141,10 @@ pub(crate) enum RegisterError {
     ShuttingDown,
 }
 
-/// A slot's channels, handed to the connection's tasks.
+/// A new connection's id and outgoing queue.
 pub(crate) struct Registered {
     pub(crate) id: ClientId,
-    pub(crate) rx: mpsc::Receiver<Message>,
-    pub(crate) close: watch::Receiver<Option<CloseCmd>>,
+    pub(crate) outbox: Arc<Outbox>,
 }
 
 impl Core {
@@ -175,23 +174,17 @@ impl Core {
         if state.conns.len() >= self.config.max_connections {
             return Err(RegisterError::Full);
         }
-        let (tx, rx) = mpsc::channel(self.config.queue_len.max(1));
-        let (close, close_rx) = watch::channel(None);
+        let outbox = Arc::new(Outbox::new(self.config.queue_len));
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let entry = state.conns.vacant_entry();
         let id = ClientId::new(generation, entry.key());
         entry.insert(Slot {
             id,
-            tx,
-            close,
+            outbox: outbox.clone(),
             rooms: HashSet::new(),
             dropped: 0,
         });
-        Ok(Registered {
-            id,
-            rx,
-            close: close_rx,
-        })
+        Ok(Registered { id, outbox })
     }
 
     /// Removes a connection and makes it leave all its rooms; returns the rooms.
@@ -310,10 +303,10 @@ impl Core {
 
     /// Queues `msg` for one slot; applies the slow-consumer policy when full.
     fn enqueue(&self, slot: &mut Slot, msg: &Message) -> bool {
-        match slot.tx.try_send(msg.clone()) {
+        match slot.outbox.push(msg.clone()) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(QueueError::Closed) => false,
+            Err(QueueError::Full) => {
                 self.counters
                     .dropped_slow
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -326,18 +319,11 @@ impl Core {
                         }
                     }
                     SlowConsumer::Close(code) => {
-                        let first = slot.close.send_if_modified(|c| {
-                            if c.is_none() {
-                                *c = Some(CloseCmd {
-                                    code,
-                                    reason: "slow consumer",
-                                });
-                                true
-                            } else {
-                                false
-                            }
-                        });
-                        if first {
+                        let cmd = CloseCmd {
+                            code,
+                            reason: "slow consumer",
+                        };
+                        if slot.outbox.close(cmd) {
                             tracing::warn!(client = %slot.id, code,
                                 "slow consumer: outgoing queue full, closing the connection");
                         }
@@ -427,14 +413,7 @@ impl Core {
         let state = self.lock();
         match state.conns.get(id.key()).filter(|s| s.id == id) {
             Some(slot) => {
-                slot.close.send_if_modified(|c| {
-                    if c.is_none() {
-                        *c = Some(CloseCmd { code, reason });
-                        true
-                    } else {
-                        false
-                    }
-                });
+                slot.outbox.close(CloseCmd { code, reason });
                 true
             }
             None => false,
@@ -446,16 +425,9 @@ impl Core {
         let mut state = self.lock();
         state.closed = true;
         for (_, slot) in state.conns.iter() {
-            slot.close.send_if_modified(|c| {
-                if c.is_none() {
-                    *c = Some(CloseCmd {
-                        code: 1001,
-                        reason: "server shutting down",
-                    });
-                    true
-                } else {
-                    false
-                }
+            slot.outbox.close(CloseCmd {
+                code: 1001,
+                reason: "server shutting down",
             });
         }
         drop(state);
@@ -534,30 +506,42 @@ mod tests {
     fn full_queue_applies_close_policy_and_others_still_get_messages() {
         let core = core();
         let slow = core.register().unwrap();
-        let mut fast = core.register().unwrap();
+        let fast = core.register().unwrap();
         let msg = Message::text("x");
         for _ in 0..2 {
-            assert_eq!(core.deliver_all(&msg, None), 2);
-            fast.rx.try_recv().unwrap();
+            assert_eq!(core.deliver_to([slow.id, fast.id], &msg, None), 2);
         }
-        assert_eq!(core.deliver_all(&msg, None), 1, "slow one is full");
-        assert_eq!(slow.close.borrow().as_ref().map(|c| c.code), Some(1008));
-        assert!(fast.rx.try_recv().is_ok());
+        assert_eq!(
+            core.deliver_to([slow.id], &msg, None),
+            0,
+            "slow one is full"
+        );
+        assert_eq!(slow.outbox.close_code(), Some(1008));
+        assert_eq!(fast.outbox.len(), 2);
+        assert_eq!(
+            core.deliver_to([fast.id], &msg, None),
+            0,
+            "fast is full too, but"
+        );
+        assert_eq!(
+            fast.outbox.close_code(),
+            Some(1008),
+            "each client has its own queue"
+        );
     }
 
     #[test]
     fn room_delivery_dedups_and_honours_except() {
         let core = core();
-        let mut a = core.register().unwrap();
-        let mut b = core.register().unwrap();
+        let a = core.register().unwrap();
+        let b = core.register().unwrap();
         core.join(a.id, "x");
         core.join(a.id, "y");
         core.join(b.id, "y");
         let msg = Message::text("m");
         assert_eq!(core.deliver_to_rooms(["x", "y"], &msg, None), 2);
-        assert!(a.rx.try_recv().is_ok() && a.rx.try_recv().is_err());
-        assert!(b.rx.try_recv().is_ok());
+        assert_eq!((a.outbox.len(), b.outbox.len()), (1, 1), "each member once");
         assert_eq!(core.deliver_to_rooms(["y"], &msg, Some(a.id)), 1);
-        assert!(a.rx.try_recv().is_err() && b.rx.try_recv().is_ok());
+        assert_eq!((a.outbox.len(), b.outbox.len()), (1, 2));
     }
 }

@@ -8,27 +8,23 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument;
-use tungstenite::Message;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::app::{ConnectError, Runtime, Zocket};
+use crate::connection::{self, Io, Ws};
 use crate::context::Conn;
 use crate::handler::Failure;
-use crate::registry::{ClientId, CloseCmd, Core, RegisterError};
+use crate::registry::{Core, RegisterError, Registered};
 use crate::wire::{ErrorKind, Issue, parse_envelope};
-
-type Ws = WebSocketStream<TcpStream>;
 
 impl<R, U> Zocket<R, U>
 where
@@ -283,12 +279,14 @@ fn json_error(status: u16, error: &str, details: Option<&[Issue]>) -> Vec<u8> {
     http_response(status, "application/json", &body, "")
 }
 
-async fn respond(mut stream: TcpStream, response: Vec<u8>) {
+/// Writes an HTTP response and closes; never yields a connection.
+async fn respond<T>(mut stream: TcpStream, response: Vec<u8>) -> Option<T> {
     let write = async {
         stream.write_all(&response).await?;
         stream.shutdown().await
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    None
 }
 
 /// Reads the request head, within the size limit.
@@ -320,7 +318,42 @@ async fn read_head(stream: &mut TcpStream, max: usize) -> Result<(Head, Vec<u8>)
     }
 }
 
-async fn handle_socket<R, U>(app: Zocket<R, U>, mut stream: TcpStream, peer: SocketAddr)
+/// An upgraded connection, ready to serve.
+struct Accepted<U> {
+    ws: Ws,
+    registered: Registered,
+    data: U,
+}
+
+async fn handle_socket<R, U>(app: Zocket<R, U>, stream: TcpStream, peer: SocketAddr)
+where
+    R: 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    // The handshake's state (request head, buffers) lives in its own
+    // allocation, freed before the long-lived connection phase starts.
+    let Some(accepted) = Box::pin(handshake(&app, stream, peer)).await else {
+        return;
+    };
+    let id = accepted.registered.id;
+    let span = tracing::info_span!("conn", client = %id, %peer);
+    connection::run(
+        app.runtime.clone(),
+        app.core.clone(),
+        accepted.ws,
+        id,
+        accepted.registered.outbox,
+        accepted.data,
+    )
+    .instrument(span)
+    .await;
+}
+
+async fn handshake<R, U>(
+    app: &Zocket<R, U>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<Accepted<U>>
 where
     R: 'static,
     U: Clone + Send + Sync + 'static,
@@ -331,14 +364,14 @@ where
     let mut stop = core.shutdown.subscribe();
     let read = tokio::select! {
         r = tokio::time::timeout_at(deadline, read_head(&mut stream, config.max_handshake_size)) => r,
-        () = flag_set(&mut stop) => return,
+        () = flag_set(&mut stop) => return None,
     };
     let (head, rest) = match read {
         Err(_) => {
             tracing::debug!(%peer, "handshake timed out");
-            return;
+            return None;
         }
-        Ok(Err(None)) => return,
+        Ok(Err(None)) => return None,
         Ok(Err(Some(response))) => return respond(stream, response).await,
         Ok(Ok(x)) => x,
     };
@@ -407,13 +440,14 @@ where
             return respond(stream, response).await;
         }
     };
+    drop(head);
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     );
     if stream.write_all(response.as_bytes()).await.is_err() {
         core.unregister(id);
-        return;
+        return None;
     }
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(config.read_buffer_size)
@@ -425,12 +459,13 @@ where
         )
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_frame_size));
-    let ws =
-        WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(ws_config)).await;
-    let span = tracing::info_span!("conn", client = %id, %peer);
-    run_connection(app.runtime.clone(), core.clone(), ws, registered, data)
-        .instrument(span)
+    let ws = WebSocketStream::from_raw_socket(Io::new(stream, rest), Role::Server, Some(ws_config))
         .await;
+    Some(Accepted {
+        ws,
+        registered,
+        data,
+    })
 }
 
 fn plain_http(core: &Core, head: &Head) -> Vec<u8> {
@@ -458,138 +493,21 @@ fn plain_http(core: &Core, head: &Head) -> Vec<u8> {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic".to_owned()
-    }
+/// Resolves once the flag is set (or its sender is gone).
+async fn flag_set(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 // ---------------------------------------------------------------------------
-// Connection
+// Dispatch
 // ---------------------------------------------------------------------------
-
-async fn run_connection<U>(
-    runtime: Arc<Runtime<U>>,
-    core: Arc<Core>,
-    ws: Ws,
-    registered: crate::registry::Registered,
-    data: U,
-) where
-    U: Clone + Send + Sync + 'static,
-{
-    let id = registered.id;
-    tracing::debug!("connected");
-    let (sink, stream) = ws.split();
-    let writer = tokio::spawn(
-        write_loop(sink, registered.rx, registered.close.clone(), core.clone())
-            .instrument(tracing::Span::current()),
-    );
-    let conn = Conn {
-        core: core.clone(),
-        id,
-    };
-    read_loop(&runtime, &core, stream, registered.close, &conn, &data).await;
-
-    // Leave every room, then let the writer flush what is queued and close.
-    let rooms = core.unregister(id);
-    let mut writer = writer;
-    if tokio::time::timeout(core.config.close_timeout, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
-    if let Some(on_disconnect) = &runtime.on_disconnect {
-        let run = AssertUnwindSafe(on_disconnect(conn, data, rooms)).catch_unwind();
-        match run.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "on_disconnect failed"),
-            Err(panic) => {
-                tracing::error!(panic = panic_message(&panic), "on_disconnect panicked")
-            }
-        }
-    }
-    tracing::debug!("disconnected");
-}
-
-async fn read_loop<U: Clone + Send + Sync + 'static>(
-    runtime: &Runtime<U>,
-    core: &Arc<Core>,
-    mut stream: SplitStream<Ws>,
-    mut close: watch::Receiver<Option<CloseCmd>>,
-    conn: &Conn,
-    data: &U,
-) {
-    let idle = core.config.heartbeat.map(|d| d * 2);
-    loop {
-        let next = tokio::select! {
-            biased;
-            _ = closing_frame(&mut close) => break,
-            next = maybe_timeout(idle, stream.next()) => next,
-        };
-        match next {
-            None => {
-                tracing::info!("peer silent for two heartbeat intervals; closing");
-                core.close(conn.id, 1001, "heartbeat timeout");
-                break;
-            }
-            Some(None) => return,
-            Some(Some(Err(e))) => {
-                use tungstenite::Error as E;
-                let (code, reason) = match &e {
-                    E::Capacity(_) => (1009, "message too big"),
-                    E::Utf8(_) => (1007, "invalid UTF-8"),
-                    E::Protocol(_) => (1002, "protocol error"),
-                    _ => {
-                        tracing::debug!(error = %e, "connection lost");
-                        return;
-                    }
-                };
-                tracing::info!(error = %e, code, "closing connection after a read error");
-                core.close(conn.id, code, reason);
-                break;
-            }
-            Some(Some(Ok(msg))) => match msg {
-                Message::Text(text) => {
-                    if let Err(failure) = dispatch(runtime, text.as_str(), conn, data).await {
-                        report(core, conn.id, failure);
-                    }
-                }
-                Message::Binary(_) => report(
-                    core,
-                    conn.id,
-                    Failure::new(
-                        ErrorKind::UnsupportedFrame,
-                        None,
-                        "binary frames are not supported; send JSON text frames",
-                    ),
-                ),
-                // Pings are answered by tungstenite; a close is answered on the next read.
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {}
-            },
-        }
-    }
-    // We are closing: the writer sends our close frame. Wait (bounded) for the
-    // peer's, without dispatching anything else.
-    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    let _ = tokio::time::timeout(core.config.close_timeout, drain).await;
-}
-
-async fn maybe_timeout<F: Future>(limit: Option<Duration>, f: F) -> Option<F::Output> {
-    match limit {
-        Some(d) => tokio::time::timeout(d, f).await.ok(),
-        None => Some(f.await),
-    }
-}
 
 /// Longest route name echoed back in an error.
 const MAX_ECHOED_ROUTE: usize = 128;
 
-async fn dispatch<U: Clone + Send + Sync + 'static>(
+/// Parses one text frame's envelope, looks its route up and runs the entry
+/// (deserialize, validate, middleware, handler).
+pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
     runtime: &Runtime<U>,
     text: &str,
     conn: &Conn,
@@ -623,113 +541,22 @@ async fn dispatch<U: Clone + Send + Sync + 'static>(
     match AssertUnwindSafe(call).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => Err(Failure {
-            log: Some(format!("panic: {}", panic_message(&panic))),
-            ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
+            payload: crate::wire::ErrorPayload {
+                route: Some(route.to_owned()),
+                ..Failure::panicked(&panic).payload
+            },
+            ..Failure::panicked(&panic)
         }),
     }
 }
 
-/// Logs a failed message and tells its client on the reserved error route.
-fn report(core: &Core, id: ClientId, failure: Failure) {
-    let p = &failure.payload;
-    let route = p.route.as_deref().unwrap_or("-");
-    match p.kind {
-        ErrorKind::HandlerError => tracing::error!(
-            client = %id, route, error = failure.log.as_deref().unwrap_or(""),
-            "handler failed"
-        ),
-        kind => tracing::info!(
-            client = %id, route, ?kind, message = %p.message, details = ?p.details,
-            "message dropped"
-        ),
-    }
-    let msg = Message::Text(p.encode().into());
-    core.deliver_to([id], &msg, None);
-}
-
-/// Most messages written before one flush.
-const MAX_BATCH: usize = 64;
-
-async fn write_loop(
-    mut sink: SplitSink<Ws, Message>,
-    mut rx: mpsc::Receiver<Message>,
-    mut close: watch::Receiver<Option<CloseCmd>>,
-    core: Arc<Core>,
-) {
-    let heartbeat = core.config.heartbeat;
-    let close_timeout = core.config.close_timeout;
-    let stall_limit = heartbeat.map_or(Duration::from_secs(60), |d| d * 2);
-    let mut ping = heartbeat.map(|d| {
-        let mut i = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
-        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        i
-    });
-    loop {
-        tokio::select! {
-            biased;
-            frame = closing_frame(&mut close) => {
-                let _ = tokio::time::timeout(close_timeout, sink.send(Message::Close(frame))).await;
-                return;
-            }
-            msg = rx.recv() => match msg {
-                Some(msg) => {
-                    let batch = async {
-                        sink.feed(msg).await?;
-                        let mut n = 1;
-                        while n < MAX_BATCH {
-                            match rx.try_recv() {
-                                Ok(m) => sink.feed(m).await?,
-                                Err(_) => break,
-                            }
-                            n += 1;
-                        }
-                        sink.flush().await
-                    };
-                    match tokio::time::timeout(stall_limit, batch).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            tracing::debug!(error = %e, "write failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::info!("peer stopped reading; dropping the connection");
-                            return;
-                        }
-                    }
-                }
-                None => {
-                    // Unregistered: the reader is done. Finish the close handshake.
-                    let _ = tokio::time::timeout(close_timeout, sink.close()).await;
-                    return;
-                }
-            },
-            _ = tick(&mut ping) => {
-                if tokio::time::timeout(stall_limit, sink.send(Message::Ping(Default::default()))).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Resolves once the flag is set (or its sender is gone).
-async fn flag_set(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
-
-async fn closing_frame(
-    close: &mut watch::Receiver<Option<CloseCmd>>,
-) -> Option<tungstenite::protocol::frame::CloseFrame> {
-    let cmd = close.wait_for(Option::is_some).await.ok()?;
-    cmd.as_ref().map(CloseCmd::frame)
-}
-
-async fn tick(interval: &mut Option<tokio::time::Interval>) {
-    match interval {
-        Some(i) => {
-            i.tick().await;
-        }
-        None => std::future::pending().await,
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic".to_owned()
     }
 }
 
