@@ -52,6 +52,7 @@ pub struct Config {
     pub(crate) read_buffer_size: usize,
     pub(crate) write_buffer_size: usize,
     pub(crate) max_write_buffer_size: usize,
+    pub(crate) conformance_echo: bool,
 }
 
 /// A static HTTP response served for a plain (non-upgrade) GET.
@@ -100,6 +101,7 @@ impl Default for Config {
             read_buffer_size: 512,
             write_buffer_size: 16 << 10,
             max_write_buffer_size: 1 << 20,
+            conformance_echo: false,
         }
     }
 }
@@ -178,6 +180,16 @@ impl Config {
         /// Most bytes pending in one connection's write buffer.
         max_write_buffer_size, get_max_write_buffer_size: usize
     );
+
+    /// Echo every text and binary frame back verbatim instead of dispatching
+    /// it: the mode the Autobahn conformance suite runs against
+    /// (`examples/autobahn_echo.rs`), so the suite exercises zocket's real
+    /// handshake, connection loop and limits. Not for applications.
+    #[doc(hidden)]
+    pub fn conformance_echo(mut self, on: bool) -> Self {
+        self.conformance_echo = on;
+        self
+    }
 
     /// Accept upgrades only from these `Origin`s (exact match, e.g.
     /// `"https://example.com"`); others get HTTP 403. Browsers always send

@@ -356,6 +356,12 @@ impl<U: Clone + Send + Sync + 'static> Session<U> {
         if !matches!(self.phase, Phase::Open) {
             return; // closing: read, but handle nothing
         }
+        if self.core.config.conformance_echo {
+            if matches!(msg, Message::Text(_) | Message::Binary(_)) {
+                self.pending.push_back(msg);
+            }
+            return;
+        }
         match msg {
             Message::Text(text) => {
                 self.dispatch = Some(start_dispatch(

@@ -1,0 +1,33 @@
+//! The server the Autobahn conformance suite runs against (scripts/autobahn.sh):
+//! zocket's real handshake, connection loop and limits, with every text and
+//! binary frame echoed back instead of dispatched.
+//!
+//! ```text
+//! cargo run --release --example autobahn_echo -- 9001
+//! ```
+
+use std::time::Duration;
+
+use zocket::{Config, Zocket};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9001);
+    // Autobahn's 9.* cases send messages of up to 16 MiB.
+    let config = Config::default()
+        .conformance_echo(true)
+        .max_message_size(20 << 20)
+        .max_frame_size(20 << 20)
+        .max_write_buffer_size(64 << 20)
+        .queue_len(4096)
+        .close_timeout(Duration::from_secs(2));
+    let app = Zocket::<()>::builder().config(config).build()?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("autobahn echo server on ws://{}", listener.local_addr()?);
+    app.serve_with_shutdown(listener, zocket::shutdown_signal())
+        .await?;
+    Ok(())
+}
