@@ -236,6 +236,12 @@ impl Outbox {
         state.close.as_ref().map(CloseCmd::frame)
     }
 
+    /// Drops everything queued.
+    #[cfg(any(fuzzing, test))]
+    pub(crate) fn clear(&self) {
+        self.lock().queue.clear();
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().queue.len()

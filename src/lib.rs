@@ -7,6 +7,10 @@ mod config;
 mod connection;
 mod context;
 pub mod error;
+#[cfg(any(fuzzing, test))]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod fuzzing;
 mod handler;
 mod middleware;
 mod registry;

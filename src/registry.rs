@@ -408,6 +408,15 @@ impl Core {
         n
     }
 
+    /// Empties one connection's queue (for the fuzz harness, which has no socket).
+    #[cfg(any(fuzzing, test))]
+    pub(crate) fn drain(&self, id: ClientId) {
+        let state = self.lock();
+        if let Some(slot) = state.conns.get(id.key()).filter(|s| s.id == id) {
+            slot.outbox.clear();
+        }
+    }
+
     /// Asks one connection to close.
     pub(crate) fn close(&self, id: ClientId, code: u16, reason: &'static str) -> bool {
         let state = self.lock();

@@ -1,0 +1,289 @@
+//! Shared by the load and soak benchmarks: the servers (zocket and the raw
+//! tokio-tungstenite baseline), each run as its own pinned process, and client
+//! connection helpers.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tungstenite::Message;
+
+// ---------------------------------------------------------------------------
+// Servers
+// ---------------------------------------------------------------------------
+
+#[allow(unreachable_pub)]
+mod zocket_server {
+    use garde::Validate;
+    use serde::{Deserialize, Serialize};
+    use zocket::{Config, Ctx, HandlerResult, Incoming, Outgoing, Zocket};
+
+    #[derive(Serialize, Deserialize, Validate)]
+    pub struct Text {
+        #[garde(length(max = 100_000))]
+        pub text: String,
+    }
+    #[derive(Serialize, Deserialize, Validate)]
+    pub struct Room {
+        #[garde(length(min = 1, max = 64))]
+        pub room: String,
+    }
+    #[derive(Serialize, Deserialize, Validate)]
+    pub struct RoomText {
+        #[garde(length(min = 1, max = 64))]
+        pub room: String,
+        #[garde(length(max = 100_000))]
+        pub text: String,
+    }
+    pub struct Echo;
+    impl Incoming for Echo {
+        const NAME: &'static str = "echo";
+        type Payload = Text;
+    }
+    pub struct OnEcho;
+    impl Outgoing for OnEcho {
+        const NAME: &'static str = "onEcho";
+        type Payload = Text;
+    }
+    pub struct Join;
+    impl Incoming for Join {
+        const NAME: &'static str = "join";
+        type Payload = Room;
+    }
+    pub struct Say;
+    impl Incoming for Say {
+        const NAME: &'static str = "say";
+        type Payload = RoomText;
+    }
+    pub struct OnSay;
+    impl Outgoing for OnSay {
+        const NAME: &'static str = "onSay";
+        type Payload = RoomText;
+    }
+    pub type Router = (Echo, (OnEcho, (Join, (Say, (OnSay, ())))));
+    type C = Ctx<Router>;
+
+    async fn echo(t: Text, ctx: C) -> HandlerResult {
+        ctx.reply(OnEcho, t)?;
+        Ok(())
+    }
+    async fn join(r: Room, ctx: C) -> HandlerResult {
+        ctx.join(&r.room);
+        Ok(())
+    }
+    async fn say(m: RoomText, ctx: C) -> HandlerResult {
+        let room = m.room.clone();
+        ctx.send(OnSay, m)?.except(ctx.id()).to_room([room]);
+        Ok(())
+    }
+
+    pub async fn serve(listener: tokio::net::TcpListener) {
+        let app = Zocket::<Router>::builder()
+            .config(
+                Config::default()
+                    .max_connections(100_000)
+                    .max_message_size(1 << 20)
+                    .max_frame_size(1 << 20),
+            )
+            .on(Echo, echo)
+            .on(Join, join)
+            .on(Say, say)
+            .build()
+            .expect("router");
+        app.serve_listener(listener).await.expect("serve");
+    }
+}
+
+/// The baseline: tokio-tungstenite with no routing, validation or context.
+/// Echo writes every text frame back; a frame starting with `{"type":"say"`
+/// is sent to every other connection that has sent `{"type":"join"`.
+#[allow(unreachable_pub)]
+mod raw_server {
+    use super::*;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+    type Peers = Arc<std::sync::Mutex<HashMap<u64, mpsc::UnboundedSender<Message>>>>;
+
+    pub async fn serve(listener: TcpListener, read_buffer: Option<usize>) {
+        let peers: Peers = Arc::default();
+        let mut next = 0u64;
+        loop {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let _ = stream.set_nodelay(true);
+            next += 1;
+            let id = next;
+            let peers = peers.clone();
+            tokio::spawn(async move {
+                let mut config = WebSocketConfig::default();
+                if let Some(size) = read_buffer {
+                    config = config.read_buffer_size(size);
+                }
+                let Ok(ws) =
+                    tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
+                else {
+                    return;
+                };
+                let (mut sink, mut stream) = ws.split();
+                let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+                let writer = tokio::spawn(async move {
+                    while let Some(m) = rx.recv().await {
+                        if sink.feed(m).await.is_err() {
+                            return;
+                        }
+                        while let Ok(m) = rx.try_recv() {
+                            if sink.feed(m).await.is_err() {
+                                return;
+                            }
+                        }
+                        if sink.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                while let Some(Ok(msg)) = stream.next().await {
+                    if let Message::Text(t) = &msg {
+                        if t.starts_with(r#"{"type":"join""#) {
+                            peers.lock().unwrap().insert(id, tx.clone());
+                        } else if t.starts_with(r#"{"type":"say""#) {
+                            let peers = peers.lock().unwrap();
+                            for (peer, ptx) in peers.iter() {
+                                if *peer != id {
+                                    let _ = ptx.send(msg.clone());
+                                }
+                            }
+                        } else {
+                            let _ = tx.send(msg);
+                        }
+                    }
+                }
+                peers.lock().unwrap().remove(&id);
+                drop(tx);
+                let _ = writer.await;
+            });
+        }
+    }
+}
+
+pub fn run_server(kind: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("LISTENING {}", listener.local_addr().unwrap().port());
+        match kind {
+            "zocket" => zocket_server::serve(listener).await,
+            "raw" => raw_server::serve(listener, None).await,
+            "raw-4k" => raw_server::serve(listener, Some(4096)).await,
+            other => panic!("unknown server {other}"),
+        }
+    });
+}
+
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub pid: u32,
+}
+
+impl Server {
+    pub async fn start(kind: &str) -> Server {
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = if has_taskset() {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        let mut child = cmd
+            .args(["--serve", kind])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn server");
+        let pid = child.id().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next_line().await.unwrap().expect("server output");
+            if let Some(p) = line.strip_prefix("LISTENING ") {
+                break p.parse().unwrap();
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server { child, port, pid }
+    }
+    /// utime + stime of the server process, in seconds.
+    pub fn cpu(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|s| s.parse().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        ticks / 100.0
+    }
+    /// Resident memory in KiB.
+    pub fn rss_kib(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+pub fn has_taskset() -> bool {
+    std::process::Command::new("taskset")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub async fn connect(port: u16) -> Ws {
+    for _ in 0..50 {
+        let Ok(tcp) = TcpStream::connect(("127.0.0.1", port)).await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let url = format!("ws://127.0.0.1:{port}/");
+        if let Ok((ws, _)) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await
+        {
+            return ws;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("cannot connect to port {port}");
+}
+
+/// Opens `n` connections, at most 200 handshakes at a time.
+pub async fn connect_many(port: u16, n: usize) -> Vec<Ws> {
+    let mut out = Vec::with_capacity(n);
+    let mut pending =
+        futures_util::stream::iter((0..n).map(|_| connect(port))).buffer_unordered(200);
+    while let Some(ws) = pending.next().await {
+        out.push(ws);
+    }
+    out
+}
+
