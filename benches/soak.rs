@@ -76,7 +76,10 @@ fn main() {
 async fn soak(n: usize, secs: u64) {
     let server = Server::start("zocket").await;
     let rss_start = server.rss_kib();
-    println!("soak: {n} clients in rooms of {ROOM_SIZE}, {secs} s, server pid {}", server.pid);
+    println!(
+        "soak: {n} clients in rooms of {ROOM_SIZE}, {secs} s, server pid {}",
+        server.pid
+    );
     let conns = connect_many(server.port, n).await;
     let totals = Arc::new(Totals::default());
     let ready = Arc::new(Barrier::new(n + 1));
@@ -88,7 +91,12 @@ async fn soak(n: usize, secs: u64) {
     let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<(usize, u64)>();
 
     for (index, ws) in conns.into_iter().enumerate() {
-        let (totals, ready, stop, stopping) = (totals.clone(), ready.clone(), stop.clone(), stopping.clone());
+        let (totals, ready, stop, stopping) = (
+            totals.clone(),
+            ready.clone(),
+            stop.clone(),
+            stopping.clone(),
+        );
         let (report_tx, sent_tx) = (report_tx.clone(), sent_tx.clone());
         let mut final_rx = final_rx.clone();
         tokio::spawn(async move {
@@ -99,7 +107,11 @@ async fn soak(n: usize, secs: u64) {
             let (mut sink, mut stream) = ws.split();
             let join = format!(r#"{{"type":"join","payload":{{"room":"r{room}"}}}}"#);
             sink.send(Message::text(join)).await.unwrap();
-            sink.send(Message::text(r#"{"type":"echo","payload":{"text":"ready"}}"#)).await.unwrap();
+            sink.send(Message::text(
+                r#"{"type":"echo","payload":{"text":"ready"}}"#,
+            ))
+            .await
+            .unwrap();
             // Joined once the echo (handled after the join) comes back.
             loop {
                 if let Some(Ok(Message::Text(t))) = stream.next().await
@@ -117,7 +129,9 @@ async fn soak(n: usize, secs: u64) {
             let mut finals: Option<Arc<Vec<u64>>> = None;
             loop {
                 if let Some(f) = &finals
-                    && mates.iter().all(|m| last.get(m).copied().unwrap_or(0) >= f[*m])
+                    && mates
+                        .iter()
+                        .all(|m| last.get(m).copied().unwrap_or(0) >= f[*m])
                 {
                     break;
                 }
@@ -160,7 +174,11 @@ async fn soak(n: usize, secs: u64) {
                     },
                 }
             }
-            let _ = report_tx.send(Report { index, sent: seq, last });
+            let _ = report_tx.send(Report {
+                index,
+                sent: seq,
+                last,
+            });
             let _ = sink.close().await;
         });
     }
@@ -168,7 +186,11 @@ async fn soak(n: usize, secs: u64) {
     drop(sent_tx);
     ready.wait().await;
     let started = Instant::now();
-    println!("all {n} clients joined; server RSS {:.1} MiB (before connecting: {:.1} MiB)", server.rss_kib() / 1024.0, rss_start / 1024.0);
+    println!(
+        "all {n} clients joined; server RSS {:.1} MiB (before connecting: {:.1} MiB)",
+        server.rss_kib() / 1024.0,
+        rss_start / 1024.0
+    );
     let mut samples = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     tick.tick().await;
@@ -208,7 +230,9 @@ async fn soak(n: usize, secs: u64) {
             let mut expected = 0u64;
             for r in reports {
                 let room = r.index / ROOM_SIZE;
-                for m in (room * ROOM_SIZE..((room + 1) * ROOM_SIZE).min(n)).filter(|&m| m != r.index) {
+                for m in
+                    (room * ROOM_SIZE..((room + 1) * ROOM_SIZE).min(n)).filter(|&m| m != r.index)
+                {
                     expected += finals[m];
                     lost += finals[m].saturating_sub(r.last.get(&m).copied().unwrap_or(0));
                 }
@@ -225,9 +249,23 @@ async fn soak(n: usize, secs: u64) {
     println!("messages sent:        {sent}");
     println!("deliveries expected:  {expected}");
     println!("deliveries received:  {received}");
-    println!("lost:                 {}", if lost == u64::MAX { "UNKNOWN (clients did not finish within 60 s)".into() } else { lost.to_string() });
-    println!("out of order:         {}", totals.out_of_order.load(Ordering::Relaxed));
-    let warm = samples.get(2).or(samples.first()).copied().unwrap_or(rss_end);
+    println!(
+        "lost:                 {}",
+        if lost == u64::MAX {
+            "UNKNOWN (clients did not finish within 60 s)".into()
+        } else {
+            lost.to_string()
+        }
+    );
+    println!(
+        "out of order:         {}",
+        totals.out_of_order.load(Ordering::Relaxed)
+    );
+    let warm = samples
+        .get(2)
+        .or(samples.first())
+        .copied()
+        .unwrap_or(rss_end);
     let growth = (rss_end - warm) / warm * 100.0;
     println!(
         "server RSS: {:.1} MiB at t=30s, {:.1} MiB at the end ({growth:+.1}%); min {:.1}, max {:.1} MiB",
@@ -236,9 +274,20 @@ async fn soak(n: usize, secs: u64) {
         samples.iter().copied().fold(f64::MAX, f64::min) / 1024.0,
         samples.iter().copied().fold(0.0, f64::max) / 1024.0
     );
-    println!("server CPU: {:.1} s over {:.0} s", server.cpu(), started.elapsed().as_secs_f64());
+    println!(
+        "server CPU: {:.1} s over {:.0} s",
+        server.cpu(),
+        started.elapsed().as_secs_f64()
+    );
     server.stop().await;
     let ok = lost == 0 && totals.out_of_order.load(Ordering::Relaxed) == 0;
-    println!("{}", if ok { "SOAK OK: zero lost, zero out of order" } else { "SOAK FAILED" });
+    println!(
+        "{}",
+        if ok {
+            "SOAK OK: zero lost, zero out of order"
+        } else {
+            "SOAK FAILED"
+        }
+    );
     std::process::exit(if ok { 0 } else { 1 });
 }

@@ -38,6 +38,7 @@ pub struct Config {
     pub(crate) max_message_size: usize,
     pub(crate) max_frame_size: usize,
     pub(crate) max_connections: usize,
+    pub(crate) max_pending_handshakes: usize,
     pub(crate) queue_len: usize,
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) handshake_timeout: Duration,
@@ -71,6 +72,7 @@ impl Default for Config {
     /// | max message size | 64 KiB |
     /// | max frame size | 64 KiB |
     /// | max connections | 10,000 |
+    /// | sockets still in their handshake, beyond that | 1,024 |
     /// | queue length per connection | 256 messages |
     /// | slow consumer | close with 1008 |
     /// | handshake timeout | 10 s |
@@ -87,6 +89,7 @@ impl Default for Config {
             max_message_size: 64 << 10,
             max_frame_size: 64 << 10,
             max_connections: 10_000,
+            max_pending_handshakes: 1024,
             queue_len: 256,
             slow_consumer: SlowConsumer::Close(1008),
             handshake_timeout: Duration::from_secs(10),
@@ -133,6 +136,12 @@ impl Config {
     setter!(
         /// Connections served at once; an upgrade beyond it gets HTTP 503.
         max_connections, get_max_connections: usize
+    );
+    setter!(
+        /// Sockets accepted but still in their handshake, beyond
+        /// `max_connections`; further sockets are closed at once (bounds
+        /// slowloris-style floods together with the handshake timeout).
+        max_pending_handshakes, get_max_pending_handshakes: usize
     );
     setter!(
         /// Messages queued for one client before the [`SlowConsumer`] policy applies.

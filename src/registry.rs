@@ -449,6 +449,11 @@ impl Core {
         TaskGuard(self.clone())
     }
 
+    /// Sockets being served: connections and handshakes in progress.
+    pub(crate) fn task_count(&self) -> usize {
+        *self.tasks.borrow()
+    }
+
     /// Waits until no connection task is running.
     pub(crate) async fn wait_idle(&self) {
         let mut rx = self.tasks.subscribe();

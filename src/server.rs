@@ -71,12 +71,25 @@ where
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "zocket listening");
         }
+        let mut refused = 0u64;
         loop {
             tokio::select! {
                 () = &mut signal => { core.begin_shutdown(); break; }
                 () = flag_set(&mut stop) => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        // Sockets still in their handshake count too, so that a
+                        // flood of connections that never send a request cannot
+                        // hold more than the limit allows.
+                        let open = core.task_count();
+                        let limit = core.config.max_connections + core.config.max_pending_handshakes;
+                        if open >= limit {
+                            refused += 1;
+                            if refused == 1 || refused.is_multiple_of(1000) {
+                                tracing::warn!(%peer, open, refused, "too many sockets: dropping a new one");
+                            }
+                            continue;
+                        }
                         let _ = stream.set_nodelay(true);
                         let app = self.clone();
                         let guard = core.task_guard();

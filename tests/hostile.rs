@@ -311,3 +311,43 @@ async fn shutdown_mid_traffic_delivers_what_was_accepted_in_order_then_1001() {
     assert_eq!(gone.len(), 10, "on_disconnect ran for every client");
     assert_eq!(handle.connection_count(), 0);
 }
+
+#[tokio::test]
+async fn sockets_beyond_the_limit_are_closed_at_once_and_the_server_recovers() {
+    let server = start_with(
+        config()
+            .max_connections(2)
+            .max_pending_handshakes(3)
+            .handshake_timeout(Duration::from_secs(30)),
+    )
+    .await;
+    // Five silent sockets fill connections + pending handshakes...
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    // ...(proved by a health probe: it is the sixth socket, so it is refused
+    // even though it would be a valid request).
+    let mut sixth = TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(WAIT, sixth.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without a response");
+    // Once they go away, the server serves again.
+    drop(silent);
+    let mut ok = None;
+    for _ in 0..100 {
+        // The silent sockets' tasks end as the server notices each EOF.
+        match tokio_tungstenite::connect_async(format!("{}?name=x", server.url())).await {
+            Ok((ws, _)) => {
+                ok = Some(Client { ws });
+                break;
+            }
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
+    ok.expect("served again").barrier().await;
+    server.stop().await;
+}

@@ -189,7 +189,6 @@ pub fn run_server(kind: &str) {
     });
 }
 
-
 pub struct Server {
     child: Child,
     pub port: u16,
@@ -286,4 +285,3 @@ pub async fn connect_many(port: u16, n: usize) -> Vec<Ws> {
     }
     out
 }
-
