@@ -254,7 +254,7 @@ where
                 on_connect: self.on_connect,
                 on_disconnect: self.on_disconnect,
             }),
-            core: Core::new(self.config),
+            core: Core::new(self.config, crate::metrics::Counters::new(&routes.routes)),
             routes: Arc::new(routes),
             _router: PhantomData,
         })

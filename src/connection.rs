@@ -506,6 +506,7 @@ fn start_dispatch<U: Clone + Send + Sync + 'static>(
 /// Logs a failed message and tells its client on the reserved error route.
 pub(crate) fn report(core: &Core, id: ClientId, failure: Failure) {
     let p = &failure.payload;
+    core.counters.error(p.kind);
     let route = p.route.as_deref().unwrap_or("-");
     match p.kind {
         ErrorKind::HandlerError => tracing::error!(

@@ -186,6 +186,7 @@ where
             msg: Message::Text(text.into()),
             except: None,
             sender: None,
+            route,
         }),
         Err(source) => Err(SendError::Serialize {
             route,
@@ -208,6 +209,7 @@ pub struct Delivery {
     msg: Message,
     except: Option<ClientId>,
     sender: Option<ClientId>,
+    route: String,
 }
 
 impl Delivery {
@@ -223,15 +225,22 @@ impl Delivery {
     }
     /// Sends to these clients. Ids of clients that are gone are skipped.
     pub fn to(self, ids: impl IntoIterator<Item = ClientId>) -> usize {
-        self.core.deliver_to(ids, &self.msg, self.except)
+        let n = self.core.deliver_to(ids, &self.msg, self.except);
+        self.counted(n)
     }
     /// Sends to every member of these rooms, each member once.
     pub fn to_room<S: AsRef<str>>(self, rooms: impl IntoIterator<Item = S>) -> usize {
-        self.core.deliver_to_rooms(rooms, &self.msg, self.except)
+        let n = self.core.deliver_to_rooms(rooms, &self.msg, self.except);
+        self.counted(n)
     }
     /// Sends to every connected client.
     pub fn broadcast(self) -> usize {
-        self.core.deliver_all(&self.msg, self.except)
+        let n = self.core.deliver_all(&self.msg, self.except);
+        self.counted(n)
+    }
+    fn counted(self, recipients: usize) -> usize {
+        self.core.counters.message_out(&self.route, recipients);
+        recipients
     }
     /// The JSON text that will be sent.
     pub fn text(&self) -> &str {
@@ -334,7 +343,14 @@ impl<R> ServerHandle<R> {
     pub fn close(&self, id: ClientId, code: u16, reason: &'static str) -> bool {
         self.core.close(id, code, reason)
     }
-    /// Counters.
+    /// A snapshot of every counter: connections, rooms, messages in and out
+    /// per route, errors by kind, slow-consumer drops.
+    pub fn metrics(&self) -> crate::Metrics {
+        self.core
+            .counters
+            .snapshot(self.core.connection_count(), self.core.room_count())
+    }
+    /// The headline counters (cheaper than [`ServerHandle::metrics`]).
     pub fn stats(&self) -> Stats {
         Stats {
             connections: self.core.connection_count(),

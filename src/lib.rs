@@ -12,6 +12,7 @@ pub mod error;
 #[allow(missing_docs)]
 pub mod fuzzing;
 mod handler;
+mod metrics;
 mod middleware;
 mod registry;
 mod route;
@@ -33,6 +34,7 @@ pub use config::{Config, SlowConsumer};
 pub use context::{Conn, Ctx, Delivery, ServerHandle, Stats};
 pub use error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
 pub use handler::Handler;
+pub use metrics::{Metrics, RouteOut};
 pub use middleware::{Guarded, Middleware, MiddlewareExt, Stack};
 pub use registry::ClientId;
 pub use route::{ERROR_ROUTE, Incoming, Namespace, Outgoing, Payload, Scope};

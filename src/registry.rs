@@ -19,6 +19,7 @@ use tungstenite::protocol::frame::CloseFrame;
 
 use crate::config::{Config, SlowConsumer};
 use crate::connection::{Outbox, QueueError};
+use crate::metrics::Counters;
 
 /// A connected client's id: stable for the connection's life, never reused
 /// while the connection lives, and unique over the process's life up to 2³²
@@ -116,12 +117,6 @@ pub(crate) struct State {
     closed: bool,
 }
 
-/// Counters readable from the server handle.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) dropped_slow: std::sync::atomic::AtomicU64,
-}
-
 /// Shared state of one running app.
 pub(crate) struct Core {
     state: Mutex<State>,
@@ -148,12 +143,12 @@ pub(crate) struct Registered {
 }
 
 impl Core {
-    pub(crate) fn new(config: Config) -> Arc<Self> {
+    pub(crate) fn new(config: Config, counters: Counters) -> Arc<Self> {
         Arc::new(Core {
             state: Mutex::new(State::default()),
             generation: AtomicU32::new(1),
             config,
-            counters: Counters::default(),
+            counters,
             tasks: watch::Sender::new(0),
             shutdown: watch::Sender::new(false),
         })
@@ -475,7 +470,10 @@ mod tests {
     use super::*;
 
     fn core() -> Arc<Core> {
-        Core::new(Config::default().max_connections(3).queue_len(2))
+        Core::new(
+            Config::default().max_connections(3).queue_len(2),
+            Counters::default(),
+        )
     }
 
     #[test]

@@ -393,6 +393,8 @@ where
     if !is_upgrade {
         return respond(stream, plain_http(&core, &head)).await;
     }
+    // From here on, every early return refuses an upgrade.
+    let refused = RefusalCounter(&core, true);
     if let Some(path) = &config.path
         && head.path != *path
     {
@@ -474,11 +476,36 @@ where
         .max_frame_size(Some(config.max_frame_size));
     let ws = WebSocketStream::from_raw_socket(Io::new(stream, rest), Role::Server, Some(ws_config))
         .await;
+    refused.accepted();
     Some(Accepted {
         ws,
         registered,
         data,
     })
+}
+
+/// Counts an upgrade as refused unless `accepted` is called.
+struct RefusalCounter<'a>(&'a Core, bool);
+
+impl RefusalCounter<'_> {
+    fn accepted(mut self) {
+        self.1 = false;
+        self.0
+            .counters
+            .connections_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for RefusalCounter<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0
+                .counters
+                .handshakes_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 fn plain_http(core: &Core, head: &Head) -> Vec<u8> {
@@ -549,8 +576,12 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
             "no incoming route has this name",
         ));
     };
+    conn.core.counters.message_in(route);
     let raw = envelope.payload.map_or(crate::wire::NULL, |p| p.get());
-    let call = entry.call(route, raw, conn.clone(), data.clone());
+    let span = tracing::debug_span!("message", route, client = %conn.id);
+    let call = entry
+        .call(route, raw, conn.clone(), data.clone())
+        .instrument(span);
     match AssertUnwindSafe(call).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => Err(Failure {

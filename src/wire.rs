@@ -51,7 +51,7 @@ pub(crate) fn encode<P: Serialize + ?Sized>(
 
 /// What went wrong with a message, as told to the client on the reserved route
 /// [`ERROR_ROUTE`] (`"$zocket.error"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -1,0 +1,150 @@
+//! Counters for observability, readable as a [`Metrics`] snapshot from
+//! [`ServerHandle::metrics`](crate::ServerHandle::metrics).
+//!
+//! Every counter is an atomic updated on the hot path without a lock; the
+//! per-route maps are built once from the router and never change.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::router::{Direction, RouteInfo};
+use crate::wire::ErrorKind;
+
+const KINDS: [ErrorKind; 7] = [
+    ErrorKind::InvalidJson,
+    ErrorKind::UnknownRoute,
+    ErrorKind::InvalidPayload,
+    ErrorKind::ValidationFailed,
+    ErrorKind::Rejected,
+    ErrorKind::HandlerError,
+    ErrorKind::UnsupportedFrame,
+];
+
+fn kind_index(kind: ErrorKind) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+#[derive(Default)]
+struct OutCounters {
+    sent: AtomicU64,
+    delivered: AtomicU64,
+}
+
+/// The live counters of one app.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) dropped_slow: AtomicU64,
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) handshakes_refused: AtomicU64,
+    incoming: HashMap<Box<str>, AtomicU64>,
+    outgoing: HashMap<Box<str>, OutCounters>,
+    errors: [AtomicU64; KINDS.len()],
+}
+
+impl Counters {
+    pub(crate) fn new(routes: &[RouteInfo]) -> Self {
+        let mut c = Counters::default();
+        for r in routes {
+            match r.direction {
+                Direction::Incoming => {
+                    c.incoming.insert(r.name.as_str().into(), AtomicU64::new(0));
+                }
+                Direction::Outgoing => {
+                    c.outgoing
+                        .insert(r.name.as_str().into(), OutCounters::default());
+                }
+            }
+        }
+        c
+    }
+    /// A message for `route` was handled (its handler ran to completion or failed).
+    pub(crate) fn message_in(&self, route: &str) {
+        if let Some(n) = self.incoming.get(route) {
+            n.fetch_add(1, Relaxed);
+        }
+    }
+    /// A message for `route` was prepared and queued for `recipients` clients.
+    pub(crate) fn message_out(&self, route: &str, recipients: usize) {
+        if let Some(c) = self.outgoing.get(route) {
+            c.sent.fetch_add(1, Relaxed);
+            c.delivered.fetch_add(recipients as u64, Relaxed);
+        }
+    }
+    pub(crate) fn error(&self, kind: ErrorKind) {
+        self.errors[kind_index(kind)].fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, connections: usize, rooms: usize) -> Metrics {
+        Metrics {
+            connections,
+            rooms,
+            connections_total: self.connections_total.load(Relaxed),
+            handshakes_refused: self.handshakes_refused.load(Relaxed),
+            dropped_slow: self.dropped_slow.load(Relaxed),
+            messages_in: self
+                .incoming
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.load(Relaxed)))
+                .collect(),
+            messages_out: self
+                .outgoing
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        RouteOut {
+                            sent: v.sent.load(Relaxed),
+                            delivered: v.delivered.load(Relaxed),
+                        },
+                    )
+                })
+                .collect(),
+            errors: KINDS
+                .iter()
+                .zip(&self.errors)
+                .map(|(k, v)| (*k, v.load(Relaxed)))
+                .filter(|(_, v)| *v > 0)
+                .collect(),
+        }
+    }
+}
+
+/// Messages sent on one outgoing route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouteOut {
+    /// Messages prepared (validated and serialized once each).
+    pub sent: u64,
+    /// Copies queued for recipients.
+    pub delivered: u64,
+}
+
+/// A snapshot of the server's counters.
+///
+/// ```
+/// # use zocket::Zocket;
+/// let app = Zocket::<()>::builder().build().unwrap();
+/// let m = app.handle().metrics();
+/// assert_eq!(m.connections, 0);
+/// assert!(m.errors.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Open connections.
+    pub connections: usize,
+    /// Rooms with at least one member.
+    pub rooms: usize,
+    /// Connections accepted since the app was built.
+    pub connections_total: u64,
+    /// Upgrades refused (invalid headers, `on_connect`, Origin, full, ...).
+    pub handshakes_refused: u64,
+    /// Messages not queued because a client's queue was full.
+    pub dropped_slow: u64,
+    /// Messages handled per incoming route (wire name).
+    pub messages_in: BTreeMap<String, u64>,
+    /// Messages sent per outgoing route (wire name).
+    pub messages_out: BTreeMap<String, RouteOut>,
+    /// Messages dropped or refused, by kind (only kinds that occurred).
+    pub errors: BTreeMap<ErrorKind, u64>,
+}
