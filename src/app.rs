@@ -87,6 +87,7 @@ impl<R> Zocket<R, ()> {
     {
         Builder {
             config: Config::default(),
+            adapter: None,
             on_connect: Arc::new(|_, _| Box::pin(async { Ok(()) })),
             on_disconnect: None,
             handlers: Vec::new(),
@@ -115,6 +116,7 @@ impl<R, U> Zocket<R, U> {
 #[must_use = "call .build() to get the app"]
 pub struct Builder<R, U, S, Shape> {
     config: Config,
+    adapter: Option<crate::adapter::DynAdapter>,
     on_connect: ConnectFn<U>,
     on_disconnect: Option<DisconnectFn<U>>,
     handlers: Vec<(String, Box<dyn Erased<U>>)>,
@@ -153,6 +155,7 @@ where
         });
         Builder {
             config: self.config,
+            adapter: self.adapter,
             on_connect,
             on_disconnect,
             handlers: Vec::new(),
@@ -181,6 +184,15 @@ where
     /// Sets the server configuration (limits, policies, path, pages).
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Scales out: room sends, broadcasts and sends to client ids also reach
+    /// the clients of other server processes through `adapter` (for example
+    /// [`RedisAdapter`](crate::RedisAdapter) with the `redis` feature). The
+    /// default is in-process delivery.
+    pub fn adapter(mut self, adapter: impl crate::adapter::Adapter) -> Self {
+        self.adapter = Some(std::sync::Arc::new(adapter));
         self
     }
 
@@ -220,6 +232,7 @@ where
         ));
         Builder {
             config: self.config,
+            adapter: self.adapter,
             on_connect: self.on_connect,
             on_disconnect: self.on_disconnect,
             handlers,
@@ -254,7 +267,11 @@ where
                 on_connect: self.on_connect,
                 on_disconnect: self.on_disconnect,
             }),
-            core: Core::new(self.config, crate::metrics::Counters::new(&routes.routes)),
+            core: Core::new(
+                self.config,
+                crate::metrics::Counters::new(&routes.routes),
+                self.adapter,
+            ),
             routes: Arc::new(routes),
             _router: PhantomData,
         })

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use garde::Validate;
 use tungstenite::Message;
 
+use crate::adapter::{self, Target};
 use crate::error::SendError;
 use crate::registry::{ClientId, Core};
 use crate::route::Outgoing;
@@ -224,18 +225,38 @@ impl Delivery {
         self
     }
     /// Sends to these clients. Ids of clients that are gone are skipped.
+    /// With an adapter, ids issued by other nodes are sent through it.
     pub fn to(self, ids: impl IntoIterator<Item = ClientId>) -> usize {
-        let n = self.core.deliver_to(ids, &self.msg, self.except);
+        let n = if self.core.adapter.is_none() {
+            self.core.deliver_to(ids, &self.msg, self.except)
+        } else {
+            let node = self.core.node;
+            let (local, remote): (Vec<ClientId>, Vec<ClientId>) =
+                ids.into_iter().partition(|id| id.node() == node);
+            let n = self.core.deliver_to(local, &self.msg, self.except);
+            adapter::publish(&self.core, Target::Clients(remote), self.except, &self.msg);
+            n
+        };
         self.counted(n)
     }
-    /// Sends to every member of these rooms, each member once.
+    /// Sends to every member of these rooms, each member once (on every
+    /// node, with an adapter). Returns this node's count.
     pub fn to_room<S: AsRef<str>>(self, rooms: impl IntoIterator<Item = S>) -> usize {
-        let n = self.core.deliver_to_rooms(rooms, &self.msg, self.except);
+        let n = if self.core.adapter.is_none() {
+            self.core.deliver_to_rooms(rooms, &self.msg, self.except)
+        } else {
+            let rooms: Vec<String> = rooms.into_iter().map(|r| r.as_ref().to_owned()).collect();
+            let n = self.core.deliver_to_rooms(&rooms, &self.msg, self.except);
+            adapter::publish(&self.core, Target::Rooms(rooms), self.except, &self.msg);
+            n
+        };
         self.counted(n)
     }
-    /// Sends to every connected client.
+    /// Sends to every connected client (on every node, with an adapter).
+    /// Returns this node's count.
     pub fn broadcast(self) -> usize {
         let n = self.core.deliver_all(&self.msg, self.except);
+        adapter::publish(&self.core, Target::All, self.except, &self.msg);
         self.counted(n)
     }
     fn counted(self, recipients: usize) -> usize {

@@ -1,6 +1,7 @@
 #![doc = include_str!("docs/crate.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adapter;
 mod app;
 mod client;
 mod config;

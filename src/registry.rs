@@ -23,7 +23,8 @@ use crate::metrics::Counters;
 
 /// A connected client's id: stable for the connection's life, never reused
 /// while the connection lives, and unique over the process's life up to 2³²
-/// connections.
+/// connections. With an [`Adapter`](crate::adapter::Adapter) it also names the
+/// node (server process) that issued it, so ids are unique across nodes.
 ///
 /// On the wire (and in `Display`/serde) it is a decimal string, e.g. `"4294967296"`.
 ///
@@ -32,20 +33,28 @@ use crate::metrics::Counters;
 ///
 /// let id: ClientId = "4294967299".parse().unwrap();
 /// assert_eq!(id.to_string(), "4294967299");
+/// assert_eq!(id.node(), 0);
 /// assert_eq!(serde_json::to_string(&id).unwrap(), "\"4294967299\"");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(u64);
+pub struct ClientId(u128);
 
 impl ClientId {
-    fn new(generation: u32, key: usize) -> Self {
-        ClientId((u64::from(generation) << 32) | key as u64)
+    fn new(node: u32, generation: u32, key: usize) -> Self {
+        ClientId((u128::from(node) << 64) | (u128::from(generation) << 32) | key as u128)
+    }
+    pub(crate) fn from_u128(v: u128) -> Self {
+        ClientId(v)
     }
     fn key(self) -> usize {
         (self.0 & 0xffff_ffff) as usize
     }
+    /// The node (server process) that issued this id; 0 without an adapter.
+    pub fn node(self) -> u32 {
+        (self.0 >> 64) as u32
+    }
     /// The id as a number.
-    pub fn as_u64(self) -> u64 {
+    pub fn as_u128(self) -> u128 {
         self.0
     }
 }
@@ -119,6 +128,11 @@ pub(crate) struct State {
 
 /// Shared state of one running app.
 pub(crate) struct Core {
+    /// This node's id (0 without an adapter).
+    pub(crate) node: u32,
+    /// Carries deliveries to other nodes, when scaled out.
+    pub(crate) adapter: Option<crate::adapter::DynAdapter>,
+    adapter_started: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
     generation: AtomicU32,
     pub(crate) config: Config,
@@ -143,8 +157,15 @@ pub(crate) struct Registered {
 }
 
 impl Core {
-    pub(crate) fn new(config: Config, counters: Counters) -> Arc<Self> {
+    pub(crate) fn new(
+        config: Config,
+        counters: Counters,
+        adapter: Option<crate::adapter::DynAdapter>,
+    ) -> Arc<Self> {
         Arc::new(Core {
+            node: adapter.as_ref().map_or(0, |a| a.node()),
+            adapter,
+            adapter_started: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State::default()),
             generation: AtomicU32::new(1),
             config,
@@ -172,7 +193,7 @@ impl Core {
         let outbox = Arc::new(Outbox::new(self.config.queue_len));
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let entry = state.conns.vacant_entry();
-        let id = ClientId::new(generation, entry.key());
+        let id = ClientId::new(self.node, generation, entry.key());
         entry.insert(Slot {
             id,
             outbox: outbox.clone(),
@@ -444,6 +465,19 @@ impl Core {
         TaskGuard(self.clone())
     }
 
+    /// Starts the adapter (once) so deliveries from other nodes arrive here.
+    pub(crate) fn start_adapter(self: &Arc<Self>) {
+        if let Some(adapter) = &self.adapter
+            && !self
+                .adapter_started
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            adapter.start(crate::adapter::Inbox {
+                core: Arc::downgrade(self),
+            });
+        }
+    }
+
     /// Sockets being served: connections and handshakes in progress.
     pub(crate) fn task_count(&self) -> usize {
         *self.tasks.borrow()
@@ -473,6 +507,7 @@ mod tests {
         Core::new(
             Config::default().max_connections(3).queue_len(2),
             Counters::default(),
+            None,
         )
     }
 

@@ -66,6 +66,7 @@ where
         signal: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
         let core = self.core.clone();
+        core.start_adapter();
         let mut stop = core.shutdown.subscribe();
         let mut signal = std::pin::pin!(signal);
         if let Ok(addr) = listener.local_addr() {
