@@ -15,6 +15,8 @@ pub mod fuzzing;
 mod handler;
 mod metrics;
 mod middleware;
+#[cfg(feature = "redis")]
+mod redis_adapter;
 mod registry;
 mod route;
 pub mod router;
@@ -37,6 +39,8 @@ pub use error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
 pub use handler::Handler;
 pub use metrics::{Metrics, RouteOut};
 pub use middleware::{Guarded, Middleware, MiddlewareExt, Stack};
+#[cfg(feature = "redis")]
+pub use redis_adapter::RedisAdapter;
 pub use registry::ClientId;
 pub use route::{ERROR_ROUTE, Incoming, Namespace, Outgoing, Payload, Scope};
 pub use server::shutdown_signal;

@@ -289,18 +289,36 @@ impl Server {
 
 type C = Ctx<TestRouter, User>;
 
-pub fn app(
-    config: Config,
-) -> (
+/// The built app, its `on_disconnect` events, and its echo handler's call count.
+pub type TestApp = (
     Zocket<TestRouter, User>,
     mpsc::UnboundedReceiver<Disconnected>,
     Arc<AtomicUsize>,
-) {
+);
+
+pub fn app(config: Config) -> TestApp {
+    app_with(config, None::<NoAdapter>)
+}
+
+/// Stands for "no adapter" in [`app_with`].
+pub struct NoAdapter;
+impl zocket::adapter::Adapter for NoAdapter {
+    fn node(&self) -> u32 {
+        0
+    }
+    fn publish(&self, _: zocket::adapter::Remote) {}
+    fn start(&self, _: zocket::adapter::Inbox) {}
+}
+
+pub fn app_with<A: zocket::adapter::Adapter>(config: Config, adapter: Option<A>) -> TestApp {
     let (tx, rx) = mpsc::unbounded_channel();
     let echo_calls = Arc::new(AtomicUsize::new(0));
     let calls = echo_calls.clone();
-    let app = Zocket::<TestRouter>::builder()
-        .config(config)
+    let mut builder = Zocket::<TestRouter>::builder().config(config);
+    if let Some(adapter) = adapter {
+        builder = builder.adapter(adapter);
+    }
+    let app = builder
         .on_connect(|h: AuthHeaders, _id| async move {
             match h.name.as_str() {
                 "anon" => Err(Reject::unauthorized("who are you?")),
@@ -402,7 +420,12 @@ pub async fn start() -> Server {
 }
 
 pub async fn start_with(config: Config) -> Server {
-    let (app, disconnects, echo_calls) = app(config);
+    start_node(config, None::<NoAdapter>).await
+}
+
+/// Starts a server with an adapter (one node of several).
+pub async fn start_node<A: zocket::adapter::Adapter>(config: Config, adapter: Option<A>) -> Server {
+    let (app, disconnects, echo_calls) = app_with(config, adapter);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let handle = app.handle();

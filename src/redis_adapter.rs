@@ -1,0 +1,194 @@
+//! The Redis adapter (feature `redis`): room sends, broadcasts and sends to
+//! client ids reach the clients of every server process sharing a Redis.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::adapter::{self, Adapter, Inbox, Remote};
+
+/// Deliveries waiting to be published; beyond this (Redis unreachable for a
+/// while), new ones are dropped and counted in the log.
+const PUBLISH_QUEUE: usize = 10_000;
+
+/// Carries deliveries between server processes over Redis pub/sub.
+///
+/// Every node publishes the deliveries it makes (serialized once, in a compact
+/// binary form) on one channel and subscribes to it; each node delivers what
+/// others published to its own clients. The node id, part of every client id,
+/// comes from `INCR <prefix>:nodes`, so ids are unique across nodes.
+///
+/// If Redis goes away, local delivery keeps working; the adapter logs, retries
+/// with backoff, and resumes. Deliveries made while it is disconnected are
+/// published once it reconnects (up to 10,000 queued; beyond that, dropped and
+/// logged). Redis pub/sub itself is at-most-once: a node that is not
+/// subscribed when a delivery is published misses it.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # type AppRouter = ();
+/// use zocket::{RedisAdapter, Zocket};
+///
+/// let adapter = RedisAdapter::connect("redis://127.0.0.1/", "chat").await?;
+/// let app = Zocket::<AppRouter>::builder().adapter(adapter).build()?;
+/// app.serve("0.0.0.0:3000").await?;
+/// # Ok(()) }
+/// ```
+pub struct RedisAdapter {
+    node: u32,
+    channel: String,
+    client: redis::Client,
+    tx: mpsc::Sender<Vec<u8>>,
+    rx: std::sync::Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
+}
+
+impl std::fmt::Debug for RedisAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAdapter")
+            .field("node", &self.node)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisAdapter {
+    /// Connects to Redis at `url` and takes a node id. Nodes that share a
+    /// `prefix` (e.g. the app's name) form one cluster.
+    ///
+    /// # Errors
+    ///
+    /// When Redis cannot be reached to take the node id.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let node: u64 = redis::cmd("INCR")
+            .arg(format!("{prefix}:nodes"))
+            .query_async(&mut conn)
+            .await?;
+        let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
+        Ok(RedisAdapter {
+            // Node 0 means "no adapter"; INCR starts at 1.
+            node: (node as u32).max(1),
+            channel: format!("{prefix}:deliveries"),
+            client,
+            tx,
+            rx: std::sync::Mutex::new(Some(rx)),
+        })
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn node(&self) -> u32 {
+        self.node
+    }
+
+    fn publish(&self, remote: Remote) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(adapter::encode(&remote))
+        {
+            tracing::warn!(
+                node = self.node,
+                "redis adapter: publish queue full (is Redis down?); delivery to other nodes dropped"
+            );
+        }
+    }
+
+    fn start(&self, inbox: Inbox) {
+        let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        tokio::spawn(publisher(self.client.clone(), self.channel.clone(), rx));
+        tokio::spawn(subscriber(
+            self.client.clone(),
+            self.channel.clone(),
+            self.node,
+            inbox,
+        ));
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis((100u64 << failures.min(6)).min(5_000))
+}
+
+async fn publisher(client: redis::Client, channel: String, mut rx: mpsc::Receiver<Vec<u8>>) {
+    let mut failures = 0u32;
+    let mut pending: Option<Vec<u8>> = None;
+    'connect: loop {
+        let mut conn = match client.get_multiplexed_async_connection().await {
+            Ok(c) => {
+                if failures > 0 {
+                    tracing::info!("redis adapter: publisher reconnected");
+                }
+                failures = 0;
+                c
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, failures, "redis adapter: cannot connect to publish; retrying");
+                tokio::time::sleep(backoff(failures)).await;
+                continue;
+            }
+        };
+        loop {
+            let bytes = match pending.take() {
+                Some(b) => b,
+                None => match rx.recv().await {
+                    Some(b) => b,
+                    None => return, // the adapter is gone
+                },
+            };
+            let sent: Result<i64, _> = redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(&bytes)
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "redis adapter: publish failed; reconnecting");
+                pending = Some(bytes);
+                failures += 1;
+                tokio::time::sleep(backoff(failures)).await;
+                continue 'connect;
+            }
+        }
+    }
+}
+
+async fn subscriber(client: redis::Client, channel: String, node: u32, inbox: Inbox) {
+    use futures_util::StreamExt;
+    let mut failures = 0u32;
+    loop {
+        let mut pubsub = match client.get_async_pubsub().await {
+            Ok(p) => p,
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, failures, "redis adapter: cannot subscribe; retrying");
+                tokio::time::sleep(backoff(failures)).await;
+                continue;
+            }
+        };
+        if let Err(e) = pubsub.subscribe(&channel).await {
+            failures += 1;
+            tracing::warn!(error = %e, failures, "redis adapter: subscribe failed; retrying");
+            tokio::time::sleep(backoff(failures)).await;
+            continue;
+        }
+        if failures > 0 {
+            tracing::info!(node, "redis adapter: subscribed again");
+        }
+        failures = 0;
+        let mut messages = pubsub.into_on_message();
+        while let Some(msg) = messages.next().await {
+            match adapter::decode(msg.get_payload_bytes()) {
+                Some(remote) => {
+                    if inbox.deliver(remote).is_none() {
+                        return; // the app is gone
+                    }
+                }
+                None => tracing::warn!("redis adapter: ignoring a malformed delivery"),
+            }
+        }
+        tracing::warn!(node, "redis adapter: subscription lost; resubscribing");
+        failures += 1;
+        tokio::time::sleep(backoff(failures)).await;
+    }
+}
