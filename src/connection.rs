@@ -49,16 +49,21 @@ use crate::wire::ErrorKind;
 /// Size of one socket read.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// A `TcpStream` whose reads go through a stack buffer: bytes read beyond what
-/// the caller asked for are kept in `rest` (freed once consumed).
-pub(crate) struct Io {
-    tcp: TcpStream,
+/// A socket (a `TcpStream`, or an upgraded HTTP connection from a framework)
+/// whose reads go through a stack buffer: bytes read beyond what the caller
+/// asked for are kept in `rest` (freed once consumed).
+pub(crate) struct Io<S = TcpStream> {
+    tcp: S,
     rest: Vec<u8>,
     pos: usize,
 }
 
-impl Io {
-    pub(crate) fn new(tcp: TcpStream, already_read: Vec<u8>) -> Self {
+/// What a connection can run over.
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for S {}
+
+impl<S: Socket> Io<S> {
+    pub(crate) fn new(tcp: S, already_read: Vec<u8>) -> Self {
         Io {
             tcp,
             rest: already_read,
@@ -67,7 +72,7 @@ impl Io {
     }
 }
 
-impl AsyncRead for Io {
+impl<S: Socket> AsyncRead for Io<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -105,7 +110,7 @@ impl AsyncRead for Io {
     }
 }
 
-impl AsyncWrite for Io {
+impl<S: Socket> AsyncWrite for Io<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -131,7 +136,7 @@ impl AsyncWrite for Io {
     }
 }
 
-pub(crate) type Ws = WebSocketStream<Io>;
+pub(crate) type Ws<S = TcpStream> = WebSocketStream<Io<S>>;
 
 // ---------------------------------------------------------------------------
 // The outgoing queue
@@ -260,10 +265,10 @@ enum Phase {
     Closing(Pin<Box<Sleep>>),
 }
 
-struct Session<U> {
+struct Session<U, S: Socket> {
     runtime: Arc<Runtime<U>>,
     core: Arc<Core>,
-    ws: Ws,
+    ws: Ws<S>,
     outbox: Arc<Outbox>,
     conn: Conn,
     data: U,
@@ -291,7 +296,7 @@ enum End {
     Stalled,
 }
 
-impl<U: Clone + Send + Sync + 'static> Session<U> {
+impl<U: Clone + Send + Sync + 'static, S: Socket> Session<U, S> {
     fn begin_close(&mut self, frame: CloseFrame) {
         if matches!(self.phase, Phase::Closing(_)) {
             return;
@@ -524,10 +529,10 @@ pub(crate) fn report(core: &Core, id: ClientId, failure: Failure) {
 
 /// Serves one upgraded connection until it ends, then cleans up: leaves every
 /// room, then runs `on_disconnect` exactly once.
-pub(crate) async fn run<U: Clone + Send + Sync + 'static>(
+pub(crate) async fn run<U: Clone + Send + Sync + 'static, S: Socket>(
     runtime: Arc<Runtime<U>>,
     core: Arc<Core>,
-    ws: Ws,
+    ws: Ws<S>,
     id: ClientId,
     outbox: Arc<Outbox>,
     data: U,

@@ -152,10 +152,11 @@ pub async fn shutdown_signal() {
 
 /// A parsed upgrade request head.
 pub(crate) struct Head {
-    method: String,
-    path: String,
-    query: Option<String>,
-    headers: Vec<(String, String)>,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    /// Lower-cased names.
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Head {
@@ -394,78 +395,34 @@ where
     if !is_upgrade {
         return respond(stream, plain_http(&core, &head)).await;
     }
-    // From here on, every early return refuses an upgrade.
-    let refused = RefusalCounter(&core, true);
     if let Some(path) = &config.path
         && head.path != *path
     {
         return respond(stream, json_error(404, "Not found", None)).await;
     }
-    if head.method != "GET" {
-        return respond(stream, json_error(405, "WebSocket upgrades use GET", None)).await;
-    }
-    let key = match head.header("sec-websocket-key") {
-        Some(k) if head.header("sec-websocket-version") == Some("13") => k.to_owned(),
-        _ => {
-            let body = json_error(400, "Bad WebSocket handshake", None);
-            return respond(stream, body).await;
-        }
-    };
-    if let (Some(allowed), Some(origin)) = (&config.allowed_origins, head.header("origin"))
-        && !allowed.iter().any(|a| a == origin)
-    {
-        tracing::info!(%peer, origin, "upgrade refused: origin not allowed");
-        return respond(stream, json_error(403, "Origin not allowed", None)).await;
-    }
-    let registered = match core.register() {
-        Ok(r) => r,
-        Err(RegisterError::Full) => {
-            tracing::warn!(%peer, "upgrade refused: max connections reached");
-            return respond(stream, json_error(503, "Server is full", None)).await;
-        }
-        Err(RegisterError::ShuttingDown) => {
-            return respond(stream, json_error(503, "Server is shutting down", None)).await;
-        }
-    };
-    let id = registered.id;
-    let map = handshake_map(&head);
-    let connect = AssertUnwindSafe((app.runtime.on_connect)(map, id)).catch_unwind();
-    let data = match tokio::time::timeout_at(deadline, connect).await {
-        Ok(Ok(Ok(data))) => data,
-        outcome => {
-            core.unregister(id);
-            let response = match outcome {
-                Ok(Ok(Err(ConnectError::InvalidHeaders(details)))) => {
-                    tracing::info!(%peer, client = %id, ?details, "upgrade refused: invalid headers");
-                    json_error(400, "Invalid headers", Some(&details))
-                }
-                Ok(Ok(Err(ConnectError::Rejected(r)))) => {
-                    tracing::info!(%peer, client = %id, reason = r.message(), "upgrade refused by on_connect");
-                    json_error(r.status(), r.message(), None)
-                }
-                Ok(Err(panic)) => {
-                    tracing::error!(%peer, client = %id, panic = panic_message(&panic), "on_connect panicked");
-                    json_error(500, "Internal error", None)
-                }
-                Err(_) => {
-                    tracing::warn!(%peer, client = %id, "on_connect timed out");
-                    json_error(503, "Handshake timed out", None)
-                }
-                Ok(Ok(Ok(_))) => unreachable!("handled above"),
-            };
-            return respond(stream, response).await;
-        }
+    let (registered, data, accept) = match upgrade(app, &head, &peer.to_string(), deadline).await {
+        Ok(ok) => ok,
+        Err(refusal) => return respond(stream, refusal.http()).await,
     };
     drop(head);
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     );
     if stream.write_all(response.as_bytes()).await.is_err() {
-        core.unregister(id);
+        core.unregister(registered.id);
         return None;
     }
-    let ws_config = WebSocketConfig::default()
+    let ws = websocket(stream, rest, config).await;
+    Some(Accepted {
+        ws,
+        registered,
+        data,
+    })
+}
+
+/// tungstenite's configuration from ours.
+fn ws_config(config: &crate::Config) -> WebSocketConfig {
+    WebSocketConfig::default()
         .read_buffer_size(config.read_buffer_size)
         .write_buffer_size(config.write_buffer_size)
         .max_write_buffer_size(
@@ -474,15 +431,117 @@ where
                 .max(config.write_buffer_size + 1),
         )
         .max_message_size(Some(config.max_message_size))
-        .max_frame_size(Some(config.max_frame_size));
-    let ws = WebSocketStream::from_raw_socket(Io::new(stream, rest), Role::Server, Some(ws_config))
-        .await;
+        .max_frame_size(Some(config.max_frame_size))
+}
+
+/// Wraps an upgraded socket (and any bytes read past the request) as a
+/// server-side WebSocket.
+pub(crate) async fn websocket<S: connection::Socket>(
+    socket: S,
+    already_read: Vec<u8>,
+    config: &crate::Config,
+) -> Ws<S> {
+    WebSocketStream::from_raw_socket(
+        Io::new(socket, already_read),
+        Role::Server,
+        Some(ws_config(config)),
+    )
+    .await
+}
+
+/// An upgrade refused before any socket opens: the HTTP status and JSON body.
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Refusal {
+    fn new(status: u16, error: &str, details: Option<&[Issue]>) -> Self {
+        Refusal {
+            status,
+            body: serde_json::to_vec(&HttpError { error, details }).unwrap_or_default(),
+        }
+    }
+    fn http(&self) -> Vec<u8> {
+        http_response(self.status, "application/json", &self.body, "")
+    }
+}
+
+/// The checks every upgrade goes through, whoever parsed the request (our
+/// HTTP reader or a framework): method, WebSocket headers, Origin, capacity,
+/// then the typed headers and `on_connect`. On success the connection is
+/// registered and the `Sec-WebSocket-Accept` value is returned.
+pub(crate) async fn upgrade<R, U>(
+    app: &Zocket<R, U>,
+    head: &Head,
+    peer: &str,
+    deadline: tokio::time::Instant,
+) -> Result<(Registered, U, String), Refusal>
+where
+    R: 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    let core = &app.core;
+    let config = &core.config;
+    // Every early return refuses an upgrade.
+    let refused = RefusalCounter(core, true);
+    if head.method != "GET" {
+        return Err(Refusal::new(405, "WebSocket upgrades use GET", None));
+    }
+    let key = match head.header("sec-websocket-key") {
+        Some(k) if head.header("sec-websocket-version") == Some("13") => k.to_owned(),
+        _ => return Err(Refusal::new(400, "Bad WebSocket handshake", None)),
+    };
+    if let (Some(allowed), Some(origin)) = (&config.allowed_origins, head.header("origin"))
+        && !allowed.iter().any(|a| a == origin)
+    {
+        tracing::info!(peer, origin, "upgrade refused: origin not allowed");
+        return Err(Refusal::new(403, "Origin not allowed", None));
+    }
+    let registered = match core.register() {
+        Ok(r) => r,
+        Err(RegisterError::Full) => {
+            tracing::warn!(peer, "upgrade refused: max connections reached");
+            return Err(Refusal::new(503, "Server is full", None));
+        }
+        Err(RegisterError::ShuttingDown) => {
+            return Err(Refusal::new(503, "Server is shutting down", None));
+        }
+    };
+    let id = registered.id;
+    let map = handshake_map(head);
+    let connect = AssertUnwindSafe((app.runtime.on_connect)(map, id)).catch_unwind();
+    let data = match tokio::time::timeout_at(deadline, connect).await {
+        Ok(Ok(Ok(data))) => data,
+        outcome => {
+            core.unregister(id);
+            return Err(match outcome {
+                Ok(Ok(Err(ConnectError::InvalidHeaders(details)))) => {
+                    tracing::info!(peer, client = %id, ?details, "upgrade refused: invalid headers");
+                    Refusal::new(400, "Invalid headers", Some(&details))
+                }
+                Ok(Ok(Err(ConnectError::Rejected(r)))) => {
+                    tracing::info!(peer, client = %id, reason = r.message(), "upgrade refused by on_connect");
+                    Refusal::new(r.status(), r.message(), None)
+                }
+                Ok(Err(panic)) => {
+                    tracing::error!(peer, client = %id, panic = panic_message(&panic), "on_connect panicked");
+                    Refusal::new(500, "Internal error", None)
+                }
+                Err(_) => {
+                    tracing::warn!(peer, client = %id, "on_connect timed out");
+                    Refusal::new(503, "Handshake timed out", None)
+                }
+                Ok(Ok(Ok(_))) => unreachable!("handled above"),
+            });
+        }
+    };
     refused.accepted();
-    Some(Accepted {
-        ws,
+    Ok((
         registered,
         data,
-    })
+        tungstenite::handshake::derive_accept_key(key.as_bytes()),
+    ))
 }
 
 /// Counts an upgrade as refused unless `accepted` is called.
