@@ -3,6 +3,8 @@
 
 pub mod adapter;
 mod app;
+#[cfg(feature = "axum")]
+mod axum;
 mod client;
 mod config;
 mod connection;

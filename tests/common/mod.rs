@@ -518,15 +518,37 @@ impl Client {
     }
 }
 
-/// Sends a raw HTTP request and returns (status, body).
+/// Sends a raw HTTP request and returns (status, body). Reads the body by its
+/// `Content-Length` when there is one, else to the end of the stream.
 pub async fn http(addr: SocketAddr, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut out = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut out))
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                if let Some(length) = length
+                    && out.len() >= end + 4 + length
+                {
+                    out.truncate(end + 4 + length);
+                    return;
+                }
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, read)
         .await
-        .expect("response within the wait")
-        .unwrap();
+        .expect("response within the wait");
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text
         .split(' ')

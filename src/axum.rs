@@ -1,0 +1,144 @@
+//! Mounting a zocket app on a route of an existing axum `Router` (feature `axum`).
+//!
+//! The route answers WebSocket upgrades with the same rules as the standalone
+//! server (method, WebSocket headers, Origin allowlist, capacity, typed headers
+//! from headers and query string, `on_connect`), the same JSON refusals, and
+//! then serves the upgraded connection with zocket's connection loop. Plain
+//! HTTP requests to the route get 426.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::routing::{MethodRouter, any};
+use tracing::Instrument;
+
+use crate::app::Zocket;
+use crate::connection;
+use crate::server::{Head, upgrade, websocket};
+
+impl<R, U> Zocket<R, U>
+where
+    R: 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    /// An axum route serving this app. Mount it on any `Router<S>`; the
+    /// router's state is untouched, so share state with zocket handlers by
+    /// cloning it into them (it is usually an `Arc`).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # type AppRouter = ();
+    /// use zocket::Zocket;
+    ///
+    /// let app = Zocket::<AppRouter>::builder().build()?;
+    /// let router = axum::Router::new()
+    ///     .route("/health", axum::routing::get(|| async { "ok" }))
+    ///     .route("/ws", app.axum_route());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// axum::serve(listener, router).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// `ServerHandle::shutdown` closes the connections served this way too
+    /// (with 1001); stopping axum's own listener is axum's business.
+    pub fn axum_route<S>(&self) -> MethodRouter<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let app = self.clone();
+        any(move |request: Request| {
+            let app = app.clone();
+            async move { handle(app, request).await }
+        })
+    }
+}
+
+fn json(status: u16, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn handle<R, U>(app: Zocket<R, U>, mut request: Request) -> Response<Body>
+where
+    R: 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    let is_upgrade = request
+        .headers()
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        let mut r = json(
+            426,
+            br#"{"error":"Upgrade Required: this endpoint speaks WebSocket"}"#.to_vec(),
+        );
+        r.headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return r;
+    }
+    let head = Head {
+        method: request.method().as_str().to_owned(),
+        path: request.uri().path().to_owned(),
+        query: request.uri().query().map(str::to_owned),
+        headers: request
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.trim().to_owned())))
+            .collect(),
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "-".to_owned(), |c| c.0.to_string());
+    let deadline = tokio::time::Instant::now() + app.core.config.handshake_timeout;
+    let (registered, data, accept) = match upgrade(&app, &head, &peer, deadline).await {
+        Ok(ok) => ok,
+        Err(refusal) => return json(refusal.status, refusal.body),
+    };
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let id = registered.id;
+    tokio::spawn(async move {
+        let guard = app.core.task_guard();
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket = hyper_util::rt::TokioIo::new(upgraded);
+                let ws = websocket(socket, Vec::new(), &app.core.config).await;
+                let span = tracing::info_span!("conn", client = %id, %peer);
+                connection::run(
+                    app.runtime.clone(),
+                    app.core.clone(),
+                    ws,
+                    id,
+                    registered.outbox,
+                    data,
+                )
+                .instrument(span)
+                .await;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade did not complete");
+                app.core.unregister(id);
+            }
+        }
+        drop(guard);
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    response
+}
