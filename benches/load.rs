@@ -104,9 +104,24 @@ struct FanoutResult {
 }
 
 async fn fanout(server: &Server, receivers: usize, burst: usize, rounds: usize) -> FanoutResult {
+    fanout_across(&[server], receivers, burst, rounds).await
+}
+
+/// Fan-out with the receivers spread evenly over `servers` and the sender on
+/// the first; server CPU is summed over all of them.
+async fn fanout_across(
+    servers: &[&Server],
+    receivers: usize,
+    burst: usize,
+    rounds: usize,
+) -> FanoutResult {
     let join = r#"{"type":"join","payload":{"room":"r"}}"#;
-    let mut conns = connect_many(server.port, receivers + 1).await;
-    let mut sender = conns.pop().unwrap();
+    let mut conns = Vec::with_capacity(receivers);
+    for (i, s) in servers.iter().enumerate() {
+        let share = receivers / servers.len() + usize::from(i < receivers % servers.len());
+        conns.extend(connect_many(s.port, share).await);
+    }
+    let mut sender = connect_many(servers[0].port, 1).await.pop().unwrap();
     let received = Arc::new(AtomicUsize::new(0));
     let target = Arc::new(AtomicUsize::new(usize::MAX));
     let done = Arc::new(Notify::new());
@@ -144,9 +159,22 @@ async fn fanout(server: &Server, receivers: usize, burst: usize, rounds: usize) 
         all_joined.notified().await;
     }
     let say = r#"{"type":"say","payload":{"room":"r","text":"0123456789012345678901234567890123456789"}}"#;
+    if servers.len() > 1 {
+        // Wait until deliveries cross nodes (every adapter subscribed): probe
+        // until a message has reached every receiver, then let stragglers land.
+        loop {
+            let before = received.load(Ordering::SeqCst);
+            sender.send(Message::text(say)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if received.load(Ordering::SeqCst) - before == receivers {
+                break;
+            }
+        }
+    }
     let mut latencies = Vec::new();
     let mut total_time = 0.0;
-    let cpu0 = server.cpu();
+    let cpu = || servers.iter().map(|s| s.cpu()).sum::<f64>();
+    let cpu0 = cpu();
     for round in 0..rounds {
         let before = received.load(Ordering::SeqCst);
         target.store(before + receivers * burst, Ordering::SeqCst);
@@ -166,7 +194,7 @@ async fn fanout(server: &Server, receivers: usize, burst: usize, rounds: usize) 
             latencies.push(dt * 1000.0);
         }
     }
-    let cpu = server.cpu() - cpu0;
+    let cpu = cpu() - cpu0;
     for t in tasks {
         t.abort();
     }
@@ -355,6 +383,12 @@ fn main() {
         } else {
             f64::NAN
         };
+        #[cfg(feature = "redis")]
+        let redis_rows = if args.runs("fanout-redis") {
+            fanout_redis(&args).await
+        } else {
+            Vec::new()
+        };
         let mut keys: Vec<&String> = raw.keys().collect();
         keys.sort();
         let mut rows: Vec<Row> = keys
@@ -367,20 +401,53 @@ fn main() {
             })
             .collect();
         rows.sort_by_key(|r| order(&r.name));
+        if !rows.is_empty() {
+            print_table(&args, &rows, raw4k_idle);
+        }
+        #[cfg(feature = "redis")]
+        if !redis_rows.is_empty() {
+            println!();
+            println!("zocket fan-out, one node vs two nodes through Redis (receivers split evenly; both servers on core 0, redis-server unpinned)");
+            println!();
+            println!("| workload | one node | two nodes + Redis | two / one |");
+            println!("|---|---|---|---|");
+            for (name, one, two) in &redis_rows {
+                println!("| {name} | {one:.1} | {two:.1} | {:.2}x |", two / one);
+            }
+        }
+    });
+}
+
+fn print_table(args: &Args, rows: &[Row], raw4k_idle: f64) {
+    {
         println!();
         println!(
             "zocket vs raw tokio-tungstenite — servers pinned to core 0 (one tokio thread), load on core 1; median of {} run(s){}",
             args.repeats,
-            if args.smoke { " [SMOKE RUN: figures meaningless]" } else { "" }
+            if args.smoke {
+                " [SMOKE RUN: figures meaningless]"
+            } else {
+                ""
+            }
         );
-        println!("echo: {} connections, pipelining depth {}, {} s per run", args.echo_conns, args.depth, args.secs);
-        println!("fan-out: bursts of {} messages to a room, {} rounds (first is warm-up)", args.burst, args.rounds);
+        println!(
+            "echo: {} connections, pipelining depth {}, {} s per run",
+            args.echo_conns, args.depth, args.secs
+        );
+        println!(
+            "fan-out: bursts of {} messages to a room, {} rounds (first is warm-up)",
+            args.burst, args.rounds
+        );
         println!();
         println!("| workload | raw tokio-tungstenite | zocket | zocket / raw |");
         println!("|---|---|---|---|");
-        for r in &rows {
+        for r in rows {
             let ratio = r.zocket / r.raw;
-            let note = if r.better_high { "higher is better" } else { "lower is better" };
+            let note = if r.better_high {
+                "higher is better"
+            } else {
+                "lower is better"
+            };
             println!(
                 "| {} | {:.1} | {:.1} | {:.2}x ({note}) |",
                 r.name, r.raw, r.zocket, ratio
@@ -390,7 +457,52 @@ fn main() {
             "| idle {} conns KiB/conn, raw with a 4 KiB read buffer | {:.1} | – | – |",
             args.idle, raw4k_idle
         );
-    });
+    }
+}
+
+/// Fan-out through Redis across two zocket nodes, against one node, median of
+/// the repeats: (figure, one node, two nodes).
+#[cfg(feature = "redis")]
+async fn fanout_redis(args: &Args) -> Vec<(String, f64, f64)> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let mut one: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut two: HashMap<String, Vec<f64>> = HashMap::new();
+    for rep in 0..args.repeats {
+        eprintln!("[zocket + redis] repeat {}/{}", rep + 1, args.repeats);
+        for &n in &args.fanout {
+            let prefix = format!("zocket-bench-{}-{rep}-{n}", std::process::id());
+            let kind = format!("zocket-redis {url} {prefix}");
+            let single = Server::start(&kind).await;
+            let r1 = fanout_across(&[&single], n, args.burst, args.rounds).await;
+            single.stop().await;
+            let prefix2 = format!("{prefix}-two");
+            let kind2 = format!("zocket-redis {url} {prefix2}");
+            let (a, b) = (Server::start(&kind2).await, Server::start(&kind2).await);
+            let r2 = fanout_across(&[&a, &b], n, args.burst, args.rounds).await;
+            a.stop().await;
+            b.stop().await;
+            for (m, r) in [(&mut one, r1), (&mut two, r2)] {
+                m.entry(format!("fan-out {n} deliveries/s"))
+                    .or_default()
+                    .push(r.deliveries_per_sec);
+                m.entry(format!("fan-out {n} burst to last receiver ms"))
+                    .or_default()
+                    .push(r.last_receiver_ms);
+                m.entry(format!("fan-out {n} server CPU µs/delivery"))
+                    .or_default()
+                    .push(r.server_cpu_us_per_delivery);
+            }
+        }
+    }
+    let mut rows: Vec<(String, f64, f64)> = one
+        .into_iter()
+        .map(|(k, v)| {
+            let t = median(two.remove(&k).unwrap_or_default());
+            (k, median(v), t)
+        })
+        .collect();
+    rows.sort_by_key(|r| order(&r.0));
+    rows
 }
 
 fn order(name: &str) -> (u8, String) {

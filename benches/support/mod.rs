@@ -86,7 +86,28 @@ mod zocket_server {
     }
 
     pub async fn serve(listener: tokio::net::TcpListener) {
-        let app = Zocket::<Router>::builder()
+        serve_with(listener, None::<Local>).await
+    }
+
+    /// No adapter.
+    pub struct Local;
+    impl zocket::adapter::Adapter for Local {
+        fn node(&self) -> u32 {
+            0
+        }
+        fn publish(&self, _: zocket::adapter::Remote) {}
+        fn start(&self, _: zocket::adapter::Inbox) {}
+    }
+
+    pub async fn serve_with<A: zocket::adapter::Adapter>(
+        listener: tokio::net::TcpListener,
+        adapter: Option<A>,
+    ) {
+        let mut builder = Zocket::<Router>::builder();
+        if let Some(adapter) = adapter {
+            builder = builder.adapter(adapter);
+        }
+        let app = builder
             .config(
                 Config::default()
                     .max_connections(100_000)
@@ -184,6 +205,16 @@ pub fn run_server(kind: &str) {
             "zocket" => zocket_server::serve(listener).await,
             "raw" => raw_server::serve(listener, None).await,
             "raw-4k" => raw_server::serve(listener, Some(4096)).await,
+            #[cfg(feature = "redis")]
+            other if other.starts_with("zocket-redis ") => {
+                // "zocket-redis <url> <prefix>"
+                let mut parts = other.split(' ').skip(1);
+                let (url, prefix) = (parts.next().unwrap(), parts.next().unwrap());
+                let adapter = zocket::RedisAdapter::connect(url, prefix)
+                    .await
+                    .expect("redis-server reachable");
+                zocket_server::serve_with(listener, Some(adapter)).await
+            }
             other => panic!("unknown server {other}"),
         }
     });
