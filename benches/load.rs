@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use tungstenite::Message;
 
 mod support;
-use support::{Server, connect_many, has_taskset, run_server};
+use support::{Server, connect_many, serve_or_pin};
 
 fn echo_frame(size: usize) -> String {
     let text = "x".repeat(size);
@@ -353,19 +353,8 @@ fn parse_args() -> Args {
 }
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
-    if let Some(i) = argv.iter().position(|a| a == "--serve") {
-        return run_server(&argv[i + 1]);
-    }
-    // Pin the load generator to core 1 (the servers get core 0).
-    if std::env::var_os("ZOCKET_BENCH_PINNED").is_none() && has_taskset() {
-        let status = std::process::Command::new("taskset")
-            .args(["-c", "1"])
-            .args(&argv)
-            .env("ZOCKET_BENCH_PINNED", "1")
-            .status()
-            .expect("re-run pinned");
-        std::process::exit(status.code().unwrap_or(1));
+    if serve_or_pin() {
+        return;
     }
     let args = parse_args();
     let rt = tokio::runtime::Builder::new_current_thread()

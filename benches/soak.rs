@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use support::{Server, connect_many, has_taskset, run_server};
+use support::{Server, connect_many, serve_or_pin};
 use tokio::sync::{Barrier, mpsc};
 use tungstenite::Message;
 
@@ -51,18 +51,8 @@ fn arg(name: &str) -> Option<u64> {
 }
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
-    if let Some(i) = argv.iter().position(|a| a == "--serve") {
-        return run_server(&argv[i + 1]);
-    }
-    if std::env::var_os("ZOCKET_BENCH_PINNED").is_none() && has_taskset() {
-        let status = std::process::Command::new("taskset")
-            .args(["-c", "1"])
-            .args(&argv)
-            .env("ZOCKET_BENCH_PINNED", "1")
-            .status()
-            .expect("re-run pinned");
-        std::process::exit(status.code().unwrap_or(1));
+    if serve_or_pin() {
+        return;
     }
     let clients = arg("--clients").unwrap_or(2000) as usize;
     let secs = arg("--secs").unwrap_or(120);

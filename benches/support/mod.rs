@@ -193,6 +193,27 @@ mod raw_server {
     }
 }
 
+/// In a server process (`--serve KIND`), serves and returns `true`. Otherwise
+/// re-runs this benchmark pinned to core 1 (servers get core 0) and exits with
+/// its status, or returns `false` once pinned (or without `taskset`).
+pub fn serve_or_pin() -> bool {
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(i) = argv.iter().position(|a| a == "--serve") {
+        run_server(&argv[i + 1]);
+        return true;
+    }
+    if std::env::var_os("ZOCKET_BENCH_PINNED").is_none() && has_taskset() {
+        let status = std::process::Command::new("taskset")
+            .args(["-c", "1"])
+            .args(&argv)
+            .env("ZOCKET_BENCH_PINNED", "1")
+            .status()
+            .expect("re-run pinned");
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    false
+}
+
 pub fn run_server(kind: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

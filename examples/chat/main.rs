@@ -194,13 +194,18 @@ impl<P: InRoom + Sync> Middleware<User, P> for MemberOnly {
 
 // ---- handlers ------------------------------------------------------------------------
 
+/// Who did something in a room: the sender's name and id.
+fn member(ctx: &C, room: &str) -> Member {
+    Member {
+        name: ctx.data().name.clone(),
+        client_id: ctx.id(),
+        room: room.to_owned(),
+    }
+}
+
 async fn join(r: Room, ctx: C) -> HandlerResult {
     if ctx.join(&r.room) {
-        let member = Member {
-            name: ctx.data().name.clone(),
-            client_id: ctx.id(),
-            room: r.room.clone(),
-        };
+        let member = member(&ctx, &r.room);
         // Everyone in the room, the joiner included.
         ctx.send(OnJoin, member)?.to_room([r.room]);
     }
@@ -209,11 +214,7 @@ async fn join(r: Room, ctx: C) -> HandlerResult {
 
 async fn leave(r: Room, ctx: C) -> HandlerResult {
     if ctx.leave(&r.room) {
-        let member = Member {
-            name: ctx.data().name.clone(),
-            client_id: ctx.id(),
-            room: r.room.clone(),
-        };
+        let member = member(&ctx, &r.room);
         ctx.send(OnLeave, member)?.to_room([r.room]); // the members who remain
     }
     Ok(())
@@ -246,11 +247,7 @@ async fn typing(t: Typing, ctx: C) -> HandlerResult {
 /// A closing client has already left its rooms; tell the members who remain.
 async fn disconnected(ctx: C, rooms: Vec<String>) -> HandlerResult {
     for room in rooms {
-        let member = Member {
-            name: ctx.data().name.clone(),
-            client_id: ctx.id(),
-            room: room.clone(),
-        };
+        let member = member(&ctx, &room);
         ctx.send(OnLeave, member)?.to_room([room]);
     }
     Ok(())
