@@ -54,6 +54,34 @@ pub struct Remote {
 /// background task (the Redis adapter uses a bounded channel, and logs what it
 /// has to drop while Redis is unreachable). `start` is called once, from
 /// `serve`, inside the tokio runtime.
+///
+/// An adapter that only counts what would leave this node (a real one would
+/// send [`encode`]d bytes over its transport in `publish`, and feed what it
+/// receives, [`decode`]d, to the inbox it got in `start`):
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use zocket::adapter::{Adapter, Inbox, Remote};
+///
+/// #[derive(Default)]
+/// struct Counting(AtomicUsize);
+///
+/// impl Adapter for Counting {
+///     fn node(&self) -> u32 {
+///         1
+///     }
+///     fn publish(&self, _remote: Remote) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+///     fn start(&self, _inbox: Inbox) {}
+/// }
+///
+/// # type AppRouter = ();
+/// let app = zocket::Zocket::<AppRouter>::builder()
+///     .adapter(Counting::default())
+///     .build()
+///     .unwrap();
+/// ```
 pub trait Adapter: Send + Sync + 'static {
     /// This node's id; every [`ClientId`] issued here carries it.
     fn node(&self) -> u32;
