@@ -23,7 +23,7 @@ async fn a_peer_that_never_answers_pings_is_closed() {
 
 #[tokio::test]
 async fn a_peer_that_answers_pings_stays_connected() {
-    let server = start_with(config().heartbeat(Some(Duration::from_millis(50)))).await;
+    let server = start_with(config().heartbeat(Some(Duration::from_millis(250)))).await;
     let mut live = Client::connect(&server, "live").await;
     let id = live.whoami().await.id;
     // Reading lets tungstenite answer each ping; wait for six of them, i.e.
