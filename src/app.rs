@@ -217,6 +217,37 @@ where
     /// Compile errors, in plain words: `route` must be an incoming route of `R`
     /// (at any depth), must not have a handler yet, and `handler` must take
     /// `route`'s payload and a `Ctx<R, U>` (through its middleware chain).
+    ///
+    /// ```
+    /// # use garde::Validate; use serde::{Deserialize, Serialize};
+    /// use zocket::{Ctx, HandlerResult, Incoming, Zocket};
+    /// # #[derive(Serialize, Deserialize, Validate)]
+    /// # struct Text { #[garde(length(min = 1))] text: String }
+    /// struct Post;
+    /// impl Incoming for Post {
+    ///     const NAME: &'static str = "post";
+    ///     type Payload = Text;
+    /// }
+    /// type AppRouter = (Post, ());
+    ///
+    /// let app = Zocket::<AppRouter>::builder()
+    ///     .on(Post, |msg: Text, ctx: Ctx<AppRouter>| async move {
+    ///         println!("{} posted {}", ctx.id(), msg.text);
+    ///         Ok(())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(app.routes()[0].name, "post");
+    /// ```
+    ///
+    /// Leaving the `.on(..)` out is a compile error:
+    ///
+    /// ```compile_fail
+    /// # use zocket::{Incoming, Zocket};
+    /// # struct Post;
+    /// # impl Incoming for Post { const NAME: &'static str = "post"; type Payload = (); }
+    /// let app = Zocket::<(Post, ())>::builder().build(); // no handler for incoming route `Post`
+    /// ```
     pub fn on<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, Shape>
     where
         X: Incoming,

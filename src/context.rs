@@ -131,6 +131,24 @@ impl<R, C> Ctx<R, C> {
     /// and returns a [`Delivery`] on which you choose the recipients.
     ///
     /// Only outgoing routes of `R` compile, each with its own payload type.
+    ///
+    /// ```
+    /// # use garde::Validate; use serde::{Deserialize, Serialize};
+    /// # use zocket::{ClientId, Ctx, HandlerResult, Incoming, Outgoing};
+    /// # #[derive(Clone, Serialize, Deserialize, Validate)]
+    /// # struct Text { #[garde(length(min = 1))] text: String }
+    /// # struct Post; impl Incoming for Post { const NAME: &'static str = "post"; type Payload = Text; }
+    /// # struct OnPost; impl Outgoing for OnPost { const NAME: &'static str = "onPost"; type Payload = Text; }
+    /// # type AppRouter = (Post, (OnPost, ()));
+    /// async fn post(msg: Text, ctx: Ctx<AppRouter>) -> HandlerResult {
+    ///     ctx.send(OnPost, msg.clone())?.broadcast(); // everyone
+    ///     ctx.send(OnPost, msg.clone())?.except(ctx.id()).broadcast(); // all but the sender
+    ///     ctx.send(OnPost, msg.clone())?.to_room(["lobby"]); // the room's members
+    ///     ctx.send(OnPost, msg.clone())?.except(ctx.id()).to_room(["lobby"]);
+    ///     ctx.send(OnPost, msg)?.to([ctx.id()]); // chosen clients
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn send<O, I>(
         &self,
         route: O,
