@@ -170,7 +170,11 @@ impl Shared {
         };
         let raw = envelope.payload.map_or(wire::NULL, |p| p.get());
         for listener in listeners {
-            listener(raw);
+            // A panicking listener must not take the connection down with it.
+            let call = std::panic::AssertUnwindSafe(|| listener(raw));
+            if std::panic::catch_unwind(call).is_err() {
+                tracing::error!(route = %envelope.route, "zocket client: a listener panicked");
+            }
         }
     }
 }
@@ -319,7 +323,8 @@ impl<R: 'static> Client<R> {
     /// Calls `f` with every message on outgoing route `route`, until the
     /// returned [`Subscription`] is dropped or unsubscribed. Several listeners
     /// may share a route. A payload that does not deserialize or validate is
-    /// logged and skipped.
+    /// logged and skipped. `f` runs on the connection's task: keep it short
+    /// (hand work to a channel or `stream`); a panic in it is caught and logged.
     pub fn on<O, I, F>(&self, route: O, f: F) -> Subscription
     where
         O: Outgoing,

@@ -298,3 +298,27 @@ async fn invalid_payloads_are_refused_before_sending() {
     client.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_panicking_listener_does_not_break_the_client() {
+    let server = start().await;
+    let client = connect(&server, "a").await;
+    let _bad = client.on(OnEcho, |t: Text| {
+        if t.text == "boom" {
+            panic!("listener bug");
+        }
+    });
+    let mut good = client.stream(OnEcho);
+    client.send(Echo, text("boom")).unwrap();
+    client.send(Echo, text("after")).unwrap();
+    for expected in ["boom", "after"] {
+        let t = tokio::time::timeout(WAIT, good.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.text, expected);
+    }
+    assert_eq!(client.state(), ConnState::Open);
+    client.close().await;
+    server.stop().await;
+}
