@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::config::Config;
 use crate::context::{Conn, Ctx, ServerHandle};
 use crate::error::{BuildError, HandlerResult, Reject};
-use crate::handler::{Entry, Erased, Handler};
+use crate::handler::{Entry, Erased, Handler, RequestEntry};
 use crate::registry::{ClientId, Core};
-use crate::route::Incoming;
+use crate::route::{Incoming, Request};
 use crate::router::{
     Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, wire_name,
 };
@@ -260,6 +260,54 @@ where
         handlers.push((
             wire_name::<R, X, I>(X::NAME),
             Box::new(Entry::<R, X, H>::new(handler)),
+        ));
+        Builder {
+            config: self.config,
+            adapter: self.adapter,
+            on_connect: self.on_connect,
+            on_disconnect: self.on_disconnect,
+            handlers,
+            _types: PhantomData,
+        }
+    }
+
+    /// Registers the handler for request route `route`: it answers with the
+    /// route's `Response`, which is validated and sent to the requesting client
+    /// on `"$zocket.reply"` with the request's `id`. Middleware works as for
+    /// [`Builder::on`] (`mw.then(handler)`).
+    ///
+    /// ```
+    /// # use garde::Validate; use serde::{Deserialize, Serialize};
+    /// use zocket::{Ctx, HandlerError, Request, Zocket};
+    /// # #[derive(Serialize, Deserialize, Validate)]
+    /// # struct Num { #[garde(skip)] n: i64 }
+    /// struct Double;
+    /// impl Request for Double {
+    ///     const NAME: &'static str = "double";
+    ///     type Payload = Num;
+    ///     type Response = Num;
+    /// }
+    /// type AppRouter = (Double, ());
+    ///
+    /// let app = Zocket::<AppRouter>::builder()
+    ///     .on_request(Double, |x: Num, _ctx: Ctx<AppRouter>| async move {
+    ///         Ok::<_, HandlerError>(Num { n: x.n * 2 })
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn on_request<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, Shape>
+    where
+        X: Request,
+        R: Contains<X, I>,
+        S: MarkHandled<X, I>,
+        H: Handler<R, X::Payload, U, X::Response>,
+    {
+        let _ = route;
+        let mut handlers = self.handlers;
+        handlers.push((
+            wire_name::<R, X, I>(X::NAME),
+            Box::new(RequestEntry::<R, X, H>::new(handler)),
         ));
         Builder {
             config: self.config,

@@ -25,7 +25,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::http::{HeaderName, HeaderValue};
 
 use crate::error::SendError;
-use crate::route::{ERROR_ROUTE, Incoming, Outgoing};
+use crate::route::{ERROR_ROUTE, Incoming, Outgoing, REPLY_ROUTE, Request};
 use crate::router::{Contains, wire_name};
 use crate::wire::{self, ErrorPayload};
 
@@ -98,6 +98,27 @@ pub enum ConnState {
     Closed,
 }
 
+/// Why a [`Client::request`] has no answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError<P> {
+    /// The request could not be queued; the payload is handed back.
+    #[error(transparent)]
+    Send(SendError<P>),
+    /// The server reported a failure for this request.
+    #[error("the server refused the request: {} ({:?})", .0.message, .0.kind)]
+    Server(ErrorPayload),
+    /// No answer within the request timeout.
+    #[error("no answer within the request timeout")]
+    Timeout,
+    /// The client closed before the answer came.
+    #[error("the client closed before the answer came")]
+    Closed,
+    /// The answer does not deserialize or validate.
+    #[error("invalid answer: {0}")]
+    InvalidResponse(String),
+}
+
 /// Why [`ClientBuilder`]'s first connection failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -134,9 +155,19 @@ struct Shared {
     wake: Notify,
     buffer_len: usize,
     policy: BufferPolicy,
+    /// Requests waiting for their answer, by id.
+    pending: Mutex<Pending>,
+    next_request: AtomicU64,
+    request_timeout: Duration,
 }
 
+/// Answers by request id: the reply's raw payload, or the server's error.
+type Pending = HashMap<u64, oneshot::Sender<Result<String, ErrorPayload>>>;
+
 impl Shared {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
     fn outbox(&self) -> MutexGuard<'_, VecDeque<String>> {
         self.outbox.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -164,6 +195,23 @@ impl Shared {
                 return;
             }
         };
+        if envelope.route == REPLY_ROUTE {
+            if let Some(id) = envelope.id.and_then(|i| i.get().parse::<u64>().ok())
+                && let Some(tx) = self.pending().remove(&id)
+            {
+                let raw = envelope.payload.map_or(wire::NULL, |p| p.get());
+                let _ = tx.send(Ok(raw.to_owned()));
+            }
+            return;
+        }
+        if envelope.route == ERROR_ROUTE
+            && let Some(raw) = envelope.payload
+            && let Ok(error) = serde_json::from_str::<ErrorPayload>(raw.get())
+            && let Some(id) = error.id.as_ref().and_then(serde_json::Value::as_u64)
+            && let Some(tx) = self.pending().remove(&id)
+        {
+            let _ = tx.send(Err(error));
+        }
         let listeners: Vec<Listener> = match self.listeners().get(envelope.route.as_ref()) {
             Some(list) => list.iter().map(|(_, l)| l.clone()).collect(),
             None => return,
@@ -239,6 +287,7 @@ pub struct ClientBuilder<R> {
     buffer_len: usize,
     policy: BufferPolicy,
     connect_timeout: Duration,
+    request_timeout: Duration,
     on_reconnect: Option<Hook<R>>,
     _router: PhantomData<fn() -> R>,
 }
@@ -254,6 +303,7 @@ impl<R: 'static> Client<R> {
             buffer_len: 1024,
             policy: BufferPolicy::Error,
             connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
             on_reconnect: None,
             _router: PhantomData,
         }
@@ -278,7 +328,16 @@ impl<R: 'static> Client<R> {
         R: Contains<X, I>,
     {
         let _ = route;
-        let route = wire_name::<R, X, I>(X::NAME);
+        self.enqueue(wire_name::<R, X, I>(X::NAME), payload, None)
+    }
+
+    /// Validates, serializes and queues a message (with a request id).
+    fn enqueue<P: crate::Payload>(
+        &self,
+        route: String,
+        payload: P,
+        id: Option<u64>,
+    ) -> Result<(), SendError<P>> {
         if let Err(report) = payload.validate() {
             return Err(SendError::Invalid {
                 route,
@@ -289,7 +348,11 @@ impl<R: 'static> Client<R> {
         if *self.shared().state.borrow() == ConnState::Closed {
             return Err(SendError::Closed { route, payload });
         }
-        let text = match wire::encode(&route, &payload) {
+        let encoded = match id {
+            None => wire::encode(&route, &payload),
+            Some(id) => wire::encode_request(&route, &payload, id),
+        };
+        let text = match encoded {
             Ok(t) => t,
             Err(source) => {
                 return Err(SendError::Serialize {
@@ -318,6 +381,55 @@ impl<R: 'static> Client<R> {
         }
         shared.outbox_ready.notify_one();
         Ok(())
+    }
+
+    /// Calls request route `route` and waits for the server's answer (a
+    /// zocket extension: the request carries an `id`, the reply comes back on
+    /// `"$zocket.reply"` with it). Buffered like [`Client::send`] while
+    /// disconnected.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError::Send`] when the request cannot be queued (payload handed
+    /// back), [`RequestError::Server`] when the server reports a failure (invalid
+    /// payload, rejected, handler error, ...), [`RequestError::Timeout`] after the
+    /// request timeout (default 30 s), [`RequestError::Closed`] when the client
+    /// closes first, [`RequestError::InvalidResponse`] when the answer does not
+    /// deserialize or validate.
+    pub async fn request<X, I>(
+        &self,
+        route: X,
+        payload: X::Payload,
+    ) -> Result<X::Response, RequestError<X::Payload>>
+    where
+        X: Request,
+        R: Contains<X, I>,
+    {
+        let _ = route;
+        let name = wire_name::<R, X, I>(X::NAME);
+        let shared = self.shared();
+        let id = shared.next_request.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        shared.pending().insert(id, tx);
+        if let Err(e) = self.enqueue(name.clone(), payload, Some(id)) {
+            shared.pending().remove(&id);
+            return Err(RequestError::Send(e));
+        }
+        let answer = match tokio::time::timeout(shared.request_timeout, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => return Err(RequestError::Closed),
+            Err(_) => {
+                shared.pending().remove(&id);
+                return Err(RequestError::Timeout);
+            }
+        };
+        let raw = answer.map_err(RequestError::Server)?;
+        let response: X::Response = serde_json::from_str(&raw)
+            .map_err(|e| RequestError::InvalidResponse(format!("{name}: {e}")))?;
+        response
+            .validate()
+            .map_err(|report| RequestError::InvalidResponse(format!("{name}: {report}")))?;
+        Ok(response)
     }
 
     /// Calls `f` with every message on outgoing route `route`, until the
@@ -546,6 +658,11 @@ impl<R: 'static> ClientBuilder<R> {
         self.policy = policy;
         self
     }
+    /// How long [`Client::request`] waits for an answer (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
     /// Time allowed for one connection attempt (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -601,6 +718,9 @@ impl<R: 'static> ClientBuilder<R> {
             wake: Notify::new(),
             buffer_len: self.buffer_len.max(1),
             policy: self.policy,
+            pending: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
+            request_timeout: self.request_timeout,
         });
         let handle = Arc::new(Handle {
             shared: shared.clone(),
@@ -785,6 +905,8 @@ impl<R: 'static> Task<R> {
             }
         }
         self.shared.state.send_replace(ConnState::Closed);
+        // Nobody will answer now: waiting requests end with `Closed`.
+        self.shared.pending().clear();
     }
 
     async fn session(

@@ -13,9 +13,10 @@ use std::marker::PhantomData;
 use garde::Validate;
 
 use crate::context::{Conn, Ctx};
-use crate::error::{HandlerErrorKind, HandlerResult};
-use crate::route::Incoming;
+use crate::error::{HandlerError, HandlerErrorKind};
+use crate::route::{Incoming, Request};
 use crate::wire::{ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
+use serde_json::value::RawValue;
 
 /// An async function that handles one incoming route's payload `P` with
 /// context data `C` in an app with router `R`.
@@ -35,22 +36,33 @@ use crate::wire::{ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
 ///     Ok(())
 /// }
 /// ```
+///
+/// `O` is what the handler answers: `()` for an [`Incoming`] route, the
+/// route's `Response` for a [`Request`](crate::Request) route.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a handler for payload `{P}` with context data `{C}`",
-    label = "expected `async fn({P}, Ctx<_, {C}>) -> HandlerResult`",
+    label = "expected `async fn({P}, Ctx<_, {C}>) -> Result<{O}, HandlerError>`",
     note = "a handler takes the route's payload and `zocket::Ctx<Router, {C}>`, where `{C}` is what `on_connect` (then each middleware in front of it) produces"
 )]
-pub trait Handler<R, P, C>: Send + Sync + 'static {
+pub trait Handler<R, P, C, O = ()>: Send + Sync + 'static {
     /// Handles one message.
-    fn call(&self, payload: P, ctx: Ctx<R, C>) -> impl Future<Output = HandlerResult> + Send;
+    fn call(
+        &self,
+        payload: P,
+        ctx: Ctx<R, C>,
+    ) -> impl Future<Output = Result<O, HandlerError>> + Send;
 }
 
-impl<R, P, C, F, Fut> Handler<R, P, C> for F
+impl<R, P, C, O, F, Fut> Handler<R, P, C, O> for F
 where
     F: Fn(P, Ctx<R, C>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = HandlerResult> + Send,
+    Fut: Future<Output = Result<O, HandlerError>> + Send,
 {
-    fn call(&self, payload: P, ctx: Ctx<R, C>) -> impl Future<Output = HandlerResult> + Send {
+    fn call(
+        &self,
+        payload: P,
+        ctx: Ctx<R, C>,
+    ) -> impl Future<Output = Result<O, HandlerError>> + Send {
         self(payload, ctx)
     }
 }
@@ -70,6 +82,7 @@ impl Failure {
                 route: route.map(str::to_owned),
                 message: message.into(),
                 details: Vec::new(),
+                id: None,
             },
             log: None,
         }
@@ -89,7 +102,50 @@ impl Failure {
 /// A typed handler erased into a dispatch-table entry.
 #[async_trait::async_trait]
 pub(crate) trait Erased<U>: Send + Sync {
-    async fn call(&self, route: &str, raw: &str, conn: Conn, data: U) -> Result<(), Failure>;
+    /// Handles one message; `id` is the request id's JSON, when there is one.
+    async fn call(
+        &self,
+        route: &str,
+        raw: &str,
+        id: Option<&RawValue>,
+        conn: Conn,
+        data: U,
+    ) -> Result<(), Failure>;
+}
+
+/// Deserializes and validates a payload, or says why not.
+#[allow(clippy::result_large_err, reason = "the error path is cold; Failure is what the caller reports")]
+fn decode<P: crate::Payload>(route: &str, raw: &str) -> Result<P, Failure> {
+    let payload: P = serde_json::from_str(raw).map_err(|e| {
+        Failure::new(
+            ErrorKind::InvalidPayload,
+            Some(route),
+            "payload does not match the route's type",
+        )
+        .details(vec![issue_of_json(&e)])
+    })?;
+    if let Err(report) = payload.validate() {
+        return Err(Failure::new(
+            ErrorKind::ValidationFailed,
+            Some(route),
+            "payload failed validation",
+        )
+        .details(issues_of(&report)));
+    }
+    Ok(payload)
+}
+
+/// Turns a handler's error into what the client is told.
+fn failure_of(route: &str, e: HandlerError) -> Failure {
+    match e.0 {
+        HandlerErrorKind::Rejected(r) => {
+            Failure::new(ErrorKind::Rejected, Some(route), r.message())
+        }
+        HandlerErrorKind::Failed(err) => Failure {
+            log: Some(err.to_string()),
+            ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
+        },
+    }
 }
 
 pub(crate) struct Entry<R, X, H> {
@@ -114,34 +170,76 @@ where
     H: Handler<R, X::Payload, U>,
     U: Send + 'static,
 {
-    async fn call(&self, route: &str, raw: &str, conn: Conn, data: U) -> Result<(), Failure> {
-        let payload: X::Payload = serde_json::from_str(raw).map_err(|e| {
-            Failure::new(
-                ErrorKind::InvalidPayload,
-                Some(route),
-                "payload does not match the route's type",
-            )
-            .details(vec![issue_of_json(&e)])
+    async fn call(
+        &self,
+        route: &str,
+        raw: &str,
+        _id: Option<&RawValue>,
+        conn: Conn,
+        data: U,
+    ) -> Result<(), Failure> {
+        let payload: X::Payload = decode(route, raw)?;
+        self.handler
+            .call(payload, Ctx::new(data, conn))
+            .await
+            .map_err(|e| failure_of(route, e))
+    }
+}
+
+/// A typed request handler erased into a dispatch-table entry.
+pub(crate) struct RequestEntry<R, X, H> {
+    handler: H,
+    _types: PhantomData<fn() -> (R, X)>,
+}
+
+impl<R, X, H> RequestEntry<R, X, H> {
+    pub(crate) fn new(handler: H) -> Self {
+        RequestEntry {
+            handler,
+            _types: PhantomData,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<R, X, H, U> Erased<U> for RequestEntry<R, X, H>
+where
+    R: 'static,
+    X: Request,
+    H: Handler<R, X::Payload, U, X::Response>,
+    U: Send + 'static,
+{
+    async fn call(
+        &self,
+        route: &str,
+        raw: &str,
+        id: Option<&RawValue>,
+        conn: Conn,
+        data: U,
+    ) -> Result<(), Failure> {
+        let payload: X::Payload = decode(route, raw)?;
+        let core = conn.core.clone();
+        let client = conn.id;
+        let response = self
+            .handler
+            .call(payload, Ctx::new(data, conn))
+            .await
+            .map_err(|e| failure_of(route, e))?;
+        let Some(id) = id else {
+            // Sent as a plain message (no id): nobody is waiting for the answer.
+            return Ok(());
+        };
+        if let Err(report) = response.validate() {
+            return Err(Failure {
+                log: Some(format!("invalid response: {report}")),
+                ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
+            });
+        }
+        let text = crate::wire::encode_reply(id, &response).map_err(|e| Failure {
+            log: Some(format!("response cannot be serialized: {e}")),
+            ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
         })?;
-        if let Err(report) = payload.validate() {
-            return Err(Failure::new(
-                ErrorKind::ValidationFailed,
-                Some(route),
-                "payload failed validation",
-            )
-            .details(issues_of(&report)));
-        }
-        match self.handler.call(payload, Ctx::new(data, conn)).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(match e.0 {
-                HandlerErrorKind::Rejected(r) => {
-                    Failure::new(ErrorKind::Rejected, Some(route), r.message())
-                }
-                HandlerErrorKind::Failed(err) => Failure {
-                    log: Some(err.to_string()),
-                    ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
-                },
-            }),
-        }
+        core.deliver_to([client], &tungstenite::Message::Text(text.into()), None);
+        Ok(())
     }
 }

@@ -32,8 +32,8 @@ pub mod docs {
 
 pub use app::{Builder, Headers, Zocket};
 pub use client::{
-    BufferPolicy, Client, ClientBuilder, ConnState, ConnectError, Reconnect, RouteStream,
-    Subscription,
+    BufferPolicy, Client, ClientBuilder, ConnState, ConnectError, Reconnect, RequestError,
+    RouteStream, Subscription,
 };
 pub use config::{Config, SlowConsumer};
 pub use context::{Conn, Ctx, Delivery, ServerHandle, Stats};
@@ -44,7 +44,7 @@ pub use middleware::{Guarded, Middleware, MiddlewareExt, Stack};
 #[cfg(feature = "redis")]
 pub use redis_adapter::RedisAdapter;
 pub use registry::ClientId;
-pub use route::{ERROR_ROUTE, Incoming, Namespace, Outgoing, Payload, Scope};
+pub use route::{ERROR_ROUTE, Incoming, Namespace, Outgoing, Payload, REPLY_ROUTE, Request, Scope};
 pub use server::shutdown_signal;
 pub use wire::{ErrorKind, ErrorPayload, Issue};
 

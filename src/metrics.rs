@@ -46,7 +46,7 @@ impl Counters {
         let mut c = Counters::default();
         for r in routes {
             match r.direction {
-                Direction::Incoming => {
+                Direction::Incoming | Direction::Request => {
                     c.incoming.insert(r.name.as_str().into(), AtomicU64::new(0));
                 }
                 Direction::Outgoing => {

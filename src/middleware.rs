@@ -24,7 +24,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::context::{Conn, Ctx};
-use crate::error::{HandlerResult, Reject};
+use crate::error::{HandlerError, Reject};
 use crate::handler::Handler;
 
 /// A typed context transformer: `In` → `Out` or [`Reject`].
@@ -146,8 +146,8 @@ where
 
 /// A handler behind a middleware chain. Made by [`MiddlewareExt::then`].
 ///
-/// `Sig` (`fn(R, In, P)`) records the router, the chain's input data and the
-/// payload; inference picks it.
+/// `Sig` (`fn(R, In, P) -> O`) records the router, the chain's input data, the
+/// payload and the handler's answer; inference picks it.
 pub struct Guarded<M, H, Sig> {
     middleware: M,
     handler: H,
@@ -164,15 +164,16 @@ impl<M: Clone, H: Clone, Sig> Clone for Guarded<M, H, Sig> {
     }
 }
 
-impl<R, P, C, M, H> Handler<R, P, C> for Guarded<M, H, fn(R, C, P)>
+impl<R, P, C, O, M, H> Handler<R, P, C, O> for Guarded<M, H, fn(R, C, P) -> O>
 where
     R: 'static,
     P: Send + Sync + 'static,
     C: Send + 'static,
+    O: 'static,
     M: Middleware<C, P>,
-    H: Handler<R, P, M::Out>,
+    H: Handler<R, P, M::Out, O>,
 {
-    async fn call(&self, payload: P, ctx: Ctx<R, C>) -> HandlerResult {
+    async fn call(&self, payload: P, ctx: Ctx<R, C>) -> Result<O, HandlerError> {
         let conn = ctx.conn().clone();
         let out = self
             .middleware
@@ -200,11 +201,12 @@ pub trait MiddlewareExt: Sized + Send + Sync + 'static {
             _sig: PhantomData,
         }
     }
-    /// Puts `self` in front of `handler`.
-    fn then<H, R, In, P>(self, handler: H) -> Guarded<Self, H, fn(R, In, P)>
+    /// Puts `self` in front of `handler` (of a message or a request route).
+    #[allow(clippy::type_complexity, reason = "the signature is inferred, never written")]
+    fn then<H, R, In, P, O>(self, handler: H) -> Guarded<Self, H, fn(R, In, P) -> O>
     where
         Self: Middleware<In, P>,
-        H: Handler<R, P, <Self as Middleware<In, P>>::Out>,
+        H: Handler<R, P, <Self as Middleware<In, P>>::Out, O>,
     {
         Guarded {
             middleware: self,

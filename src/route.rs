@@ -127,6 +127,50 @@ pub trait Outgoing: Send + Sync + 'static {
     type Payload: Payload;
 }
 
+/// A client → server route that answers: the client sends a payload with an
+/// `id`, the handler returns a `Response`, and the server replies to that
+/// client on the reserved route `"$zocket.reply"` with the same `id`
+/// (a zocket extension of Zocket's protocol; see PROTOCOL.md).
+///
+/// Register its handler with [`Builder::on_request`](crate::Builder::on_request);
+/// call it with [`Client::request`](crate::Client::request). A plain Zocket
+/// client may still send it as an ordinary message (without `id`): the handler
+/// runs and its response is dropped.
+///
+/// ```
+/// use garde::Validate;
+/// use serde::{Deserialize, Serialize};
+/// use zocket::Request;
+///
+/// #[derive(Serialize, Deserialize, Validate)]
+/// struct UserId { #[garde(range(min = 1))] id: u64 }
+/// #[derive(Serialize, Deserialize, Validate)]
+/// struct User { #[garde(length(min = 1))] name: String }
+///
+/// struct GetUser;
+/// impl Request for GetUser {
+///     const NAME: &'static str = "get";
+///     type Payload = UserId;
+///     type Response = User;
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a request route",
+    label = "not a request (client -> server with a reply) route",
+    note = "`.on_request(..)` and `client.request(..)` take routes that implement `zocket::Request`"
+)]
+pub trait Request: Send + Sync + 'static {
+    /// The route's own wire-name segment.
+    const NAME: &'static str;
+    /// What the client sends. Validated before the handler sees it.
+    type Payload: Payload;
+    /// What the handler answers. Validated before it is sent.
+    type Response: Payload;
+}
+
+/// The reserved route on which the server answers a [`Request`].
+pub const REPLY_ROUTE: &str = "$zocket.reply";
+
 /// The name of a [`Scope`]: a wire-name prefix segment.
 ///
 /// ```

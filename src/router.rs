@@ -43,7 +43,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use crate::error::BuildError;
-use crate::route::{Incoming, Namespace, Outgoing, Scope, check_segment};
+use crate::route::{Incoming, Namespace, Outgoing, Request, Scope, check_segment};
 
 mod private {
     /// Walks a router; its presence in every method signature seals the traits.
@@ -64,6 +64,8 @@ pub enum Direction {
     Incoming,
     /// Server → client ([`Outgoing`]).
     Outgoing,
+    /// Client → server with a reply ([`Request`]).
+    Request,
 }
 
 /// One route of a router, as found by walking it.
@@ -88,6 +90,8 @@ pub struct Inside<I>(PhantomData<I>);
 pub struct KIn;
 /// Shape: this element is an outgoing route.
 pub struct KOut;
+/// Shape: this element is a request route.
+pub struct KReq;
 /// Shape: this element is a scope whose router has shape `P`.
 pub struct KScope<P>(PhantomData<P>);
 
@@ -112,7 +116,7 @@ pub trait Router<Shape>: Send + Sync + 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a route",
     label = "listed in a router",
-    note = "every element of a router implements `Incoming` or `Outgoing` (exactly one of them), or is a `Scope<Namespace, Router>`"
+    note = "every element of a router implements `Incoming`, `Outgoing` or `Request` (exactly one of them), or is a `Scope<Namespace, Router>`"
 )]
 pub trait RouteNode<Kind>: Send + Sync + 'static {
     #[doc(hidden)]
@@ -169,6 +173,13 @@ impl<X: Incoming> RouteNode<KIn> for X {
 impl<X: Outgoing> RouteNode<KOut> for X {
     fn walk(walk: &mut Walk<'_>) {
         push_route::<X>(walk, X::NAME, Direction::Outgoing);
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<X: Request> RouteNode<KReq> for X {
+    fn walk(walk: &mut Walk<'_>) {
+        push_route::<X>(walk, X::NAME, Direction::Request);
     }
 }
 
@@ -336,6 +347,10 @@ impl<X: Incoming> HasHandler<KIn> for Handled<X> {
     fn seal(_: Token) {}
 }
 
+impl<X: Request> HasHandler<KReq> for Handled<X> {
+    fn seal(_: Token) {}
+}
+
 impl<N, S, P> HasHandler<KScope<P>> for Scope<N, S>
 where
     S: EveryRouteHandled<P>,
@@ -388,10 +403,11 @@ impl RouteTable {
         Ok(RouteTable { routes })
     }
 
+    /// Routes a client sends: incoming and request routes.
     pub(crate) fn incoming(&self) -> impl Iterator<Item = &RouteInfo> {
         self.routes
             .iter()
-            .filter(|r| r.direction == Direction::Incoming)
+            .filter(|r| r.direction != Direction::Outgoing)
     }
 }
 
@@ -494,7 +510,7 @@ mod tests {
         let table = RouteTable::of::<App, _>().unwrap();
         let incoming: Vec<_> = table.incoming().map(|r| r.name.as_str()).collect();
         assert_eq!(incoming, ["ping", "chat.room.post", "chat.room.admin.deep"]);
-        assert!(table.incoming().all(|r| r.direction == Direction::Incoming));
+        assert!(table.incoming().all(|r| r.direction != Direction::Outgoing));
         assert!(!incoming.contains(&"pong"));
         assert!(!incoming.contains(&"chat.room.onPost"));
     }

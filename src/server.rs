@@ -620,6 +620,21 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
             format!("expected {{\"type\": string, \"payload\": any}}: {e}"),
         )
     })?;
+    let id = envelope.id;
+    // Every failure of a request carries its id, so the client can match it.
+    let with_id = |mut failure: Failure| {
+        failure.payload.id = id.and_then(|raw| serde_json::from_str(raw.get()).ok());
+        failure
+    };
+    if let Some(raw) = id
+        && !crate::wire::valid_id(raw)
+    {
+        return Err(Failure::new(
+            ErrorKind::InvalidJson,
+            None,
+            "`id` must be a string or a number of at most 64 bytes",
+        ));
+    }
     let route = envelope.route.as_ref();
     let Some(entry) = runtime.table.get(route) else {
         let mut shown = route.to_owned();
@@ -630,27 +645,27 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
             }
             shown.truncate(cut);
         }
-        return Err(Failure::new(
+        return Err(with_id(Failure::new(
             ErrorKind::UnknownRoute,
             Some(&shown),
             "no incoming route has this name",
-        ));
+        )));
     };
     conn.core.counters.message_in(route);
     let raw = envelope.payload.map_or(crate::wire::NULL, |p| p.get());
     let span = tracing::debug_span!("message", route, client = %conn.id);
     let call = entry
-        .call(route, raw, conn.clone(), data.clone())
+        .call(route, raw, id, conn.clone(), data.clone())
         .instrument(span);
     match AssertUnwindSafe(call).catch_unwind().await {
-        Ok(result) => result,
-        Err(panic) => Err(Failure {
+        Ok(result) => result.map_err(with_id),
+        Err(panic) => Err(with_id(Failure {
             payload: crate::wire::ErrorPayload {
                 route: Some(route.to_owned()),
                 ..Failure::panicked(&panic).payload
             },
             ..Failure::panicked(&panic)
-        }),
+        })),
     }
 }
 

@@ -19,6 +19,38 @@ pub(crate) struct Envelope<'a> {
     pub(crate) route: Cow<'a, str>,
     #[serde(borrow, default)]
     pub(crate) payload: Option<&'a RawValue>,
+    /// Request id (zocket extension): echoed in the reply or the error.
+    #[serde(borrow, default)]
+    pub(crate) id: Option<&'a RawValue>,
+}
+
+/// Longest request id accepted, in bytes of JSON.
+pub(crate) const MAX_ID_LEN: usize = 64;
+
+/// Whether `id` is a JSON string or number of at most [`MAX_ID_LEN`] bytes.
+pub(crate) fn valid_id(id: &RawValue) -> bool {
+    let text = id.get();
+    text.len() <= MAX_ID_LEN
+        && (text.starts_with('"') || text.starts_with('-') || text.as_bytes()[0].is_ascii_digit())
+}
+
+/// Serializes a reply `{"type": "$zocket.reply", "id": id, "payload": payload}`.
+pub(crate) fn encode_reply<P: Serialize + ?Sized>(
+    id: &RawValue,
+    payload: &P,
+) -> Result<String, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Reply<'a, P: ?Sized> {
+        #[serde(rename = "type")]
+        route: &'a str,
+        id: &'a RawValue,
+        payload: &'a P,
+    }
+    serde_json::to_string(&Reply {
+        route: crate::route::REPLY_ROUTE,
+        id,
+        payload,
+    })
 }
 
 /// Why an incoming frame was not parsed into an envelope.
@@ -47,6 +79,22 @@ pub(crate) fn encode<P: Serialize + ?Sized>(
         payload: &'a P,
     }
     serde_json::to_string(&Out { route, payload })
+}
+
+/// Serializes a request `{"type": route, "payload": payload, "id": id}`.
+pub(crate) fn encode_request<P: Serialize + ?Sized>(
+    route: &str,
+    payload: &P,
+    id: u64,
+) -> Result<String, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Out<'a, P: ?Sized> {
+        #[serde(rename = "type")]
+        route: &'a str,
+        payload: &'a P,
+        id: u64,
+    }
+    serde_json::to_string(&Out { route, payload, id })
 }
 
 /// What went wrong with a message, as told to the client on the reserved route
@@ -98,6 +146,9 @@ pub struct ErrorPayload {
     /// Field-level problems, for `invalid_payload` and `validation_failed`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<Issue>,
+    /// The request id, when the failed message was a request (zocket extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<serde_json::Value>,
 }
 
 impl ErrorPayload {
@@ -207,6 +258,7 @@ mod tests {
             route: Some("nope".into()),
             message: "unknown route".into(),
             details: vec![],
+            id: None,
         };
         assert_eq!(
             e.encode(),

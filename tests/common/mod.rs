@@ -172,6 +172,51 @@ impl Outgoing for OnBlob {
     type Payload = Blob;
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Validate)]
+pub struct Num {
+    #[garde(range(min = -1_000_000, max = 1_000_000))]
+    pub n: i64,
+}
+/// Request: answers `2n`.
+pub struct Double;
+impl zocket::Request for Double {
+    const NAME: &'static str = "double";
+    type Payload = Num;
+    type Response = Num;
+}
+/// Request: answers `1000 / n`; refuses 0 (handler) and 13 (middleware).
+pub struct Divide;
+impl zocket::Request for Divide {
+    const NAME: &'static str = "divide";
+    type Payload = Num;
+    type Response = Num;
+}
+/// Request: never answers.
+pub struct Hang;
+impl zocket::Request for Hang {
+    const NAME: &'static str = "hang";
+    type Payload = ();
+    type Response = ();
+}
+pub struct MathNs;
+impl Namespace for MathNs {
+    const NAME: &'static str = "math";
+}
+pub type Math = (Double, (Divide, (Hang, ())));
+
+/// Refuses 13.
+pub struct NotThirteen;
+impl Middleware<User, Num> for NotThirteen {
+    type Out = User;
+    async fn call(&self, user: User, n: &Num, _: &Conn) -> Result<User, Reject> {
+        if n.n == 13 {
+            Err(Reject::forbidden("unlucky"))
+        } else {
+            Ok(user)
+        }
+    }
+}
+
 pub struct RoomsNs;
 impl Namespace for RoomsNs {
     const NAME: &'static str = "rooms";
@@ -201,7 +246,13 @@ pub type TestRouter = (
                                 AskWhoami,
                                 (
                                     OnWhoami,
-                                    (OnBlob, (Scope<RoomsNs, Rooms>, (Scope<DebugNs, Debug>, ()))),
+                                    (
+                                        OnBlob,
+                                        (
+                                            Scope<RoomsNs, Rooms>,
+                                            (Scope<DebugNs, Debug>, (Scope<MathNs, Math>, ())),
+                                        ),
+                                    ),
                                 ),
                             ),
                         ),
@@ -402,6 +453,22 @@ pub fn app_with<A: zocket::adapter::Adapter>(config: Config, adapter: Option<A>)
                 )?;
             }
             Ok(())
+        })
+        .on_request(Double, |x: Num, _: C| async move {
+            Ok::<_, HandlerError>(Num { n: x.n * 2 })
+        })
+        .on_request(
+            Divide,
+            NotThirteen.then(|x: Num, _: C| async move {
+                if x.n == 0 {
+                    return Err(Reject::new("division by zero").into());
+                }
+                Ok::<_, HandlerError>(Num { n: 1000 / x.n })
+            }),
+        )
+        .on_request(Hang, |_: (), _: C| async move {
+            std::future::pending::<()>().await;
+            Ok::<_, HandlerError>(())
         })
         .build()
         .expect("valid router");
