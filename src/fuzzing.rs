@@ -71,6 +71,12 @@ impl Incoming for DrawIt {
     const NAME: &'static str = "draw";
     type Payload = Draw;
 }
+struct Area;
+impl crate::Request for Area {
+    const NAME: &'static str = "area";
+    type Payload = Draw;
+    type Response = Text;
+}
 struct Nothing;
 impl Incoming for Nothing {
     const NAME: &'static str = "nothing";
@@ -85,7 +91,10 @@ struct Ns;
 impl Namespace for Ns {
     const NAME: &'static str = "ns";
 }
-type Router = (Say, (OnText, (Scope<Ns, (DrawIt, (Nothing, ()))>, ())));
+type Router = (
+    Say,
+    (OnText, (Scope<Ns, (DrawIt, (Nothing, (Area, ())))>, ())),
+);
 
 async fn say(t: Text, ctx: Ctx<Router>) -> HandlerResult {
     ctx.reply(OnText, t)?;
@@ -93,6 +102,11 @@ async fn say(t: Text, ctx: Ctx<Router>) -> HandlerResult {
 }
 async fn draw(_: Draw, _: Ctx<Router>) -> HandlerResult {
     Ok(())
+}
+async fn area(d: Draw, _: Ctx<Router>) -> Result<Text, crate::HandlerError> {
+    Ok(Text {
+        text: format!("{} tags", d.tags.len()),
+    })
 }
 async fn nothing(_: (), _: Ctx<Router>) -> HandlerResult {
     Ok(())
@@ -119,6 +133,7 @@ impl Dispatcher {
             .on(Say, say)
             .on(DrawIt, draw)
             .on(Nothing, nothing)
+            .on_request(Area, area)
             .build()
             .expect("valid router");
         let core: Arc<Core> = app.core.clone();
@@ -161,6 +176,8 @@ mod tests {
             r#"{"type":"ns.draw","payload":{"shape":{"kind":"circle","r":1},"tags":[]}}"#,
             r#"{"type":"ns.draw","payload":{"shape":{"kind":"polygon","points":[[1]]},"tags":[]}}"#,
             r#"{"type":"ns.nothing"}"#,
+            r#"{"type":"ns.area","id":1,"payload":{"shape":{"kind":"circle","r":1},"tags":[]}}"#,
+            r#"{"type":"ns.area","id":{},"payload":null}"#,
             "[[[[",
             "",
         ] {

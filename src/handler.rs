@@ -114,7 +114,10 @@ pub(crate) trait Erased<U>: Send + Sync {
 }
 
 /// Deserializes and validates a payload, or says why not.
-#[allow(clippy::result_large_err, reason = "the error path is cold; Failure is what the caller reports")]
+#[allow(
+    clippy::result_large_err,
+    reason = "the error path is cold; Failure is what the caller reports"
+)]
 fn decode<P: crate::Payload>(route: &str, raw: &str) -> Result<P, Failure> {
     let payload: P = serde_json::from_str(raw).map_err(|e| {
         Failure::new(

@@ -202,7 +202,10 @@ pub trait MiddlewareExt: Sized + Send + Sync + 'static {
         }
     }
     /// Puts `self` in front of `handler` (of a message or a request route).
-    #[allow(clippy::type_complexity, reason = "the signature is inferred, never written")]
+    #[allow(
+        clippy::type_complexity,
+        reason = "the signature is inferred, never written"
+    )]
     fn then<H, R, In, P, O>(self, handler: H) -> Guarded<Self, H, fn(R, In, P) -> O>
     where
         Self: Middleware<In, P>,
