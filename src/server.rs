@@ -300,7 +300,25 @@ async fn respond<T>(mut stream: TcpStream, response: Vec<u8>) -> Option<T> {
         stream.write_all(&response).await?;
         stream.shutdown().await
     };
-    let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    if tokio::time::timeout(Duration::from_secs(5), write)
+        .await
+        .is_ok()
+    {
+        // Lingering close: read (and drop) what the client is still sending,
+        // briefly and boundedly, so closing with unread bytes does not reset
+        // the connection before the client has read our response.
+        let drain = async {
+            let mut buf = [0u8; 4096];
+            let mut left: usize = 64 * 1024;
+            while left > 0 {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    }
     None
 }
 

@@ -165,3 +165,25 @@ async fn a_full_server_answers_503() {
     c.barrier().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_request_heads_get_431() {
+    let server = start().await;
+    let many: String = (0..70).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let (status, body) = http(server.addr, &upgrade_request("/?name=a", &many)).await;
+    assert_eq!(status, 431);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "Too many headers"
+    );
+    let huge = format!("X-Big: {}\r\n", "b".repeat(20 * 1024));
+    let (status, body) = http(server.addr, &upgrade_request("/?name=a", &huge)).await;
+    assert_eq!(status, 431);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "Request head too large"
+    );
+    let mut ok = Client::connect(&server, "ok").await;
+    ok.barrier().await;
+    server.stop().await;
+}
