@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use crate::app::Zocket;
 use crate::connection;
-use crate::server::{Head, upgrade, websocket};
+use crate::server::{Head, UPGRADE_REQUIRED, upgrade, websocket};
 
 impl<R, U> Zocket<R, U>
 where
@@ -70,22 +70,6 @@ where
     R: 'static,
     U: Clone + Send + Sync + 'static,
 {
-    let is_upgrade = request
-        .headers()
-        .get_all(header::UPGRADE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("websocket"));
-    if !is_upgrade {
-        let mut r = json(
-            426,
-            br#"{"error":"Upgrade Required: this endpoint speaks WebSocket"}"#.to_vec(),
-        );
-        r.headers_mut()
-            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        return r;
-    }
     let head = Head {
         method: request.method().as_str().to_owned(),
         path: request.uri().path().to_owned(),
@@ -96,6 +80,12 @@ where
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.trim().to_owned())))
             .collect(),
     };
+    if !head.header_has_token("upgrade", "websocket") {
+        let mut r = json(426, UPGRADE_REQUIRED.to_vec());
+        r.headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return r;
+    }
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

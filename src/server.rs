@@ -166,7 +166,7 @@ impl Head {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
-    fn header_has_token(&self, name: &str, token: &str) -> bool {
+    pub(crate) fn header_has_token(&self, name: &str, token: &str) -> bool {
         self.headers
             .iter()
             .filter(|(n, _)| n == name)
@@ -289,10 +289,9 @@ struct HttpError<'a> {
     details: Option<&'a [Issue]>,
 }
 
-fn json_error(status: u16, error: &str, details: Option<&[Issue]>) -> Vec<u8> {
-    let body = serde_json::to_vec(&HttpError { error, details }).unwrap_or_default();
-    http_response(status, "application/json", &body, "")
-}
+/// The body of the 426 answered to a plain HTTP request on a WebSocket route.
+pub(crate) const UPGRADE_REQUIRED: &[u8] =
+    br#"{"error":"Upgrade Required: this endpoint speaks WebSocket"}"#;
 
 /// Writes an HTTP response and closes; never yields a connection.
 async fn respond<T>(mut stream: TcpStream, response: Vec<u8>) -> Option<T> {
@@ -338,14 +337,18 @@ async fn read_head(stream: &mut TcpStream, max: usize) -> Result<(Head, Vec<u8>)
                 return Ok((head, rest));
             }
             Ok(None) if buf.len() >= max => {
-                return Err(Some(json_error(431, "Request head too large", None)));
+                return Err(Some(
+                    Refusal::new(431, "Request head too large", None).http(),
+                ));
             }
             Ok(None) => {}
             Err(HeadError::TooLarge) => {
-                return Err(Some(json_error(431, "Too many headers", None)));
+                return Err(Some(Refusal::new(431, "Too many headers", None).http()));
             }
             Err(HeadError::Malformed) => {
-                return Err(Some(json_error(400, "Malformed HTTP request", None)));
+                return Err(Some(
+                    Refusal::new(400, "Malformed HTTP request", None).http(),
+                ));
             }
         }
     }
@@ -416,7 +419,7 @@ where
     if let Some(path) = &config.path
         && head.path != *path
     {
-        return respond(stream, json_error(404, "Not found", None)).await;
+        return respond(stream, Refusal::new(404, "Not found", None).http()).await;
     }
     let (registered, data, accept) = match upgrade(app, &head, &peer.to_string(), deadline).await {
         Ok(ok) => ok,
@@ -601,11 +604,11 @@ fn plain_http(core: &Core, head: &Head) -> Vec<u8> {
         }
     }
     match &config.path {
-        Some(path) if *path != head.path => json_error(404, "Not found", None),
+        Some(path) if *path != head.path => Refusal::new(404, "Not found", None).http(),
         _ => http_response(
             426,
             "application/json",
-            br#"{"error":"Upgrade Required: this endpoint speaks WebSocket"}"#,
+            UPGRADE_REQUIRED,
             "Upgrade: websocket\r\n",
         ),
     }
