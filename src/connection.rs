@@ -490,8 +490,8 @@ impl<U: Clone + Send + Sync + 'static, S: Socket> Session<U, S> {
     }
 }
 
-/// Starts handling one text frame: parses the envelope, finds the route, and
-/// returns the (boxed, panic-catching) future of its entry.
+/// Starts handling one text frame: the boxed future of
+/// [`dispatch`](crate::server::dispatch), which catches the handler's panics.
 fn start_dispatch<U: Clone + Send + Sync + 'static>(
     runtime: &Arc<Runtime<U>>,
     text: tungstenite::Utf8Bytes,
@@ -499,13 +499,7 @@ fn start_dispatch<U: Clone + Send + Sync + 'static>(
     data: U,
 ) -> Dispatch {
     let runtime = runtime.clone();
-    Box::pin(async move {
-        let call = crate::server::dispatch(&runtime, text.as_str(), &conn, &data);
-        match AssertUnwindSafe(call).catch_unwind().await {
-            Ok(result) => result,
-            Err(panic) => Err(Failure::panicked(&panic)),
-        }
-    })
+    Box::pin(async move { crate::server::dispatch(&runtime, text.as_str(), &conn, &data).await })
 }
 
 /// Logs a failed message and tells its client on the reserved error route.

@@ -87,10 +87,10 @@ impl Failure {
             log: None,
         }
     }
-    pub(crate) fn panicked(panic: &(dyn std::any::Any + Send)) -> Self {
+    pub(crate) fn panicked(route: &str, panic: &(dyn std::any::Any + Send)) -> Self {
         Failure {
             log: Some(format!("panic: {}", crate::server::panic_message(panic))),
-            ..Failure::new(ErrorKind::HandlerError, None, "the handler failed")
+            ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
         }
     }
     fn details(mut self, details: Vec<Issue>) -> Self {

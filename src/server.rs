@@ -680,13 +680,7 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
         .instrument(span);
     match AssertUnwindSafe(call).catch_unwind().await {
         Ok(result) => result.map_err(with_id),
-        Err(panic) => Err(with_id(Failure {
-            payload: crate::wire::ErrorPayload {
-                route: Some(route.to_owned()),
-                ..Failure::panicked(&panic).payload
-            },
-            ..Failure::panicked(&panic)
-        })),
+        Err(panic) => Err(with_id(Failure::panicked(route, &panic))),
     }
 }
 
