@@ -39,18 +39,7 @@ pub(crate) fn encode_reply<P: Serialize + ?Sized>(
     id: &RawValue,
     payload: &P,
 ) -> Result<String, serde_json::Error> {
-    #[derive(Serialize)]
-    struct Reply<'a, P: ?Sized> {
-        #[serde(rename = "type")]
-        route: &'a str,
-        id: &'a RawValue,
-        payload: &'a P,
-    }
-    serde_json::to_string(&Reply {
-        route: crate::route::REPLY_ROUTE,
-        id,
-        payload,
-    })
+    encode_with_id(crate::route::REPLY_ROUTE, payload, Some(id))
 }
 
 /// Why an incoming frame was not parsed into an envelope.
@@ -72,29 +61,33 @@ pub(crate) fn encode<P: Serialize + ?Sized>(
     route: &str,
     payload: &P,
 ) -> Result<String, serde_json::Error> {
-    #[derive(Serialize)]
-    struct Out<'a, P: ?Sized> {
-        #[serde(rename = "type")]
-        route: &'a str,
-        payload: &'a P,
-    }
-    serde_json::to_string(&Out { route, payload })
+    encode_with_id::<P, ()>(route, payload, None)
 }
 
-/// Serializes a request `{"type": route, "payload": payload, "id": id}`.
+/// Serializes a request `{"type": route, "id": id, "payload": payload}`.
 pub(crate) fn encode_request<P: Serialize + ?Sized>(
     route: &str,
     payload: &P,
     id: u64,
 ) -> Result<String, serde_json::Error> {
+    encode_with_id(route, payload, Some(id))
+}
+
+/// The one envelope writer: `{"type": route, ["id": id,] "payload": payload}`.
+fn encode_with_id<P: Serialize + ?Sized, I: Serialize>(
+    route: &str,
+    payload: &P,
+    id: Option<I>,
+) -> Result<String, serde_json::Error> {
     #[derive(Serialize)]
-    struct Out<'a, P: ?Sized> {
+    struct Out<'a, P: ?Sized, I> {
         #[serde(rename = "type")]
         route: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<I>,
         payload: &'a P,
-        id: u64,
     }
-    serde_json::to_string(&Out { route, payload, id })
+    serde_json::to_string(&Out { route, id, payload })
 }
 
 /// What went wrong with a message, as told to the client on the reserved route
