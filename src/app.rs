@@ -256,17 +256,21 @@ where
         H: Handler<R, X::Payload, U>,
     {
         let _ = route;
-        let mut handlers = self.handlers;
-        handlers.push((
+        self.register(
             wire_name::<R, X, I>(X::NAME),
             Box::new(Entry::<R, X, H>::new(handler)),
-        ));
+        )
+    }
+
+    /// Adds an erased entry and moves to the next handler state `S2`.
+    fn register<S2>(mut self, name: String, entry: Box<dyn Erased<U>>) -> Builder<R, U, S2, Shape> {
+        self.handlers.push((name, entry));
         Builder {
             config: self.config,
             adapter: self.adapter,
             on_connect: self.on_connect,
             on_disconnect: self.on_disconnect,
-            handlers,
+            handlers: self.handlers,
             _types: PhantomData,
         }
     }
@@ -304,19 +308,10 @@ where
         H: Handler<R, X::Payload, U, X::Response>,
     {
         let _ = route;
-        let mut handlers = self.handlers;
-        handlers.push((
+        self.register(
             wire_name::<R, X, I>(X::NAME),
             Box::new(RequestEntry::<R, X, H>::new(handler)),
-        ));
-        Builder {
-            config: self.config,
-            adapter: self.adapter,
-            on_connect: self.on_connect,
-            on_disconnect: self.on_disconnect,
-            handlers,
-            _types: PhantomData,
-        }
+        )
     }
 
     /// Builds the app: compiles only when every incoming route has a handler.
