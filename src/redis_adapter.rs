@@ -22,7 +22,9 @@ const PUBLISH_QUEUE: usize = 10_000;
 /// with backoff, and resumes. Deliveries made while it is disconnected are
 /// published once it reconnects (up to 10,000 queued; beyond that, dropped and
 /// logged). Redis pub/sub itself is at-most-once: a node that is not
-/// subscribed when a delivery is published misses it.
+/// subscribed when a delivery is published misses it. [`RedisAdapter::connect`]
+/// subscribes before it returns, so a node receives every delivery published
+/// from then on, even before it starts serving (those wait until it does).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +41,9 @@ pub struct RedisAdapter {
     channel: String,
     client: redis::Client,
     tx: mpsc::Sender<Vec<u8>>,
-    rx: std::sync::Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
+    /// What `start` takes: the publish queue's receiver and the subscription
+    /// made by `connect`.
+    parked: std::sync::Mutex<Option<(mpsc::Receiver<Vec<u8>>, redis::aio::PubSub)>>,
 }
 
 impl std::fmt::Debug for RedisAdapter {
@@ -52,12 +56,16 @@ impl std::fmt::Debug for RedisAdapter {
 }
 
 impl RedisAdapter {
-    /// Connects to Redis at `url` and takes a node id. Nodes that share a
-    /// `prefix` (e.g. the app's name) form one cluster.
+    /// Connects to Redis at `url`, takes a node id and subscribes to the
+    /// cluster's channel. Nodes that share a `prefix` (e.g. the app's name)
+    /// form one cluster.
+    ///
+    /// When this returns, the node is subscribed: whatever another node
+    /// publishes from now on reaches this node's clients once it serves.
     ///
     /// # Errors
     ///
-    /// When Redis cannot be reached to take the node id.
+    /// When Redis cannot be reached to take the node id or to subscribe.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let mut conn = client.get_multiplexed_async_connection().await?;
@@ -65,14 +73,17 @@ impl RedisAdapter {
             .arg(format!("{prefix}:nodes"))
             .query_async(&mut conn)
             .await?;
+        let channel = format!("{prefix}:deliveries");
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(&channel).await?;
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
         Ok(RedisAdapter {
             // Node 0 means "no adapter"; INCR starts at 1.
             node: (node as u32).max(1),
-            channel: format!("{prefix}:deliveries"),
+            channel,
             client,
             tx,
-            rx: std::sync::Mutex::new(Some(rx)),
+            parked: std::sync::Mutex::new(Some((rx, pubsub))),
         })
     }
 }
@@ -93,7 +104,8 @@ impl Adapter for RedisAdapter {
     }
 
     fn start(&self, inbox: Inbox) {
-        let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+        let parked = self.parked.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some((rx, pubsub)) = parked else {
             return;
         };
         tokio::spawn(publisher(self.client.clone(), self.channel.clone(), rx));
@@ -102,6 +114,7 @@ impl Adapter for RedisAdapter {
             self.channel.clone(),
             self.node,
             inbox,
+            pubsub,
         ));
     }
 }
@@ -153,29 +166,35 @@ async fn publisher(client: redis::Client, channel: String, mut rx: mpsc::Receive
     }
 }
 
-async fn subscriber(client: redis::Client, channel: String, node: u32, inbox: Inbox) {
+/// Delivers what other nodes publish, starting with the subscription made by
+/// `connect`, and subscribes again whenever it is lost.
+async fn subscriber(
+    client: redis::Client,
+    channel: String,
+    node: u32,
+    inbox: Inbox,
+    first: redis::aio::PubSub,
+) {
     use futures_util::StreamExt;
     let mut failures = 0u32;
+    let mut ready = Some(first);
     loop {
-        let mut pubsub = match client.get_async_pubsub().await {
-            Ok(p) => p,
-            Err(e) => {
-                failures += 1;
-                tracing::warn!(error = %e, failures, "redis adapter: cannot subscribe; retrying");
-                tokio::time::sleep(backoff(failures)).await;
-                continue;
-            }
+        let pubsub = match ready.take() {
+            Some(p) => p,
+            None => match resubscribe(&client, &channel).await {
+                Ok(p) => {
+                    tracing::info!(node, "redis adapter: subscribed again");
+                    failures = 0;
+                    p
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, "redis adapter: cannot subscribe; retrying");
+                    tokio::time::sleep(backoff(failures)).await;
+                    continue;
+                }
+            },
         };
-        if let Err(e) = pubsub.subscribe(&channel).await {
-            failures += 1;
-            tracing::warn!(error = %e, failures, "redis adapter: subscribe failed; retrying");
-            tokio::time::sleep(backoff(failures)).await;
-            continue;
-        }
-        if failures > 0 {
-            tracing::info!(node, "redis adapter: subscribed again");
-        }
-        failures = 0;
         let mut messages = pubsub.into_on_message();
         while let Some(msg) = messages.next().await {
             match adapter::decode(msg.get_payload_bytes()) {
@@ -191,4 +210,13 @@ async fn subscriber(client: redis::Client, channel: String, node: u32, inbox: In
         failures += 1;
         tokio::time::sleep(backoff(failures)).await;
     }
+}
+
+async fn resubscribe(
+    client: &redis::Client,
+    channel: &str,
+) -> Result<redis::aio::PubSub, redis::RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
 }

@@ -60,7 +60,8 @@ async fn deliveries_cross_nodes_exactly_once() {
     );
     let d_id = client_ids[3];
 
-    // Every node's subscription is live once a broadcast from each reaches all.
+    // Each adapter subscribed before `connect` returned, so a broadcast from
+    // any node reaches every node from the start.
     for (i, sender) in [0usize, 1, 2].into_iter().enumerate() {
         let tag = format!("warm-up {i}");
         let who: &mut Client = match sender {
