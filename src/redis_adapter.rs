@@ -1,6 +1,7 @@
 //! The Redis adapter (feature `redis`): room sends, broadcasts and sends to
 //! client ids reach the clients of every server process sharing a Redis.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -8,8 +9,13 @@ use tokio::sync::mpsc;
 use crate::adapter::{self, Adapter, Inbox, Remote};
 
 /// Deliveries waiting to be published; beyond this (Redis unreachable for a
-/// while), new ones are dropped and counted in the log.
+/// while), new ones are dropped and logged.
 const PUBLISH_QUEUE: usize = 10_000;
+
+/// Deliveries received from other nodes and not yet handed to this node's
+/// clients (before `serve` starts, or while delivery lags); beyond this, new
+/// ones are dropped and logged.
+const RECEIVE_QUEUE: usize = 10_000;
 
 /// Carries deliveries between server processes over Redis pub/sub.
 ///
@@ -24,7 +30,8 @@ const PUBLISH_QUEUE: usize = 10_000;
 /// logged). Redis pub/sub itself is at-most-once: a node that is not
 /// subscribed when a delivery is published misses it. [`RedisAdapter::connect`]
 /// subscribes before it returns, so a node receives every delivery published
-/// from then on, even before it starts serving (those wait until it does).
+/// from then on; those that arrive before it serves wait (up to 10,000) until
+/// it does.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,9 +48,15 @@ pub struct RedisAdapter {
     channel: String,
     client: redis::Client,
     tx: mpsc::Sender<Vec<u8>>,
-    /// What `start` takes: the publish queue's receiver and the subscription
-    /// made by `connect`.
-    parked: std::sync::Mutex<Option<(mpsc::Receiver<Vec<u8>>, redis::aio::PubSub)>>,
+    /// Deliveries `publish` had to drop because the queue was full.
+    dropped: AtomicU64,
+    /// What `start` takes: the publish queue and the received deliveries.
+    parked: std::sync::Mutex<Option<Parked>>,
+}
+
+struct Parked {
+    outgoing: mpsc::Receiver<Vec<u8>>,
+    incoming: mpsc::Receiver<Remote>,
 }
 
 impl std::fmt::Debug for RedisAdapter {
@@ -73,17 +86,26 @@ impl RedisAdapter {
             .arg(format!("{prefix}:nodes"))
             .query_async(&mut conn)
             .await?;
+        // Node 0 means "no adapter"; INCR starts at 1.
+        let node = (node as u32).max(1);
         let channel = format!("{prefix}:deliveries");
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(&channel).await?;
-        let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
+        let pubsub = subscribe(&client, &channel).await?;
+        let (in_tx, incoming) = mpsc::channel(RECEIVE_QUEUE);
+        tokio::spawn(subscriber(
+            client.clone(),
+            channel.clone(),
+            node,
+            pubsub,
+            in_tx,
+        ));
+        let (tx, outgoing) = mpsc::channel(PUBLISH_QUEUE);
         Ok(RedisAdapter {
-            // Node 0 means "no adapter"; INCR starts at 1.
-            node: (node as u32).max(1),
+            node,
             channel,
             client,
             tx,
-            parked: std::sync::Mutex::new(Some((rx, pubsub))),
+            dropped: AtomicU64::new(0),
+            parked: std::sync::Mutex::new(Some(Parked { outgoing, incoming })),
         })
     }
 }
@@ -96,26 +118,38 @@ impl Adapter for RedisAdapter {
     fn publish(&self, remote: Remote) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(adapter::encode(&remote))
         {
-            tracing::warn!(
-                node = self.node,
-                "redis adapter: publish queue full (is Redis down?); delivery to other nodes dropped"
-            );
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    node = self.node,
+                    dropped,
+                    "redis adapter: publish queue full (is Redis down?); deliveries to other nodes dropped"
+                );
+            }
         }
     }
 
     fn start(&self, inbox: Inbox) {
         let parked = self.parked.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some((rx, pubsub)) = parked else {
+        let Some(Parked {
+            outgoing,
+            mut incoming,
+        }) = parked
+        else {
             return;
         };
-        tokio::spawn(publisher(self.client.clone(), self.channel.clone(), rx));
-        tokio::spawn(subscriber(
+        tokio::spawn(publisher(
             self.client.clone(),
             self.channel.clone(),
-            self.node,
-            inbox,
-            pubsub,
+            outgoing,
         ));
+        tokio::spawn(async move {
+            while let Some(remote) = incoming.recv().await {
+                if inbox.deliver(remote).is_none() {
+                    return; // the app is gone; dropping `incoming` stops the subscriber
+                }
+            }
+        });
     }
 }
 
@@ -166,44 +200,68 @@ async fn publisher(client: redis::Client, channel: String, mut rx: mpsc::Receive
     }
 }
 
-/// Delivers what other nodes publish, starting with the subscription made by
-/// `connect`, and subscribes again whenever it is lost.
+/// Receives what other nodes publish, starting with the subscription made by
+/// `connect`, and queues it for delivery; subscribes again whenever the
+/// subscription is lost. Stops when the queue's receiver is gone (the adapter
+/// was dropped unused, or the app stopped).
 async fn subscriber(
     client: redis::Client,
     channel: String,
     node: u32,
-    inbox: Inbox,
     first: redis::aio::PubSub,
+    queue: mpsc::Sender<Remote>,
 ) {
     use futures_util::StreamExt;
     let mut failures = 0u32;
+    let mut dropped = 0u64;
     let mut ready = Some(first);
     loop {
         let pubsub = match ready.take() {
             Some(p) => p,
-            None => match resubscribe(&client, &channel).await {
-                Ok(p) => {
-                    tracing::info!(node, "redis adapter: subscribed again");
-                    failures = 0;
-                    p
-                }
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, failures, "redis adapter: cannot subscribe; retrying");
-                    tokio::time::sleep(backoff(failures)).await;
-                    continue;
-                }
-            },
-        };
-        let mut messages = pubsub.into_on_message();
-        while let Some(msg) = messages.next().await {
-            match adapter::decode(msg.get_payload_bytes()) {
-                Some(remote) => {
-                    if inbox.deliver(remote).is_none() {
-                        return; // the app is gone
+            None => {
+                let attempt = tokio::select! {
+                    _ = queue.closed() => return,
+                    r = subscribe(&client, &channel) => r,
+                };
+                match attempt {
+                    Ok(p) => {
+                        tracing::info!(node, "redis adapter: subscribed again");
+                        failures = 0;
+                        p
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(error = %e, failures, "redis adapter: cannot subscribe; retrying");
+                        tokio::time::sleep(backoff(failures)).await;
+                        continue;
                     }
                 }
-                None => tracing::warn!("redis adapter: ignoring a malformed delivery"),
+            }
+        };
+        let mut messages = pubsub.into_on_message();
+        loop {
+            let msg = tokio::select! {
+                _ = queue.closed() => return,
+                m = messages.next() => m,
+            };
+            let Some(msg) = msg else { break };
+            let Some(remote) = adapter::decode(msg.get_payload_bytes()) else {
+                tracing::warn!(node, "redis adapter: ignoring a malformed delivery");
+                continue;
+            };
+            match queue.try_send(remote) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += 1;
+                    if dropped.is_power_of_two() {
+                        tracing::warn!(
+                            node,
+                            dropped,
+                            "redis adapter: receive queue full (is the node serving?); deliveries from other nodes dropped"
+                        );
+                    }
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
         }
         tracing::warn!(node, "redis adapter: subscription lost; resubscribing");
@@ -212,7 +270,7 @@ async fn subscriber(
     }
 }
 
-async fn resubscribe(
+async fn subscribe(
     client: &redis::Client,
     channel: &str,
 ) -> Result<redis::aio::PubSub, redis::RedisError> {

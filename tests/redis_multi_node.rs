@@ -261,3 +261,44 @@ async fn a_node_that_loses_redis_keeps_local_delivery_and_reconnects() {
     n1.stop().await;
     n2.stop().await;
 }
+
+/// How many subscribers Redis counts on the adapter channel of `prefix`.
+async fn subscribers(url: &str, prefix: &str) -> i64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let (_, n): (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(format!("{prefix}:deliveries"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_subscribed_when_connect_returns_and_unsubscribes_when_dropped() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let prefix = format!("zocket-sub-{}", std::process::id());
+    let Some(first) = adapter(&prefix).await else {
+        return;
+    };
+    // Subscribed before `connect` returned, not later in a background task:
+    // a delivery published now already reaches this node.
+    assert_eq!(subscribers(&url, &prefix).await, 1);
+    let second = adapter(&prefix).await.expect("redis is up");
+    assert_eq!(subscribers(&url, &prefix).await, 2);
+
+    // An adapter dropped without serving releases its subscription. Redis
+    // learns of it when the connection closes; poll its count (no event to
+    // await in this process) until it drops, within the wait.
+    drop(second);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while subscribers(&url, &prefix).await != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dropped adapter kept its subscription"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    drop(first);
+}
