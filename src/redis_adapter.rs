@@ -160,22 +160,11 @@ fn backoff(failures: u32) -> Duration {
 async fn publisher(client: redis::Client, channel: String, mut rx: mpsc::Receiver<Vec<u8>>) {
     let mut failures = 0u32;
     let mut pending: Option<Vec<u8>> = None;
-    'connect: loop {
-        let mut conn = match client.get_multiplexed_async_connection().await {
-            Ok(c) => {
-                if failures > 0 {
-                    tracing::info!("redis adapter: publisher reconnected");
-                }
-                failures = 0;
-                c
-            }
-            Err(e) => {
-                failures += 1;
-                tracing::warn!(error = %e, failures, "redis adapter: cannot connect to publish; retrying");
-                tokio::time::sleep(backoff(failures)).await;
-                continue;
-            }
-        };
+    loop {
+        let mut conn = until_ok(&mut failures, "connect to publish", || {
+            client.get_multiplexed_async_connection()
+        })
+        .await;
         loop {
             let bytes = match pending.take() {
                 Some(b) => b,
@@ -194,7 +183,7 @@ async fn publisher(client: redis::Client, channel: String, mut rx: mpsc::Receive
                 pending = Some(bytes);
                 failures += 1;
                 tokio::time::sleep(backoff(failures)).await;
-                continue 'connect;
+                break; // reconnect
             }
         }
     }
@@ -218,25 +207,10 @@ async fn subscriber(
     loop {
         let pubsub = match ready.take() {
             Some(p) => p,
-            None => {
-                let attempt = tokio::select! {
-                    _ = queue.closed() => return,
-                    r = subscribe(&client, &channel) => r,
-                };
-                match attempt {
-                    Ok(p) => {
-                        tracing::info!(node, "redis adapter: subscribed again");
-                        failures = 0;
-                        p
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        tracing::warn!(error = %e, failures, "redis adapter: cannot subscribe; retrying");
-                        tokio::time::sleep(backoff(failures)).await;
-                        continue;
-                    }
-                }
-            }
+            None => tokio::select! {
+                _ = queue.closed() => return,
+                p = until_ok(&mut failures, "subscribe", || subscribe(&client, &channel)) => p,
+            },
         };
         let mut messages = pubsub.into_on_message();
         loop {
@@ -267,6 +241,34 @@ async fn subscriber(
         tracing::warn!(node, "redis adapter: subscription lost; resubscribing");
         failures += 1;
         tokio::time::sleep(backoff(failures)).await;
+    }
+}
+
+/// Runs `attempt` until it succeeds, logging each failure and waiting longer
+/// after each (`failures` counts them across calls; a success resets it).
+async fn until_ok<T, F, Fut>(failures: &mut u32, what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, redis::RedisError>>,
+{
+    loop {
+        match attempt().await {
+            Ok(value) => {
+                if *failures > 0 {
+                    tracing::info!(
+                        failures = *failures,
+                        "redis adapter: {what}: succeeded again"
+                    );
+                }
+                *failures = 0;
+                return value;
+            }
+            Err(e) => {
+                *failures += 1;
+                tracing::warn!(error = %e, failures = *failures, "redis adapter: cannot {what}; retrying");
+                tokio::time::sleep(backoff(*failures)).await;
+            }
+        }
     }
 }
 
