@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use zocket::{Config, Zocket};
+use zocket::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,16 +18,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(9001);
     // Autobahn's 9.* cases send messages of up to 16 MiB.
     let config = Config::default()
-        .conformance_echo(true)
         .max_message_size(20 << 20)
         .max_frame_size(20 << 20)
         .max_write_buffer_size(64 << 20)
         .queue_len(4096)
         .close_timeout(Duration::from_secs(2));
-    let app = Zocket::<()>::builder().config(config).build()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("autobahn echo server on ws://{}", listener.local_addr()?);
-    app.serve_with_shutdown(listener, zocket::shutdown_signal())
-        .await?;
+    zocket::serve_conformance_echo(listener, config, zocket::shutdown_signal()).await?;
     Ok(())
 }

@@ -6,11 +6,14 @@ use std::sync::Arc;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 
-use crate::app::{Runtime, parse_headers};
-use crate::context::Conn;
-use crate::registry::Core;
-use crate::server::{dispatch, handshake_map, parse_head};
-use crate::{Config, Ctx, HandlerResult, Incoming, Namespace, Outgoing, Scope, Zocket};
+use crate::app::builder::{Zocket, parse_headers};
+use crate::app::context::Ctx;
+use crate::engine::config::Config;
+use crate::engine::conn::Conn;
+use crate::engine::dispatch::{Handlers, dispatch};
+use crate::protocol::error::{HandlerError, HandlerResult};
+use crate::protocol::route::{Incoming, Namespace, Outgoing, Request, Scope};
+use crate::server::http::{HeadParse, handshake_map, parse_head};
 
 /// Headers with every kind of validation the handshake sees in practice.
 #[derive(Debug, Deserialize, Validate)]
@@ -28,7 +31,7 @@ struct Headers {
 /// Feeds arbitrary bytes to the HTTP request parser, the header/query merge and
 /// the typed, validated headers.
 pub fn handshake(data: &[u8]) {
-    if let Ok(Some((head, _))) = parse_head(data) {
+    if let HeadParse::Complete(head, _) = parse_head(data) {
         let map = handshake_map(&head);
         let _ = parse_headers::<Headers>(map);
     }
@@ -72,7 +75,7 @@ impl Incoming for DrawIt {
     type Payload = Draw;
 }
 struct Area;
-impl crate::Request for Area {
+impl Request for Area {
     const NAME: &'static str = "area";
     type Payload = Draw;
     type Response = Text;
@@ -103,7 +106,7 @@ async fn say(t: Text, ctx: Ctx<Router>) -> HandlerResult {
 async fn draw(_: Draw, _: Ctx<Router>) -> HandlerResult {
     Ok(())
 }
-async fn area(d: Draw, _: Ctx<Router>) -> Result<Text, crate::HandlerError> {
+async fn area(d: Draw, _: Ctx<Router>) -> Result<Text, HandlerError> {
     Ok(Text {
         text: format!("{} tags", d.tags.len()),
     })
@@ -115,7 +118,7 @@ async fn nothing(_: (), _: Ctx<Router>) -> HandlerResult {
 /// A built app and one registered connection, for feeding frames to dispatch.
 pub struct Dispatcher {
     rt: tokio::runtime::Runtime,
-    runtime: Arc<Runtime<()>>,
+    handlers: Arc<Handlers<()>>,
     conn: Conn,
 }
 
@@ -136,16 +139,16 @@ impl Dispatcher {
             .on_request(Area, area)
             .build()
             .expect("valid router");
-        let core: Arc<Core> = app.core.clone();
-        let registered = core.register().expect("room for one");
+        let hub = app.hub.clone();
+        let registered = hub.register().expect("room for one");
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
         Dispatcher {
             rt,
-            runtime: app.runtime.clone(),
+            handlers: app.handlers.clone(),
             conn: Conn {
-                core,
+                hub,
                 id: registered.id,
             },
         }
@@ -157,8 +160,8 @@ impl Dispatcher {
     pub fn frame(&self, text: &str) {
         let _ = self
             .rt
-            .block_on(dispatch(&self.runtime, text, &self.conn, &()));
-        self.conn.core.drain(self.conn.id);
+            .block_on(dispatch(&self.handlers, text, &self.conn, &()));
+        self.conn.hub.drain(self.conn.id);
     }
 }
 

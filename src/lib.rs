@@ -1,52 +1,98 @@
 #![doc = include_str!("docs/crate.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod adapter;
+// The source is a house of four floors; each imports only the floors below it
+// (tests/module_graph.rs checks this):
+//
+// 1. protocol/  routes, routers, the wire envelope, ClientId, errors (no tokio)
+// 2. engine/    the hub (connections, rooms, delivery), outboxes, dispatch over
+//               erased handlers, lifecycle, config, metrics, the cluster adapter
+// 3. app/       the typed front: Zocket, Builder, Handler, middleware, Ctx, ServerHandle
+// 4. server/    transport: accept loop, HTTP upgrade, the session loop, axum
+//
+// client/ stands beside them and uses floor 1 only. `util` is below them all.
+
 mod app;
-#[cfg(feature = "axum")]
-mod axum;
 mod client;
-mod config;
-mod connection;
-mod context;
-pub mod error;
+mod engine;
 #[cfg(any(fuzzing, test))]
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod fuzzing;
-mod handler;
-mod metrics;
-mod middleware;
-#[cfg(feature = "redis")]
-mod redis_adapter;
-mod registry;
-mod route;
-pub mod router;
+mod protocol;
 mod server;
-mod wire;
+mod util;
+
+pub mod adapter {
+    //! Scaling out: how room sends, broadcasts and sends to client ids reach
+    //! the clients of other server processes.
+    #![doc = include_str!("docs/adapter.md")]
+    pub use crate::engine::adapter::{Adapter, Inbox, Remote, Target, decode, encode};
+}
+
+pub mod error {
+    //! Errors, one enum per concern.
+    //!
+    //! - [`BuildError`]: the app or client cannot be built from its router (fatal, at start-up).
+    //! - [`SendError`]: a message could not be queued; it hands the payload back.
+    //! - [`Reject`]: a middleware, handler or `on_connect` refuses; not a failure of the
+    //!   server, the client is told why.
+    //! - [`HandlerError`]: what a handler returns when it fails; logged, and the client
+    //!   gets a generic error message (internal details never leave the server).
+    //! - [`ConnectError`], [`RequestError`], [`PayloadError`]: the client's.
+    //!
+    //! A normal close is not an error: it is the `on_disconnect` event.
+    pub use crate::client::{ConnectError, PayloadError, RequestError};
+    pub use crate::protocol::error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
+}
+
+pub mod router {
+    //! Routers: nested HList tuples of routes, and the traits that check them.
+    #![doc = include_str!("docs/router.md")]
+    #[doc(hidden)]
+    pub use crate::protocol::router::index::{
+        AsIncoming, AsOutgoing, AsRequest, AsScope, Handled, Here, Inside, There,
+    };
+    pub use crate::protocol::router::{
+        Contains, Direction, EveryRouteHandled, HasHandler, MarkHandled, NotYetHandled, RouteInfo,
+        RouteNode, Router, routes,
+    };
+}
 
 pub mod docs {
     //! Guides that do not belong to one item.
     #![doc = include_str!("docs/debugging_type_errors.md")]
 }
 
-pub use app::{Builder, Headers, Zocket};
+// Floor 1: protocol and types.
+pub use protocol::client_id::ClientId;
+pub use protocol::error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
+pub use protocol::route::{
+    ERROR_ROUTE, Incoming, Namespace, Outgoing, Payload, REPLY_ROUTE, Request, Scope,
+};
+pub use protocol::wire::{ErrorKind, ErrorPayload, Issue};
+// Floor 2: the engine.
+#[cfg(feature = "redis")]
+pub use engine::adapter::redis::RedisAdapter;
+pub use engine::config::{Config, SlowConsumer};
+pub use engine::conn::Conn;
+pub use engine::metrics::{Metrics, RouteOut};
+// Floor 3: the typed front.
+pub use app::builder::{Builder, Headers, Zocket};
+pub use app::context::Ctx;
+pub use app::delivery::Delivery;
+pub use app::handle::ServerHandle;
+pub use app::handler::Handler;
+pub use app::middleware::{Guarded, Middleware, MiddlewareExt, Stack};
+// Floor 4: transport.
+#[doc(hidden)]
+pub use server::echo::serve_conformance_echo;
+pub use server::listener::shutdown_signal;
+// Beside them: the client.
 pub use client::{
     BufferPolicy, Client, ClientBuilder, ConnState, ConnectError, Reconnect, RequestError,
     RouteStream, Subscription,
 };
-pub use config::{Config, SlowConsumer};
-pub use context::{Conn, Ctx, Delivery, ServerHandle, Stats};
-pub use error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
-pub use handler::Handler;
-pub use metrics::{Metrics, RouteOut};
-pub use middleware::{Guarded, Middleware, MiddlewareExt, Stack};
-#[cfg(feature = "redis")]
-pub use redis_adapter::RedisAdapter;
-pub use registry::ClientId;
-pub use route::{ERROR_ROUTE, Incoming, Namespace, Outgoing, Payload, REPLY_ROUTE, Request, Scope};
-pub use server::shutdown_signal;
-pub use wire::{ErrorKind, ErrorPayload, Issue};
 
 /// Re-exported so payload types can derive `Validate` without a direct dependency.
 pub use garde;

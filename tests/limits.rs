@@ -82,7 +82,7 @@ async fn overrun(server: &Server, fast: &mut Client, per_round: u64) -> u64 {
                 "in order, none lost"
             );
         }
-        if server.handle.stats().dropped_slow > 0 {
+        if server.handle.metrics().dropped_slow > 0 {
             return seq;
         }
     }

@@ -4,23 +4,26 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use garde::Validate;
 use serde::de::DeserializeOwned;
 
-use crate::config::Config;
-use crate::context::{Conn, Ctx, ServerHandle};
-use crate::error::{BuildError, HandlerResult, Reject};
-use crate::handler::{Entry, Erased, Handler, RequestEntry};
-use crate::registry::{ClientId, Core};
-use crate::route::{Incoming, Request};
-use crate::router::{
+use crate::app::context::Ctx;
+use crate::app::handle::ServerHandle;
+use crate::app::handler::{Handler, MessageEntry, RequestEntry};
+use crate::engine::adapter::{Adapter, DynAdapter};
+use crate::engine::config::Config;
+use crate::engine::dispatch::{ConnectFn, ConnectRefusal, DisconnectFn, ErasedHandler, Handlers};
+use crate::engine::hub::Hub;
+use crate::engine::metrics::Counters;
+use crate::protocol::client_id::ClientId;
+use crate::protocol::error::{BuildError, HandlerResult, Reject};
+use crate::protocol::route::{Incoming, Request};
+use crate::protocol::router::{
     Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, wire_name,
 };
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::protocol::wire::{Issue, issue_of_json, issues_of};
 
 /// Handshake data: what `on_connect` receives, deserialized from the upgrade
 /// request's headers merged with its query string.
@@ -30,37 +33,13 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Headers: DeserializeOwned + Validate<Context = ()> + Send + 'static {}
 impl<T: DeserializeOwned + Validate<Context = ()> + Send + 'static> Headers for T {}
 
-/// Why a handshake's headers were refused: the issues go into the 400 body.
-pub(crate) enum ConnectError {
-    InvalidHeaders(Vec<crate::wire::Issue>),
-    Rejected(Reject),
-}
-
-pub(crate) type ConnectFn<U> = Arc<
-    dyn Fn(
-            serde_json::Map<String, serde_json::Value>,
-            ClientId,
-        ) -> BoxFuture<'static, Result<U, ConnectError>>
-        + Send
-        + Sync,
->;
-pub(crate) type DisconnectFn<U> =
-    Arc<dyn Fn(Conn, U, Vec<String>) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
-
-/// The erased, router-independent part of a built app.
-pub(crate) struct Runtime<U> {
-    pub(crate) table: HashMap<Box<str>, Box<dyn Erased<U>>>,
-    pub(crate) on_connect: ConnectFn<U>,
-    pub(crate) on_disconnect: Option<DisconnectFn<U>>,
-}
-
 /// A zocket app: a router `R` whose every incoming route has a handler, with
 /// per-connection user data `U`.
 ///
 /// Start with [`Zocket::builder`], serve with [`Zocket::serve`].
 pub struct Zocket<R, U = ()> {
-    pub(crate) runtime: Arc<Runtime<U>>,
-    pub(crate) core: Arc<Core>,
+    pub(crate) handlers: Arc<Handlers<U>>,
+    pub(crate) hub: Arc<Hub>,
     routes: Arc<RouteTable>,
     _router: PhantomData<fn() -> R>,
 }
@@ -68,8 +47,8 @@ pub struct Zocket<R, U = ()> {
 impl<R, U> Clone for Zocket<R, U> {
     fn clone(&self) -> Self {
         Zocket {
-            runtime: self.runtime.clone(),
-            core: self.core.clone(),
+            handlers: self.handlers.clone(),
+            hub: self.hub.clone(),
             routes: self.routes.clone(),
             _router: PhantomData,
         }
@@ -99,7 +78,7 @@ impl<R> Zocket<R, ()> {
 impl<R, U> Zocket<R, U> {
     /// A handle for sending and managing the server from outside handlers.
     pub fn handle(&self) -> ServerHandle<R> {
-        ServerHandle::new(self.core.clone())
+        ServerHandle::new(self.hub.clone())
     }
     /// Every route of the router, with wire names and directions.
     pub fn routes(&self) -> &[RouteInfo] {
@@ -116,10 +95,10 @@ impl<R, U> Zocket<R, U> {
 #[must_use = "call .build() to get the app"]
 pub struct Builder<R, U, S, Shape> {
     config: Config,
-    adapter: Option<crate::adapter::DynAdapter>,
+    adapter: Option<DynAdapter>,
     on_connect: ConnectFn<U>,
     on_disconnect: Option<DisconnectFn<U>>,
-    handlers: Vec<(String, Box<dyn Erased<U>>)>,
+    handlers: Vec<(String, Box<dyn ErasedHandler<U>>)>,
     _types: Markers<R, S, Shape>,
 }
 
@@ -146,8 +125,8 @@ where
         let on_connect: ConnectFn<U2> = Arc::new(move |map, id| {
             let f = f.clone();
             Box::pin(async move {
-                let headers = parse_headers::<H>(map).map_err(ConnectError::InvalidHeaders)?;
-                f(headers, id).await.map_err(ConnectError::Rejected)
+                let headers = parse_headers::<H>(map).map_err(ConnectRefusal::InvalidHeaders)?;
+                f(headers, id).await.map_err(ConnectRefusal::Rejected)
             })
         });
         let on_disconnect = self.on_disconnect.map(|old| -> DisconnectFn<U2> {
@@ -167,12 +146,10 @@ where
 /// Deserializes and validates handshake data.
 pub(crate) fn parse_headers<H: Headers>(
     map: serde_json::Map<String, serde_json::Value>,
-) -> Result<H, Vec<crate::wire::Issue>> {
+) -> Result<H, Vec<Issue>> {
     let headers: H = serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|e| vec![crate::wire::issue_of_json(&e)])?;
-    headers
-        .validate()
-        .map_err(|report| crate::wire::issues_of(&report))?;
+        .map_err(|e| vec![issue_of_json(&e)])?;
+    headers.validate().map_err(|report| issues_of(&report))?;
     Ok(headers)
 }
 
@@ -191,8 +168,8 @@ where
     /// the clients of other server processes through `adapter` (for example
     /// [`RedisAdapter`](crate::RedisAdapter) with the `redis` feature). The
     /// default is in-process delivery.
-    pub fn adapter(mut self, adapter: impl crate::adapter::Adapter) -> Self {
-        self.adapter = Some(std::sync::Arc::new(adapter));
+    pub fn adapter(mut self, adapter: impl Adapter) -> Self {
+        self.adapter = Some(Arc::new(adapter));
         self
     }
 
@@ -258,12 +235,16 @@ where
         let _ = route;
         self.register(
             wire_name::<R, X, I>(X::NAME),
-            Box::new(Entry::<R, X, H>::new(handler)),
+            Box::new(MessageEntry::<R, X, H>::new(handler)),
         )
     }
 
     /// Adds an erased entry and moves to the next handler state `S2`.
-    fn register<S2>(mut self, name: String, entry: Box<dyn Erased<U>>) -> Builder<R, U, S2, Shape> {
+    fn register<S2>(
+        mut self,
+        name: String,
+        entry: Box<dyn ErasedHandler<U>>,
+    ) -> Builder<R, U, S2, Shape> {
         self.handlers.push((name, entry));
         Builder {
             config: self.config,
@@ -325,7 +306,7 @@ where
         S: EveryRouteHandled<Shape>,
     {
         let routes = RouteTable::of::<R, Shape>()?;
-        let mut table: HashMap<Box<str>, Box<dyn Erased<U>>> =
+        let mut table: HashMap<Box<str>, Box<dyn ErasedHandler<U>>> =
             HashMap::with_capacity(self.handlers.len());
         for (name, entry) in self.handlers {
             table.insert(name.into_boxed_str(), entry);
@@ -336,16 +317,12 @@ where
                 .all(|r| table.contains_key(r.name.as_str()))
         );
         Ok(Zocket {
-            runtime: Arc::new(Runtime {
+            handlers: Arc::new(Handlers {
                 table,
                 on_connect: self.on_connect,
                 on_disconnect: self.on_disconnect,
             }),
-            core: Core::new(
-                self.config,
-                crate::metrics::Counters::new(&routes.routes),
-                self.adapter,
-            ),
+            hub: Hub::new(self.config, Counters::new(&routes.routes), self.adapter),
             routes: Arc::new(routes),
             _router: PhantomData,
         })

@@ -23,9 +23,10 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::context::{Conn, Ctx};
-use crate::error::{HandlerError, Reject};
-use crate::handler::Handler;
+use crate::app::context::Ctx;
+use crate::app::handler::Handler;
+use crate::engine::conn::Conn;
+use crate::protocol::error::{HandlerError, Reject};
 
 /// A typed context transformer: `In` → `Out` or [`Reject`].
 ///

@@ -8,15 +8,14 @@
 
 use std::net::SocketAddr;
 
+use super::http::{Head, UPGRADE_REQUIRED};
+use super::session;
+use super::upgrade::{Upgraded, upgrade, websocket};
+use crate::app::builder::Zocket;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::routing::{MethodRouter, any};
-use tracing::Instrument;
-
-use crate::app::Zocket;
-use crate::connection;
-use crate::server::{Head, UPGRADE_REQUIRED, upgrade, websocket};
 
 impl<R, U> Zocket<R, U>
 where
@@ -90,34 +89,36 @@ where
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "-".to_owned(), |c| c.0.to_string());
-    let deadline = tokio::time::Instant::now() + app.core.config.handshake_timeout;
-    let (registered, data, accept) = match upgrade(&app, &head, &peer, deadline).await {
+    let deadline = tokio::time::Instant::now() + app.hub.config.handshake_timeout;
+    let upgraded = match upgrade(&app.hub, &app.handlers.on_connect, &head, &peer, deadline).await {
         Ok(ok) => ok,
         Err(refusal) => return json(refusal.status, refusal.body),
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let id = registered.id;
+    let Upgraded {
+        registered,
+        data,
+        accept,
+    } = upgraded;
     tokio::spawn(async move {
-        let guard = app.core.task_guard();
+        let guard = app.hub.lifecycle.task_guard();
         match on_upgrade.await {
             Ok(upgraded) => {
                 let socket = hyper_util::rt::TokioIo::new(upgraded);
-                let ws = websocket(socket, Vec::new(), &app.core.config).await;
-                let span = tracing::info_span!("conn", client = %id, %peer);
-                connection::run(
-                    app.runtime.clone(),
-                    app.core.clone(),
+                let ws = websocket(socket, Vec::new(), &app.hub.config).await;
+                session::run(
+                    app.handlers.clone(),
+                    app.hub.clone(),
                     ws,
-                    id,
-                    registered.outbox,
+                    registered,
                     data,
+                    &peer,
                 )
-                .instrument(span)
                 .await;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "upgrade did not complete");
-                app.core.unregister(id);
+                app.hub.unregister(registered.id);
             }
         }
         drop(guard);

@@ -1,4 +1,5 @@
-//! Connections and rooms: the server's shared, router-independent state.
+//! The hub: connections, rooms and delivery, the server's shared,
+//! router-independent state.
 //!
 //! Connections live in a slab. A [`ClientId`] is the slab key plus a generation
 //! taken from a process-wide counter, so an id is never reused while anyone may
@@ -7,110 +8,18 @@
 //! held across an `.await`, and delivery only does non-blocking `try_send`s under it.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
-use tungstenite::Message;
-use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
-use crate::config::{Config, SlowConsumer};
-use crate::connection::{Outbox, QueueError};
-use crate::metrics::Counters;
-
-/// A connected client's id: stable for the connection's life, never reused
-/// while the connection lives, and unique over the process's life up to 2³²
-/// connections. With an [`Adapter`](crate::adapter::Adapter) it also names the
-/// node (server process) that issued it, so ids are unique across nodes.
-///
-/// On the wire (and in `Display`/serde) it is a decimal string, e.g. `"4294967296"`.
-///
-/// ```
-/// use zocket::ClientId;
-///
-/// let id: ClientId = "4294967299".parse().unwrap();
-/// assert_eq!(id.to_string(), "4294967299");
-/// assert_eq!(id.node(), 0);
-/// assert_eq!(serde_json::to_string(&id).unwrap(), "\"4294967299\"");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(u128);
-
-impl ClientId {
-    fn new(node: u32, generation: u32, key: usize) -> Self {
-        ClientId((u128::from(node) << 64) | (u128::from(generation) << 32) | key as u128)
-    }
-    pub(crate) fn from_u128(v: u128) -> Self {
-        ClientId(v)
-    }
-    fn key(self) -> usize {
-        (self.0 & 0xffff_ffff) as usize
-    }
-    /// The node (server process) that issued this id; 0 without an adapter.
-    pub fn node(self) -> u32 {
-        (self.0 >> 64) as u32
-    }
-    /// The id as a number.
-    pub fn as_u128(self) -> u128 {
-        self.0
-    }
-}
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl FromStr for ClientId {
-    type Err = std::num::ParseIntError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse().map(ClientId)
-    }
-}
-
-impl Serialize for ClientId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ClientId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl garde::Validate for ClientId {
-    type Context = ();
-    fn validate_into(
-        &self,
-        _: &Self::Context,
-        _: &mut dyn FnMut() -> garde::Path,
-        _: &mut garde::Report,
-    ) {
-    }
-}
-
-/// Why the server is closing a connection.
-#[derive(Debug, Clone)]
-pub(crate) struct CloseCmd {
-    pub(crate) code: u16,
-    pub(crate) reason: &'static str,
-}
-
-impl CloseCmd {
-    pub(crate) fn frame(&self) -> CloseFrame {
-        CloseFrame {
-            code: self.code.into(),
-            reason: self.reason.into(),
-        }
-    }
-}
+use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, Target};
+use crate::engine::config::{Config, SlowConsumer};
+use crate::engine::lifecycle::Lifecycle;
+use crate::engine::metrics::Counters;
+use crate::engine::outbox::{CloseCmd, Outbox, QueueError};
+use crate::protocol::client_id::ClientId;
+use crate::util::lock_unpoisoned;
 
 pub(crate) struct Slot {
     id: ClientId,
@@ -126,21 +35,21 @@ pub(crate) struct State {
     closed: bool,
 }
 
-/// Shared state of one running app.
-pub(crate) struct Core {
+/// Shared state of one running app: connections, rooms, delivery (local
+/// and, through the adapter, to other nodes), configuration, counters and
+/// the lifecycle.
+pub(crate) struct Hub {
     /// This node's id (0 without an adapter).
     pub(crate) node: u32,
     /// Carries deliveries to other nodes, when scaled out.
-    pub(crate) adapter: Option<crate::adapter::DynAdapter>,
-    adapter_started: std::sync::atomic::AtomicBool,
+    adapter: Option<DynAdapter>,
+    adapter_started: AtomicBool,
     state: Mutex<State>,
     generation: AtomicU32,
     pub(crate) config: Config,
     pub(crate) counters: Counters,
-    /// Connection tasks not yet finished (their `on_disconnect` included).
-    tasks: watch::Sender<usize>,
-    /// Set once when a graceful shutdown starts.
-    pub(crate) shutdown: watch::Sender<bool>,
+    /// Running connection tasks and the shutdown flag.
+    pub(crate) lifecycle: Lifecycle,
 }
 
 /// Why a new connection cannot be registered.
@@ -156,29 +65,26 @@ pub(crate) struct Registered {
     pub(crate) outbox: Arc<Outbox>,
 }
 
-impl Core {
+impl Hub {
     pub(crate) fn new(
         config: Config,
         counters: Counters,
-        adapter: Option<crate::adapter::DynAdapter>,
+        adapter: Option<DynAdapter>,
     ) -> Arc<Self> {
-        Arc::new(Core {
+        Arc::new(Hub {
             node: adapter.as_ref().map_or(0, |a| a.node()),
             adapter,
-            adapter_started: std::sync::atomic::AtomicBool::new(false),
+            adapter_started: AtomicBool::new(false),
             state: Mutex::new(State::default()),
             generation: AtomicU32::new(1),
             config,
             counters,
-            tasks: watch::Sender::new(0),
-            shutdown: watch::Sender::new(false),
+            lifecycle: Lifecycle::default(),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave State half-updated in a way
-        // that matters more than stopping the whole server would.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock_unpoisoned(&self.state)
     }
 
     /// Reserves a slot for a new connection.
@@ -317,15 +223,13 @@ impl Core {
         self.lock().conns.get(id.key()).is_some_and(|s| s.id == id)
     }
 
-    /// Queues `msg` for one slot; applies the slow-consumer policy when full.
-    fn enqueue(&self, slot: &mut Slot, msg: &Message) -> bool {
-        match slot.outbox.push(msg.clone()) {
+    /// Queues `text` for one slot; applies the slow-consumer policy when full.
+    fn enqueue(&self, slot: &mut Slot, text: &Utf8Bytes) -> bool {
+        match slot.outbox.push(Message::Text(text.clone())) {
             Ok(()) => true,
             Err(QueueError::Closed) => false,
             Err(QueueError::Full) => {
-                self.counters
-                    .dropped_slow
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.dropped_slow.fetch_add(1, Ordering::Relaxed);
                 slot.dropped += 1;
                 match self.config.slow_consumer {
                     SlowConsumer::Drop => {
@@ -350,11 +254,55 @@ impl Core {
         }
     }
 
-    /// Queues `msg` for each id; returns how many queued it.
+    /// Delivers `text` to `target`: first to this node's clients, then, with
+    /// an adapter, to the other nodes. Returns how many of this node's
+    /// clients it was queued for.
+    pub(crate) fn deliver(
+        &self,
+        target: Target,
+        text: &Utf8Bytes,
+        except: Option<ClientId>,
+    ) -> usize {
+        let Some(adapter) = &self.adapter else {
+            return self.deliver_local(&target, text, except);
+        };
+        let n = self.deliver_local(&target, text, except);
+        let target = match target {
+            Target::Clients(ids) => {
+                let remote: Vec<ClientId> = ids
+                    .into_iter()
+                    .filter(|id| id.node() != self.node)
+                    .collect();
+                if remote.is_empty() {
+                    return n;
+                }
+                Target::Clients(remote)
+            }
+            other => other,
+        };
+        adapter.publish(Remote {
+            origin: self.node,
+            target,
+            except,
+            text: text.as_str().to_owned(),
+        });
+        n
+    }
+
+    /// Delivers `text` to this node's clients among `target`.
+    fn deliver_local(&self, target: &Target, text: &Utf8Bytes, except: Option<ClientId>) -> usize {
+        match target {
+            Target::Clients(ids) => self.deliver_to(ids.iter().copied(), text, except),
+            Target::Rooms(rooms) => self.deliver_to_rooms(rooms, text, except),
+            Target::All => self.deliver_all(text, except),
+        }
+    }
+
+    /// Queues `text` for each id on this node; returns how many queued it.
     pub(crate) fn deliver_to(
         &self,
         ids: impl IntoIterator<Item = ClientId>,
-        msg: &Message,
+        text: &Utf8Bytes,
         except: Option<ClientId>,
     ) -> usize {
         let mut state = self.lock();
@@ -364,44 +312,43 @@ impl Core {
                 continue;
             }
             if let Some(slot) = state.conns.get_mut(id.key()).filter(|s| s.id == id) {
-                n += usize::from(self.enqueue(slot, msg));
+                n += usize::from(self.enqueue(slot, text));
             }
         }
         n
     }
 
-    /// Queues `msg` for every member of the rooms (each member once).
-    pub(crate) fn deliver_to_rooms<S: AsRef<str>>(
+    /// Queues `text` for every member of the rooms (each member once).
+    fn deliver_to_rooms(
         &self,
-        rooms: impl IntoIterator<Item = S>,
-        msg: &Message,
+        rooms: &[String],
+        text: &Utf8Bytes,
         except: Option<ClientId>,
     ) -> usize {
         let mut guard = self.lock();
         let State {
             conns, rooms: all, ..
         } = &mut *guard;
-        let mut rooms = rooms.into_iter();
         let mut n = 0;
         let mut deliver_one = |key: usize| {
             if let Some(slot) = conns.get_mut(key)
                 && Some(slot.id) != except
             {
-                n += usize::from(self.enqueue(slot, msg));
+                n += usize::from(self.enqueue(slot, text));
             }
         };
-        let Some(first) = rooms.next() else { return 0 };
-        match rooms.next() {
-            None => {
+        match rooms {
+            [] => {}
+            [room] => {
                 // One room: members are distinct already.
-                if let Some(members) = all.get(first.as_ref()) {
+                if let Some(members) = all.get(room.as_str()) {
                     members.iter().for_each(|&key| deliver_one(key));
                 }
             }
-            Some(second) => {
+            several => {
                 let mut keys = HashSet::new();
-                for room in [first, second].into_iter().chain(rooms) {
-                    if let Some(members) = all.get(room.as_ref()) {
+                for room in several {
+                    if let Some(members) = all.get(room.as_str()) {
                         keys.extend(members.iter().copied());
                     }
                 }
@@ -411,15 +358,15 @@ impl Core {
         n
     }
 
-    /// Queues `msg` for every connection.
-    pub(crate) fn deliver_all(&self, msg: &Message, except: Option<ClientId>) -> usize {
+    /// Queues `text` for every connection on this node.
+    fn deliver_all(&self, text: &Utf8Bytes, except: Option<ClientId>) -> usize {
         let mut state = self.lock();
         let mut n = 0;
         for (_, slot) in state.conns.iter_mut() {
             if Some(slot.id) == except {
                 continue;
             }
-            n += usize::from(self.enqueue(slot, msg));
+            n += usize::from(self.enqueue(slot, text));
         }
         n
     }
@@ -456,46 +403,27 @@ impl Core {
             });
         }
         drop(state);
-        self.shutdown.send_replace(true);
-    }
-
-    /// Counts a connection task as running until the guard drops.
-    pub(crate) fn task_guard(self: &Arc<Self>) -> TaskGuard {
-        self.tasks.send_modify(|n| *n += 1);
-        TaskGuard(self.clone())
+        self.lifecycle.stop();
     }
 
     /// Starts the adapter (once) so deliveries from other nodes arrive here.
     pub(crate) fn start_adapter(self: &Arc<Self>) {
         if let Some(adapter) = &self.adapter
-            && !self
-                .adapter_started
-                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            && !self.adapter_started.swap(true, Ordering::SeqCst)
         {
-            adapter.start(crate::adapter::Inbox {
-                core: Arc::downgrade(self),
-            });
+            let weak = Arc::downgrade(self);
+            adapter.start(Inbox::new(weak));
         }
-    }
-
-    /// Sockets being served: connections and handshakes in progress.
-    pub(crate) fn task_count(&self) -> usize {
-        *self.tasks.borrow()
-    }
-
-    /// Waits until no connection task is running.
-    pub(crate) async fn wait_idle(&self) {
-        let mut rx = self.tasks.subscribe();
-        let _ = rx.wait_for(|n| *n == 0).await;
     }
 }
 
-/// Keeps a connection task counted; see [`Core::task_guard`].
-pub(crate) struct TaskGuard(Arc<Core>);
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        self.0.tasks.send_modify(|n| *n -= 1);
+impl DeliverRemote for Hub {
+    fn node(&self) -> u32 {
+        self.node
+    }
+    fn deliver_remote(&self, remote: Remote) -> usize {
+        let text = Utf8Bytes::from(remote.text);
+        self.deliver_local(&remote.target, &text, remote.except)
     }
 }
 
@@ -503,8 +431,8 @@ impl Drop for TaskGuard {
 mod tests {
     use super::*;
 
-    fn core() -> Arc<Core> {
-        Core::new(
+    fn hub() -> Arc<Hub> {
+        Hub::new(
             Config::default().max_connections(3).queue_len(2),
             Counters::default(),
             None,
@@ -513,7 +441,7 @@ mod tests {
 
     #[test]
     fn ids_are_not_reused_when_slots_are() {
-        let core = core();
+        let core = hub();
         let a = core.register().unwrap();
         let a_id = a.id;
         core.unregister(a_id);
@@ -526,7 +454,7 @@ mod tests {
 
     #[test]
     fn rooms_are_removed_when_empty_and_on_unregister() {
-        let core = core();
+        let core = hub();
         let a = core.register().unwrap();
         let b = core.register().unwrap();
         assert!(core.join(a.id, "x"));
@@ -544,17 +472,17 @@ mod tests {
 
     #[test]
     fn capacity_is_enforced() {
-        let core = core();
+        let core = hub();
         let _k: Vec<_> = (0..3).map(|_| core.register().unwrap()).collect();
         assert_eq!(core.register().err(), Some(RegisterError::Full));
     }
 
     #[test]
     fn full_queue_applies_close_policy_and_others_still_get_messages() {
-        let core = core();
+        let core = hub();
         let slow = core.register().unwrap();
         let fast = core.register().unwrap();
-        let msg = Message::text("x");
+        let msg = Utf8Bytes::from_static("x");
         for _ in 0..2 {
             assert_eq!(core.deliver_to([slow.id, fast.id], &msg, None), 2);
         }
@@ -579,16 +507,19 @@ mod tests {
 
     #[test]
     fn room_delivery_dedups_and_honours_except() {
-        let core = core();
+        let core = hub();
         let a = core.register().unwrap();
         let b = core.register().unwrap();
         core.join(a.id, "x");
         core.join(a.id, "y");
         core.join(b.id, "y");
-        let msg = Message::text("m");
-        assert_eq!(core.deliver_to_rooms(["x", "y"], &msg, None), 2);
+        let msg = Utf8Bytes::from_static("m");
+        assert_eq!(
+            core.deliver_to_rooms(&["x".into(), "y".into()], &msg, None),
+            2
+        );
         assert_eq!((a.outbox.len(), b.outbox.len()), (1, 1), "each member once");
-        assert_eq!(core.deliver_to_rooms(["y"], &msg, Some(a.id)), 1);
+        assert_eq!(core.deliver_to_rooms(&["y".into()], &msg, Some(a.id)), 1);
         assert_eq!((a.outbox.len(), b.outbox.len()), (1, 2));
     }
 }

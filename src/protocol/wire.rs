@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::route::ERROR_ROUTE;
+use crate::protocol::route::{ERROR_ROUTE, REPLY_ROUTE};
 
 /// An incoming envelope borrowing from the frame's text.
 #[derive(Debug, Deserialize)]
@@ -39,21 +39,16 @@ pub(crate) fn encode_reply<P: Serialize + ?Sized>(
     id: &RawValue,
     payload: &P,
 ) -> Result<String, serde_json::Error> {
-    encode_with_id(crate::route::REPLY_ROUTE, payload, Some(id))
-}
-
-/// Why an incoming frame was not parsed into an envelope.
-#[derive(Debug)]
-pub(crate) enum EnvelopeError {
-    /// Not JSON at all, or not an object with a string `type`.
-    Json(serde_json::Error),
+    encode_with_id(REPLY_ROUTE, payload, Some(id))
 }
 
 /// The JSON text of a missing payload.
 pub(crate) const NULL: &str = "null";
 
-pub(crate) fn parse_envelope(text: &str) -> Result<Envelope<'_>, EnvelopeError> {
-    serde_json::from_str(text).map_err(EnvelopeError::Json)
+/// Parses an envelope; fails when `text` is not JSON, or not an object with a
+/// string `type`.
+pub(crate) fn parse_envelope(text: &str) -> Result<Envelope<'_>, serde_json::Error> {
+    serde_json::from_str(text)
 }
 
 /// Serializes `{"type": route, "payload": payload}`.

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::router::{Direction, RouteInfo};
-use crate::wire::ErrorKind;
+use crate::protocol::router::{Direction, RouteInfo};
+use crate::protocol::wire::ErrorKind;
 
 const KINDS: [ErrorKind; 7] = [
     ErrorKind::InvalidJson,

@@ -17,7 +17,8 @@ pub enum SlowConsumer {
     Close(u16),
 }
 
-/// Server configuration. Build one from [`Config::default`] with the setters.
+/// Server configuration. Build one from [`Config::default`] with the setters;
+/// read a setting through its field (`config.max_message_size`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -31,29 +32,48 @@ pub enum SlowConsumer {
 ///     .heartbeat(Some(Duration::from_secs(15)))
 ///     .allowed_origins(["https://example.com"])
 ///     .path("/ws");
-/// assert_eq!(config.get_max_message_size(), 256 * 1024);
+/// assert_eq!(config.max_message_size, 256 * 1024);
+/// assert_eq!(config.queue_len, 512);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
-    pub(crate) max_message_size: usize,
-    pub(crate) max_frame_size: usize,
-    pub(crate) max_connections: usize,
-    pub(crate) max_pending_handshakes: usize,
-    pub(crate) queue_len: usize,
-    pub(crate) slow_consumer: SlowConsumer,
-    pub(crate) handshake_timeout: Duration,
-    pub(crate) max_handshake_size: usize,
-    pub(crate) heartbeat: Option<Duration>,
-    pub(crate) close_timeout: Duration,
-    pub(crate) shutdown_timeout: Duration,
-    pub(crate) allowed_origins: Option<Vec<String>>,
-    pub(crate) path: Option<String>,
+    /// Largest message a client may send, in bytes (set with [`Config::max_message_size()`]).
+    pub max_message_size: usize,
+    /// Largest single frame a client may send, in bytes.
+    pub max_frame_size: usize,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Sockets still in their handshake, beyond `max_connections`.
+    pub max_pending_handshakes: usize,
+    /// Messages queued for one client before the slow-consumer policy applies.
+    pub queue_len: usize,
+    /// What happens to a client whose queue is full.
+    pub slow_consumer: SlowConsumer,
+    /// Time for the upgrade request and `on_connect`.
+    pub handshake_timeout: Duration,
+    /// Largest HTTP upgrade request head, in bytes.
+    pub max_handshake_size: usize,
+    /// Ping interval, or `None` for no heartbeat.
+    pub heartbeat: Option<Duration>,
+    /// How long a closing connection waits for the peer's close frame.
+    pub close_timeout: Duration,
+    /// How long a graceful shutdown waits for connections to finish.
+    pub shutdown_timeout: Duration,
+    /// `Origin`s allowed to upgrade; `None` allows any.
+    pub allowed_origins: Option<Vec<String>>,
+    /// The only path upgrades are accepted on; `None` accepts any.
+    pub path: Option<String>,
+    /// Static pages served for plain GETs.
     pub(crate) pages: Vec<Page>,
-    pub(crate) health_path: Option<String>,
-    pub(crate) read_buffer_size: usize,
-    pub(crate) write_buffer_size: usize,
-    pub(crate) max_write_buffer_size: usize,
-    pub(crate) conformance_echo: bool,
+    /// The health-check path, if any.
+    pub health_path: Option<String>,
+    /// tungstenite's per-connection read buffer, in bytes.
+    pub read_buffer_size: usize,
+    /// Bytes buffered before tungstenite writes to the socket.
+    pub write_buffer_size: usize,
+    /// Most bytes pending in one connection's write buffer.
+    pub max_write_buffer_size: usize,
 }
 
 /// A static HTTP response served for a plain (non-upgrade) GET.
@@ -104,21 +124,18 @@ impl Default for Config {
             read_buffer_size: 512,
             write_buffer_size: 16 << 10,
             max_write_buffer_size: 1 << 20,
-            conformance_echo: false,
         }
     }
 }
 
+/// A setter named after its field: `config.queue_len(512)` sets what
+/// `config.queue_len` reads.
 macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident, $getter:ident: $ty:ty) => {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
         $(#[$doc])*
         pub fn $name(mut self, value: $ty) -> Self {
             self.$name = value;
             self
-        }
-        #[doc = concat!("The current `", stringify!($name), "` setting.")]
-        pub fn $getter(&self) -> $ty {
-            self.$name
         }
     };
 }
@@ -127,78 +144,68 @@ impl Config {
     setter!(
         /// Largest message (after reassembling fragments) a client may send, in bytes.
         /// A larger one closes the connection with 1009.
-        max_message_size, get_max_message_size: usize
+        max_message_size: usize
     );
     setter!(
         /// Largest single frame a client may send, in bytes.
-        max_frame_size, get_max_frame_size: usize
+        max_frame_size: usize
     );
     setter!(
         /// Connections served at once; an upgrade beyond it gets HTTP 503.
-        max_connections, get_max_connections: usize
+        max_connections: usize
     );
     setter!(
         /// Sockets accepted but still in their handshake, beyond
         /// `max_connections`; further sockets are closed at once (bounds
         /// slowloris-style floods together with the handshake timeout).
-        max_pending_handshakes, get_max_pending_handshakes: usize
+        max_pending_handshakes: usize
     );
     setter!(
         /// Messages queued for one client before the [`SlowConsumer`] policy applies.
-        queue_len, get_queue_len: usize
+        queue_len: usize
     );
     setter!(
         /// What happens to a client whose queue is full.
-        slow_consumer, get_slow_consumer: SlowConsumer
+        slow_consumer: SlowConsumer
     );
     setter!(
         /// Time a client has to send its complete upgrade request, and for
         /// `on_connect` to answer.
-        handshake_timeout, get_handshake_timeout: Duration
+        handshake_timeout: Duration
     );
     setter!(
         /// Largest HTTP upgrade request head, in bytes; a larger one gets 431.
-        max_handshake_size, get_max_handshake_size: usize
+        max_handshake_size: usize
     );
     setter!(
         /// Ping interval, or `None` for no heartbeat. A peer from which nothing
         /// (not even a pong) arrives for two intervals is closed with 1001.
-        heartbeat, get_heartbeat: Option<Duration>
+        heartbeat: Option<Duration>
     );
     setter!(
         /// How long a closing connection waits for the peer's close frame.
-        close_timeout, get_close_timeout: Duration
+        close_timeout: Duration
     );
     setter!(
         /// How long a graceful shutdown waits for connections to finish closing
         /// (and their `on_disconnect` to run) before it returns anyway.
-        shutdown_timeout, get_shutdown_timeout: Duration
+        shutdown_timeout: Duration
     );
     setter!(
         /// tungstenite's per-connection read buffer, in bytes: the most it takes
         /// from the socket layer per call. Socket reads themselves go through a
         /// 64 KiB stack buffer whatever this is, so a small value (the default,
         /// 512 B) keeps idle connections cheap without a system call per 512 B.
-        read_buffer_size, get_read_buffer_size: usize
+        read_buffer_size: usize
     );
     setter!(
         /// Bytes buffered before tungstenite writes to the socket.
-        write_buffer_size, get_write_buffer_size: usize
+        write_buffer_size: usize
     );
     setter!(
         /// Most bytes pending in one connection's write buffer.
-        max_write_buffer_size, get_max_write_buffer_size: usize
+        max_write_buffer_size: usize
     );
-
-    /// Echo every text and binary frame back verbatim instead of dispatching
-    /// it: the mode the Autobahn conformance suite runs against
-    /// (`examples/autobahn_echo.rs`), so the suite exercises zocket's real
-    /// handshake, connection loop and limits. Not for applications.
-    #[doc(hidden)]
-    pub fn conformance_echo(mut self, on: bool) -> Self {
-        self.conformance_echo = on;
-        self
-    }
 
     /// Accept upgrades only from these `Origin`s (exact match, e.g.
     /// `"https://example.com"`); others get HTTP 403. Browsers always send

@@ -11,12 +11,15 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 use garde::Validate;
-
-use crate::context::{Conn, Ctx};
-use crate::error::{HandlerError, HandlerErrorKind};
-use crate::route::{Incoming, Request};
-use crate::wire::{ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
 use serde_json::value::RawValue;
+use tungstenite::Utf8Bytes;
+
+use crate::app::context::Ctx;
+use crate::engine::conn::Conn;
+use crate::engine::dispatch::{ErasedHandler, Failure, decode_payload};
+use crate::protocol::error::HandlerError;
+use crate::protocol::route::{Incoming, Request};
+use crate::protocol::wire;
 
 /// An async function that handles one incoming route's payload `P` with
 /// context data `C` in an app with router `R`.
@@ -67,98 +70,15 @@ where
     }
 }
 
-/// Why a message did not complete; reported to its client.
-pub(crate) struct Failure {
-    pub(crate) payload: ErrorPayload,
-    /// The server-side detail for the log (never sent).
-    pub(crate) log: Option<String>,
-}
-
-impl Failure {
-    pub(crate) fn new(kind: ErrorKind, route: Option<&str>, message: impl Into<String>) -> Self {
-        Failure {
-            payload: ErrorPayload {
-                kind,
-                route: route.map(str::to_owned),
-                message: message.into(),
-                details: Vec::new(),
-                id: None,
-            },
-            log: None,
-        }
-    }
-    pub(crate) fn panicked(route: &str, panic: &(dyn std::any::Any + Send)) -> Self {
-        Failure {
-            log: Some(format!("panic: {}", crate::server::panic_message(panic))),
-            ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
-        }
-    }
-    fn details(mut self, details: Vec<Issue>) -> Self {
-        self.payload.details = details;
-        self
-    }
-}
-
-/// A typed handler erased into a dispatch-table entry.
-#[async_trait::async_trait]
-pub(crate) trait Erased<U>: Send + Sync {
-    /// Handles one message; `id` is the request id's JSON, when there is one.
-    async fn call(
-        &self,
-        route: &str,
-        raw: &str,
-        id: Option<&RawValue>,
-        conn: Conn,
-        data: U,
-    ) -> Result<(), Failure>;
-}
-
-/// Deserializes and validates a payload, or says why not.
-#[allow(
-    clippy::result_large_err,
-    reason = "the error path is cold; Failure is what the caller reports"
-)]
-fn decode<P: crate::Payload>(route: &str, raw: &str) -> Result<P, Failure> {
-    let payload: P = serde_json::from_str(raw).map_err(|e| {
-        Failure::new(
-            ErrorKind::InvalidPayload,
-            Some(route),
-            "payload does not match the route's type",
-        )
-        .details(vec![issue_of_json(&e)])
-    })?;
-    if let Err(report) = payload.validate() {
-        return Err(Failure::new(
-            ErrorKind::ValidationFailed,
-            Some(route),
-            "payload failed validation",
-        )
-        .details(issues_of(&report)));
-    }
-    Ok(payload)
-}
-
-/// Turns a handler's error into what the client is told.
-fn failure_of(route: &str, e: HandlerError) -> Failure {
-    match e.0 {
-        HandlerErrorKind::Rejected(r) => {
-            Failure::new(ErrorKind::Rejected, Some(route), r.message())
-        }
-        HandlerErrorKind::Failed(err) => Failure {
-            log: Some(err.to_string()),
-            ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
-        },
-    }
-}
-
-pub(crate) struct Entry<R, X, H> {
+/// A typed message handler erased into a dispatch-table entry.
+pub(crate) struct MessageEntry<R, X, H> {
     handler: H,
     _types: PhantomData<fn() -> (R, X)>,
 }
 
-impl<R, X, H> Entry<R, X, H> {
+impl<R, X, H> MessageEntry<R, X, H> {
     pub(crate) fn new(handler: H) -> Self {
-        Entry {
+        MessageEntry {
             handler,
             _types: PhantomData,
         }
@@ -166,7 +86,7 @@ impl<R, X, H> Entry<R, X, H> {
 }
 
 #[async_trait::async_trait]
-impl<R, X, H, U> Erased<U> for Entry<R, X, H>
+impl<R, X, H, U> ErasedHandler<U> for MessageEntry<R, X, H>
 where
     R: 'static,
     X: Incoming,
@@ -181,11 +101,11 @@ where
         conn: Conn,
         data: U,
     ) -> Result<(), Failure> {
-        let payload: X::Payload = decode(route, raw)?;
+        let payload: X::Payload = decode_payload(route, raw)?;
         self.handler
             .call(payload, Ctx::new(data, conn))
             .await
-            .map_err(|e| failure_of(route, e))
+            .map_err(|e| Failure::of_handler_error(route, e))
     }
 }
 
@@ -205,7 +125,7 @@ impl<R, X, H> RequestEntry<R, X, H> {
 }
 
 #[async_trait::async_trait]
-impl<R, X, H, U> Erased<U> for RequestEntry<R, X, H>
+impl<R, X, H, U> ErasedHandler<U> for RequestEntry<R, X, H>
 where
     R: 'static,
     X: Request,
@@ -220,29 +140,28 @@ where
         conn: Conn,
         data: U,
     ) -> Result<(), Failure> {
-        let payload: X::Payload = decode(route, raw)?;
-        let core = conn.core.clone();
+        let payload: X::Payload = decode_payload(route, raw)?;
+        let hub = conn.hub.clone();
         let client = conn.id;
         let response = self
             .handler
             .call(payload, Ctx::new(data, conn))
             .await
-            .map_err(|e| failure_of(route, e))?;
+            .map_err(|e| Failure::of_handler_error(route, e))?;
         let Some(id) = id else {
             // Sent as a plain message (no id): nobody is waiting for the answer.
             return Ok(());
         };
         if let Err(report) = response.validate() {
-            return Err(Failure {
-                log: Some(format!("invalid response: {report}")),
-                ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
-            });
+            return Err(Failure::handler_failed(
+                route,
+                format!("invalid response: {report}"),
+            ));
         }
-        let text = crate::wire::encode_reply(id, &response).map_err(|e| Failure {
-            log: Some(format!("response cannot be serialized: {e}")),
-            ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
+        let text = wire::encode_reply(id, &response).map_err(|e| {
+            Failure::handler_failed(route, format!("response cannot be serialized: {e}"))
         })?;
-        core.deliver_to([client], &tungstenite::Message::Text(text.into()), None);
+        hub.deliver_to([client], &Utf8Bytes::from(text), None);
         Ok(())
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::adapter::{self, Adapter, Inbox, Remote};
+use super::codec::{decode, encode};
+use super::remote::Remote;
+use super::{Adapter, Inbox};
 
 /// Deliveries waiting to be published; beyond this (Redis unreachable for a
 /// while), new ones are dropped and logged.
@@ -116,8 +118,7 @@ impl Adapter for RedisAdapter {
     }
 
     fn publish(&self, remote: Remote) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(adapter::encode(&remote))
-        {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(encode(&remote)) {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(
@@ -130,7 +131,7 @@ impl Adapter for RedisAdapter {
     }
 
     fn start(&self, inbox: Inbox) {
-        let parked = self.parked.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let parked = crate::util::lock_unpoisoned(&self.parked).take();
         let Some(Parked {
             outgoing,
             mut incoming,
@@ -219,7 +220,7 @@ async fn subscriber(
                 m = messages.next() => m,
             };
             let Some(msg) = msg else { break };
-            let Some(remote) = adapter::decode(msg.get_payload_bytes()) else {
+            let Some(remote) = decode(msg.get_payload_bytes()) else {
                 tracing::warn!(node, "redis adapter: ignoring a malformed delivery");
                 continue;
             };

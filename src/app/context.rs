@@ -1,0 +1,126 @@
+//! [`Ctx`]: what a handler gets besides the payload.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use crate::app::delivery::{Delivery, prepare};
+use crate::app::handle::ServerHandle;
+use crate::engine::conn::Conn;
+use crate::protocol::error::SendError;
+use crate::protocol::route::Outgoing;
+use crate::protocol::router::Contains;
+
+/// What a handler gets besides the payload: the context data `C`, the client's
+/// id and rooms, and typed sending through router `R`.
+///
+/// It dereferences to the [`Conn`] it came from, so `ctx.id()`, `ctx.join(room)`,
+/// `ctx.leave(room)`, `ctx.in_room(room)`, `ctx.rooms()` and `ctx.close(..)` are
+/// the connection's own methods.
+///
+/// `C` is the user data built by `on_connect`, as transformed by the handler's
+/// middleware chain. `R` is the app's router: [`Ctx::send`] accepts only its
+/// outgoing routes. A type alias keeps handler signatures short:
+///
+/// ```
+/// # struct AppRouter; struct User;
+/// type Ctx<C = User> = zocket::Ctx<AppRouter, C>;
+/// ```
+pub struct Ctx<R, C = ()> {
+    data: C,
+    conn: Conn,
+    _router: PhantomData<fn() -> R>,
+}
+
+impl<R, C> Ctx<R, C> {
+    pub(crate) fn new(data: C, conn: Conn) -> Self {
+        Ctx {
+            data,
+            conn,
+            _router: PhantomData,
+        }
+    }
+    /// The context data.
+    pub fn data(&self) -> &C {
+        &self.data
+    }
+    /// The context data, mutably (changes last for this message only).
+    pub fn data_mut(&mut self) -> &mut C {
+        &mut self.data
+    }
+    /// Takes the context data out.
+    pub fn into_data(self) -> C {
+        self.data
+    }
+    /// The connection: id and rooms.
+    pub fn conn(&self) -> &Conn {
+        &self.conn
+    }
+    /// Replaces the data through `f`.
+    pub fn map<D>(self, f: impl FnOnce(C) -> D) -> Ctx<R, D> {
+        Ctx::new(f(self.data), self.conn)
+    }
+    /// A handle to the whole server (other clients, rooms, shutdown).
+    pub fn server(&self) -> ServerHandle<R> {
+        ServerHandle::new(self.conn.hub.clone())
+    }
+
+    /// Prepares an outgoing message: validates `payload`, serializes it once,
+    /// and returns a [`Delivery`] on which you choose the recipients.
+    ///
+    /// Only outgoing routes of `R` compile, each with its own payload type.
+    ///
+    /// ```
+    /// # use garde::Validate; use serde::{Deserialize, Serialize};
+    /// # use zocket::{ClientId, Ctx, HandlerResult, Incoming, Outgoing};
+    /// # #[derive(Clone, Serialize, Deserialize, Validate)]
+    /// # struct Text { #[garde(length(min = 1))] text: String }
+    /// # struct Post; impl Incoming for Post { const NAME: &'static str = "post"; type Payload = Text; }
+    /// # struct OnPost; impl Outgoing for OnPost { const NAME: &'static str = "onPost"; type Payload = Text; }
+    /// # type AppRouter = (Post, (OnPost, ()));
+    /// async fn post(msg: Text, ctx: Ctx<AppRouter>) -> HandlerResult {
+    ///     ctx.send(OnPost, msg.clone())?.broadcast(); // everyone
+    ///     ctx.send(OnPost, msg.clone())?.except(ctx.id()).broadcast(); // all but the sender
+    ///     ctx.send(OnPost, msg.clone())?.to_room(["lobby"]); // the room's members
+    ///     ctx.send(OnPost, msg.clone())?.except(ctx.id()).to_room(["lobby"]);
+    ///     ctx.send(OnPost, msg)?.to([ctx.id()]); // chosen clients
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn send<O, I>(
+        &self,
+        route: O,
+        payload: O::Payload,
+    ) -> Result<Delivery, SendError<O::Payload>>
+    where
+        O: Outgoing,
+        R: Contains<O, I>,
+    {
+        prepare::<R, O, I>(&self.conn.hub, Some(self.conn.id), route, payload)
+    }
+
+    /// Sends to this client only; `Ok(false)` if it could not be queued.
+    pub fn reply<O, I>(&self, route: O, payload: O::Payload) -> Result<bool, SendError<O::Payload>>
+    where
+        O: Outgoing,
+        R: Contains<O, I>,
+    {
+        Ok(self.send(route, payload)?.to([self.conn.id]) == 1)
+    }
+}
+
+impl<R, C: fmt::Debug> fmt::Debug for Ctx<R, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx")
+            .field("id", &self.conn.id)
+            .field("data", &self.data)
+            .finish()
+    }
+}
+
+impl<R, C> Deref for Ctx<R, C> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}

@@ -1,0 +1,117 @@
+//! [`Delivery`]: a validated, serialized outgoing message waiting for its
+//! recipients.
+
+use std::fmt;
+use std::sync::Arc;
+
+use garde::Validate;
+use tungstenite::Utf8Bytes;
+
+use crate::engine::adapter::Target;
+use crate::engine::hub::Hub;
+use crate::protocol::client_id::ClientId;
+use crate::protocol::error::SendError;
+use crate::protocol::route::Outgoing;
+use crate::protocol::router::{Contains, wire_name};
+use crate::protocol::wire;
+
+/// Validates and serializes `payload` for route `O` of router `R`; `sender`
+/// is the client whose handler sends it, if any.
+pub(crate) fn prepare<R, O, I>(
+    hub: &Arc<Hub>,
+    sender: Option<ClientId>,
+    _route: O,
+    payload: O::Payload,
+) -> Result<Delivery, SendError<O::Payload>>
+where
+    O: Outgoing,
+    R: Contains<O, I>,
+{
+    let route = wire_name::<R, O, I>(O::NAME);
+    if let Err(report) = payload.validate() {
+        return Err(SendError::Invalid {
+            route,
+            payload,
+            report,
+        });
+    }
+    match wire::encode(&route, &payload) {
+        Ok(text) => Ok(Delivery {
+            hub: hub.clone(),
+            text: Utf8Bytes::from(text),
+            except: None,
+            sender,
+            route,
+        }),
+        Err(source) => Err(SendError::Serialize {
+            route,
+            payload,
+            source,
+        }),
+    }
+}
+
+/// A validated, serialized message waiting for its recipients.
+///
+/// The message is serialized once; every recipient's queue gets the same shared
+/// bytes. Nothing is sent until you pick the recipients; each method returns how
+/// many connections (on this server) the message was queued for. Queuing never
+/// waits: a client whose queue is full gets the configured
+/// [`SlowConsumer`](crate::SlowConsumer) policy.
+#[must_use = "a Delivery sends nothing until you choose recipients: .to(..), .to_room(..) or .broadcast()"]
+pub struct Delivery {
+    hub: Arc<Hub>,
+    text: Utf8Bytes,
+    except: Option<ClientId>,
+    sender: Option<ClientId>,
+    route: String,
+}
+
+impl Delivery {
+    /// Leaves `id` out of the recipients (typically the sender: `.except(ctx.id())`).
+    pub fn except(mut self, id: ClientId) -> Self {
+        self.except = Some(id);
+        self
+    }
+    /// Leaves the sending client out (no effect outside a handler).
+    pub fn except_sender(mut self) -> Self {
+        self.except = self.sender;
+        self
+    }
+    /// Sends to these clients. Ids of clients that are gone are skipped.
+    /// With an adapter, ids issued by other nodes are sent through it.
+    /// Returns this node's count.
+    pub fn to(self, ids: impl IntoIterator<Item = ClientId>) -> usize {
+        self.deliver(Target::Clients(ids.into_iter().collect()))
+    }
+    /// Sends to every member of these rooms, each member once (on every
+    /// node, with an adapter). Returns this node's count.
+    pub fn to_room<S: AsRef<str>>(self, rooms: impl IntoIterator<Item = S>) -> usize {
+        self.deliver(Target::Rooms(
+            rooms.into_iter().map(|r| r.as_ref().to_owned()).collect(),
+        ))
+    }
+    /// Sends to every connected client (on every node, with an adapter).
+    /// Returns this node's count.
+    pub fn broadcast(self) -> usize {
+        self.deliver(Target::All)
+    }
+    fn deliver(self, target: Target) -> usize {
+        let n = self.hub.deliver(target, &self.text, self.except);
+        self.hub.counters.message_out(&self.route, n);
+        n
+    }
+    /// The JSON text that will be sent.
+    pub fn text(&self) -> &str {
+        self.text.as_str()
+    }
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("text", &self.text())
+            .field("except", &self.except)
+            .finish()
+    }
+}

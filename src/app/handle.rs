@@ -1,0 +1,104 @@
+//! [`ServerHandle`]: the server, from outside handlers.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::app::delivery::{Delivery, prepare};
+use crate::engine::hub::Hub;
+use crate::engine::lifecycle::Lifecycle;
+use crate::engine::metrics::Metrics;
+use crate::protocol::client_id::ClientId;
+use crate::protocol::error::SendError;
+use crate::protocol::route::Outgoing;
+use crate::protocol::router::Contains;
+
+/// A handle to a running (or built) app, usable outside handlers: send to any
+/// client, room or everyone, inspect rooms, close clients, shut down.
+///
+/// Cheap to clone. Get one from [`Zocket::handle`](crate::Zocket::handle) or
+/// [`Ctx::server`](crate::Ctx::server).
+pub struct ServerHandle<R> {
+    pub(crate) hub: Arc<Hub>,
+    _router: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for ServerHandle<R> {
+    fn clone(&self) -> Self {
+        ServerHandle::new(self.hub.clone())
+    }
+}
+
+impl<R> fmt::Debug for ServerHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("connections", &self.connection_count())
+            .finish()
+    }
+}
+
+impl<R> ServerHandle<R> {
+    pub(crate) fn new(hub: Arc<Hub>) -> Self {
+        ServerHandle {
+            hub,
+            _router: PhantomData,
+        }
+    }
+    /// Prepares an outgoing message for any recipients; see [`Ctx::send`](crate::Ctx::send).
+    pub fn send<O, I>(
+        &self,
+        route: O,
+        payload: O::Payload,
+    ) -> Result<Delivery, SendError<O::Payload>>
+    where
+        O: Outgoing,
+        R: Contains<O, I>,
+    {
+        prepare::<R, O, I>(&self.hub, None, route, payload)
+    }
+    /// Open connections.
+    pub fn connection_count(&self) -> usize {
+        self.hub.connection_count()
+    }
+    /// Whether `id` is connected.
+    pub fn is_connected(&self, id: ClientId) -> bool {
+        self.hub.is_connected(id)
+    }
+    /// Names of the rooms that have members, sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        self.hub.room_names()
+    }
+    /// Members of `room`, sorted.
+    pub fn members(&self, room: &str) -> Vec<ClientId> {
+        self.hub.members(room)
+    }
+    /// Makes client `id` join `room`.
+    pub fn join(&self, id: ClientId, room: &str) -> bool {
+        self.hub.join(id, room)
+    }
+    /// Makes client `id` leave `room`.
+    pub fn leave(&self, id: ClientId, room: &str) -> bool {
+        self.hub.leave(id, room)
+    }
+    /// Closes client `id`'s connection with `code`.
+    pub fn close(&self, id: ClientId, code: u16, reason: &'static str) -> bool {
+        self.hub.close(id, code, reason)
+    }
+    /// A snapshot of every counter: connections, rooms, messages in and out
+    /// per route, errors by kind, slow-consumer drops.
+    pub fn metrics(&self) -> Metrics {
+        self.hub
+            .counters
+            .snapshot(self.hub.connection_count(), self.hub.room_count())
+    }
+    /// Starts a graceful shutdown: stop accepting, close every socket with 1001,
+    /// run every `on_disconnect`. `serve` returns once that is done.
+    pub fn shutdown(&self) {
+        self.hub.begin_shutdown();
+    }
+    /// Waits until a shutdown has started and every connection has finished.
+    pub async fn closed(&self) {
+        Lifecycle::stopped(&mut self.hub.lifecycle.watch()).await;
+        self.hub.lifecycle.idle().await;
+    }
+}

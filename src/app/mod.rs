@@ -1,0 +1,13 @@
+//! Floor 3, the typed front: where the router type meets the engine.
+//!
+//! Everything generic over the router lives here; [`Builder::build`] checks it
+//! all and erases each handler once into the engine's dispatch table.
+//!
+//! [`Builder::build`]: builder::Builder::build
+
+pub(crate) mod builder; // Zocket, Builder, Headers: the typestate that needs every handler
+pub(crate) mod context; // Ctx: payload's companion in a handler
+pub(crate) mod delivery; // Delivery: one serialized message, recipients chosen after
+pub(crate) mod handle; // ServerHandle: the server from outside handlers
+pub(crate) mod handler; // Handler, and its erasure into the dispatch table
+pub(crate) mod middleware; // Middleware, Stack, Guarded: typed context transformers

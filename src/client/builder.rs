@@ -1,0 +1,205 @@
+//! Configuring and opening a client: [`ClientBuilder`], the reconnection
+//! schedule and the send-buffer policy.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, oneshot, watch};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::{HeaderName, HeaderValue};
+
+use super::error::ConnectError;
+use super::handle::Client;
+use super::policy::{BufferPolicy, Reconnect};
+use super::shared::{ConnState, Handle, Shared};
+use super::task::{Hook, Task};
+
+/// Configures and opens a [`Client`]; `.await` it to connect.
+#[must_use = "await the builder to connect"]
+pub struct ClientBuilder<R> {
+    pub(crate) url: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) reconnect: Option<Reconnect>,
+    pub(crate) buffer_len: usize,
+    pub(crate) policy: BufferPolicy,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) on_reconnect: Option<Hook<R>>,
+    pub(crate) _router: PhantomData<fn() -> R>,
+}
+
+impl<R: 'static> Client<R> {
+    /// Starts configuring a client for `url` (`ws://host:port/path`).
+    pub fn connect(url: impl Into<String>) -> ClientBuilder<R> {
+        ClientBuilder {
+            url: url.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            reconnect: Some(Reconnect::default()),
+            buffer_len: 1024,
+            policy: BufferPolicy::Error,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            on_reconnect: None,
+            _router: PhantomData,
+        }
+    }
+}
+
+impl<R: 'static> ClientBuilder<R> {
+    /// A handshake value, sent as a query parameter (what Zocket and browser
+    /// clients do; the server merges it with the headers, the query winning).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+    /// A handshake value sent as a real HTTP header.
+    pub fn http_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    /// The reconnection schedule (default: [`Reconnect::default`]).
+    pub fn reconnect(mut self, reconnect: Reconnect) -> Self {
+        self.reconnect = Some(reconnect);
+        self
+    }
+    /// Never reconnect: a lost connection closes the client.
+    pub fn no_reconnect(mut self) -> Self {
+        self.reconnect = None;
+        self
+    }
+    /// Send buffer: at most `len` messages wait (default 1,024); `policy` says
+    /// what a send does when it is full.
+    pub fn buffer(mut self, len: usize, policy: BufferPolicy) -> Self {
+        self.buffer_len = len;
+        self.policy = policy;
+        self
+    }
+    /// How long [`Client::request`] waits for an answer (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+    /// Time allowed for one connection attempt (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+    /// Runs `f` after every *re*connection (not the first connection). What `f`
+    /// sends goes out before the messages buffered while disconnected, so
+    /// re-join rooms here and buffered room messages find the room joined.
+    pub fn on_reconnect<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Client<R>) + Send + Sync + 'static,
+    {
+        self.on_reconnect = Some(Arc::new(f));
+        self
+    }
+
+    fn request(&self) -> Result<tungstenite::handshake::client::Request, ConnectError> {
+        let mut url = self.url.clone();
+        if !self.query.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            let pairs: Vec<String> = self
+                .query
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+                .collect();
+            url.push_str(&pairs.join("&"));
+        }
+        let mut request = url.into_client_request().map_err(ConnectError::Request)?;
+        let invalid = |e: tungstenite::http::Error| ConnectError::Request(e.into());
+        for (name, value) in &self.headers {
+            let name = HeaderName::try_from(name.as_str()).map_err(|e| invalid(e.into()))?;
+            let value = HeaderValue::try_from(value.as_str()).map_err(|e| invalid(e.into()))?;
+            request.headers_mut().append(name, value);
+        }
+        Ok(request)
+    }
+
+    async fn open(self) -> Result<Client<R>, ConnectError> {
+        let request = self.request()?;
+        let (alive_tx, alive_rx) = oneshot::channel();
+        let (done_tx, done_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            outbox: Mutex::new(VecDeque::new()),
+            outbox_ready: Notify::new(),
+            listeners: Mutex::new(HashMap::new()),
+            next_listener: AtomicU64::new(0),
+            state: watch::Sender::new(ConnState::Connecting),
+            close_requested: AtomicBool::new(false),
+            reconnect_requested: AtomicBool::new(false),
+            wake: Notify::new(),
+            buffer_len: self.buffer_len.max(1),
+            policy: self.policy,
+            pending: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
+            request_timeout: self.request_timeout,
+        });
+        let handle = Arc::new(Handle {
+            shared: shared.clone(),
+            _alive: alive_tx,
+            done: done_rx,
+        });
+        let (first_tx, first_rx) = oneshot::channel();
+        let task = Task::<R> {
+            shared,
+            handle: Arc::downgrade(&handle),
+            alive: alive_rx,
+            request,
+            reconnect: self.reconnect,
+            connect_timeout: self.connect_timeout,
+            on_reconnect: self.on_reconnect,
+        };
+        tokio::spawn(async move {
+            task.run(first_tx).await;
+            let _ = done_tx.send(true);
+        });
+        match first_rx.await {
+            Ok(Ok(())) => Ok(Client {
+                handle,
+                _router: PhantomData,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ConnectError::Io(tungstenite::Error::ConnectionClosed)),
+        }
+    }
+}
+
+impl<R: 'static> IntoFuture for ClientBuilder<R> {
+    type Output = Result<Client<R>, ConnectError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.open())
+    }
+}
+
+/// Percent-encodes a query component.
+fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_components_are_encoded() {
+        assert_eq!(encode_component("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(encode_component("plain-_.~"), "plain-_.~");
+    }
+}

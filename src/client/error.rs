@@ -1,0 +1,67 @@
+//! The client's errors, one enum per operation; each keeps its cause.
+
+use crate::protocol::error::SendError;
+use crate::protocol::wire::ErrorPayload;
+
+/// Why a [`Client::request`](crate::Client::request) has no answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError<P> {
+    /// The request could not be queued; the payload is handed back.
+    #[error(transparent)]
+    Send(SendError<P>),
+    /// The server reported a failure for this request.
+    #[error("the server refused the request: {} ({:?})", .0.message, .0.kind)]
+    Server(ErrorPayload),
+    /// No answer within the request timeout.
+    #[error("no answer within the request timeout")]
+    Timeout,
+    /// The client closed before the answer came.
+    #[error("the client closed before the answer came")]
+    Closed,
+    /// The answer does not deserialize or validate.
+    #[error("invalid answer on route \"{route}\"")]
+    InvalidResponse {
+        /// The request route's wire name.
+        route: String,
+        /// What is wrong with the answer.
+        #[source]
+        source: PayloadError,
+    },
+}
+
+/// Why [`ClientBuilder`](crate::ClientBuilder)'s first connection failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL or a header is not valid.
+    #[error("invalid request")]
+    Request(#[source] tungstenite::Error),
+    /// The server answered the upgrade with an HTTP error (400 invalid headers,
+    /// 401/403 refused by `on_connect`, 503 full). Not retried.
+    #[error("server refused the connection with HTTP {status}: {body}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The response body (zocket sends JSON).
+        body: String,
+    },
+    /// Network or protocol failure (server down, connection reset, ...).
+    #[error("cannot connect")]
+    Io(#[source] tungstenite::Error),
+    /// No answer within the connect timeout.
+    #[error("cannot connect: no answer within the connect timeout")]
+    Timeout,
+}
+
+/// Why a payload received from the server was not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// It does not have the route's type.
+    #[error("payload does not match the route's type")]
+    Json(#[source] serde_json::Error),
+    /// It has the type but fails its garde validation.
+    #[error("payload failed validation")]
+    Invalid(#[source] garde::Report),
+}

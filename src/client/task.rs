@@ -1,0 +1,248 @@
+//! The client's connection task: connect, serve the session, and reconnect
+//! with backoff until closed.
+
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::oneshot;
+use tungstenite::Message;
+
+use super::error::ConnectError;
+use super::handle::Client;
+use super::policy::Reconnect;
+use super::shared::{ConnState, Handle, Shared};
+
+/// A cheap pseudo-random fraction in [0, 1) for jitter.
+fn jitter_fraction(seed: u64) -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let mut x = nanos ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+enum SessionEnd {
+    /// Every client handle is gone, or `close()` was called.
+    Stop,
+    /// `reconnect()` was called.
+    Reconnect,
+    /// The connection broke.
+    Lost,
+}
+
+/// What runs after every reconnection (see `ClientBuilder::on_reconnect`).
+pub(crate) type Hook<R> = Arc<dyn Fn(&Client<R>) + Send + Sync>;
+
+pub(crate) struct Task<R> {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) handle: Weak<Handle>,
+    pub(crate) alive: oneshot::Receiver<()>,
+    pub(crate) request: tungstenite::handshake::client::Request,
+    pub(crate) reconnect: Option<Reconnect>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) on_reconnect: Option<Hook<R>>,
+}
+
+pub(crate) type FirstResult = oneshot::Sender<Result<(), ConnectError>>;
+
+impl<R: 'static> Task<R> {
+    fn stopping(&mut self) -> bool {
+        self.shared.close_requested.load(Ordering::SeqCst)
+            || !matches!(
+                self.alive.try_recv(),
+                Err(oneshot::error::TryRecvError::Empty)
+            )
+    }
+
+    pub(crate) async fn run(mut self, first: FirstResult) {
+        let mut first = Some(first);
+        let mut failures = 0u32;
+        let mut opened_before = false;
+        while !self.stopping() {
+            let attempt = tokio::time::timeout(
+                self.connect_timeout,
+                tokio_tungstenite::connect_async(self.request.clone()),
+            )
+            .await;
+            match attempt {
+                Ok(Ok((ws, _))) => {
+                    failures = 0;
+                    self.shared
+                        .reconnect_requested
+                        .store(false, Ordering::SeqCst);
+                    self.shared.state.send_replace(ConnState::Open);
+                    if let Some(tx) = first.take() {
+                        let _ = tx.send(Ok(()));
+                    }
+                    if opened_before
+                        && let (Some(hook), Some(handle)) =
+                            (&self.on_reconnect, self.handle.upgrade())
+                    {
+                        // What the hook sends goes out before older buffered
+                        // messages: those may depend on it (a room re-joined).
+                        let before = self.shared.outbox().len();
+                        hook(&Client {
+                            handle,
+                            _router: PhantomData,
+                        });
+                        let mut outbox = self.shared.outbox();
+                        let added = outbox.len().saturating_sub(before);
+                        outbox.rotate_right(added);
+                    }
+                    opened_before = true;
+                    match self.session(ws).await {
+                        SessionEnd::Stop => break,
+                        SessionEnd::Reconnect => continue,
+                        SessionEnd::Lost => tracing::info!("connection lost"),
+                    }
+                }
+                Ok(Err(tungstenite::Error::Http(response))) => {
+                    let status = response.status().as_u16();
+                    let body = response
+                        .body()
+                        .as_ref()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    tracing::warn!(status, %body, "server refused the connection");
+                    if let Some(tx) = first.take() {
+                        let _ = tx.send(Err(ConnectError::Refused { status, body }));
+                    }
+                    break;
+                }
+                Ok(Err(e)) => {
+                    if let Some(tx) = first.take() {
+                        let _ = tx.send(Err(ConnectError::Io(e)));
+                        break;
+                    }
+                    tracing::debug!(error = %e, "reconnect attempt failed");
+                }
+                Err(_) => {
+                    if let Some(tx) = first.take() {
+                        let _ = tx.send(Err(ConnectError::Timeout));
+                        break;
+                    }
+                }
+            }
+            // Lost, or a reconnection attempt failed: back off.
+            let Some(schedule) = self.reconnect else {
+                break;
+            };
+            failures += 1;
+            if schedule.max_retries.is_some_and(|max| failures > max) {
+                tracing::warn!(failures, "giving up reconnecting");
+                break;
+            }
+            self.shared
+                .state
+                .send_replace(ConnState::Reconnecting { attempt: failures });
+            let full = schedule.delay(failures);
+            let delay = full / 2 + full.mul_f64(0.5 * jitter_fraction(u64::from(failures)));
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.shared.wake.notified() => {}
+                _ = &mut self.alive => break,
+            }
+        }
+        self.shared.state.send_replace(ConnState::Closed);
+        // Nobody will answer now: waiting requests end with `Closed`.
+        self.shared.pending().clear();
+    }
+
+    async fn session(
+        &mut self,
+        ws: tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> SessionEnd {
+        let (mut sink, mut stream) = ws.split();
+        loop {
+            // Flush what is buffered, oldest first; on failure put it back.
+            let batch: Vec<String> = {
+                let mut outbox = self.shared.outbox();
+                let n = outbox.len().min(64);
+                outbox.drain(..n).collect()
+            };
+            if !batch.is_empty() {
+                let mut sent = 0;
+                let mut failed = false;
+                for text in &batch {
+                    if sink.feed(Message::text(text.as_str())).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                    sent += 1;
+                }
+                if !failed && sink.flush().await.is_err() {
+                    failed = true;
+                    sent = 0;
+                }
+                if failed {
+                    let mut outbox = self.shared.outbox();
+                    for text in batch.into_iter().skip(sent).rev() {
+                        outbox.push_front(text);
+                    }
+                    return SessionEnd::Lost;
+                }
+                if !self.shared.outbox().is_empty() {
+                    continue;
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = &mut self.alive => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(None))).await;
+                    return SessionEnd::Stop;
+                }
+                () = self.shared.wake.notified() => {
+                    if self.shared.close_requested.load(Ordering::SeqCst) {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(None))).await;
+                        // Wait (briefly) for the server's close reply.
+                        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                            while let Some(Ok(_)) = stream.next().await {}
+                        }).await;
+                        return SessionEnd::Stop;
+                    }
+                    if self.shared.reconnect_requested.swap(false, Ordering::SeqCst) {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(None))).await;
+                        return SessionEnd::Reconnect;
+                    }
+                }
+                () = self.shared.outbox_ready.notified() => {}
+                msg = stream.next() => match msg {
+                    Some(Ok(Message::Text(text))) => self.shared.dispatch(text.as_str()),
+                    Some(Ok(Message::Close(frame))) => {
+                        tracing::info!(?frame, "server closed the connection");
+                        // Let tungstenite answer the close, then treat it as lost.
+                        let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
+                        return SessionEnd::Lost;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "read failed");
+                        return SessionEnd::Lost;
+                    }
+                    None => return SessionEnd::Lost,
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_is_a_fraction() {
+        for i in 0..1000 {
+            let f = jitter_fraction(i);
+            assert!((0.0..1.0).contains(&f));
+        }
+    }
+}

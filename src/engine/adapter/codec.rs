@@ -1,0 +1,158 @@
+//! A compact, versioned binary encoding of [`Remote`] for adapters that move
+//! bytes (Redis pub/sub). Decoding never panics: anything malformed is `None`.
+
+use super::remote::{Remote, Target};
+use crate::protocol::client_id::ClientId;
+
+const VERSION: u8 = 1;
+
+/// Encodes a [`Remote`] as bytes for a byte transport. The format is private
+/// to zocket (versioned); both ends must run compatible zocket versions.
+pub fn encode(remote: &Remote) -> Vec<u8> {
+    let mut out = Vec::with_capacity(remote.text.len() + 32);
+    out.push(VERSION);
+    out.extend_from_slice(&remote.origin.to_be_bytes());
+    match remote.except {
+        Some(id) => {
+            out.push(1);
+            out.extend_from_slice(&id.as_u128().to_be_bytes());
+        }
+        None => out.push(0),
+    }
+    match &remote.target {
+        Target::All => out.push(0),
+        Target::Clients(ids) => {
+            out.push(1);
+            out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+            for id in ids {
+                out.extend_from_slice(&id.as_u128().to_be_bytes());
+            }
+        }
+        Target::Rooms(rooms) => {
+            out.push(2);
+            out.extend_from_slice(&(rooms.len() as u32).to_be_bytes());
+            for room in rooms {
+                out.extend_from_slice(&(room.len() as u32).to_be_bytes());
+                out.extend_from_slice(room.as_bytes());
+            }
+        }
+    }
+    out.extend_from_slice(remote.text.as_bytes());
+    out
+}
+
+/// Decodes bytes made by [`encode`]; `None` for anything malformed.
+pub fn decode(bytes: &[u8]) -> Option<Remote> {
+    let mut r = Reader(bytes);
+    if r.u8()? != VERSION {
+        return None;
+    }
+    let origin = r.u32()?;
+    let except = match r.u8()? {
+        0 => None,
+        1 => Some(ClientId::from_u128(r.u128()?)),
+        _ => return None,
+    };
+    let target = match r.u8()? {
+        0 => Target::All,
+        1 => {
+            let n = r.u32()? as usize;
+            // Each id is 16 bytes: refuse counts the input cannot hold.
+            if n > r.0.len() / 16 {
+                return None;
+            }
+            Target::Clients(
+                (0..n)
+                    .map(|_| r.u128().map(ClientId::from_u128))
+                    .collect::<Option<_>>()?,
+            )
+        }
+        2 => {
+            let n = r.u32()? as usize;
+            if n > r.0.len() / 4 {
+                return None;
+            }
+            let mut rooms = Vec::with_capacity(n);
+            for _ in 0..n {
+                let len = r.u32()? as usize;
+                rooms.push(String::from_utf8(r.take(len)?.to_vec()).ok()?);
+            }
+            Target::Rooms(rooms)
+        }
+        _ => return None,
+    };
+    let text = std::str::from_utf8(r.0).ok()?.to_owned();
+    Some(Remote {
+        origin,
+        target,
+        except,
+        text,
+    })
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
+    }
+    fn u128(&mut self) -> Option<u128> {
+        self.take(16)
+            .map(|b| u128::from_be_bytes(b.try_into().expect("16 bytes")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_round_trips_every_target() {
+        for target in [
+            Target::All,
+            Target::Clients(vec![ClientId::from_u128(1), ClientId::from_u128(u128::MAX)]),
+            Target::Rooms(vec!["lobby".into(), String::new(), "é".into()]),
+        ] {
+            for except in [None, Some(ClientId::from_u128(42))] {
+                let remote = Remote {
+                    origin: 7,
+                    target: target.clone(),
+                    except,
+                    text: r#"{"type":"x","payload":null}"#.into(),
+                };
+                assert_eq!(decode(&encode(&remote)), Some(remote));
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_bytes_decode_to_none() {
+        assert_eq!(decode(&[]), None);
+        assert_eq!(decode(&[9]), None);
+        assert_eq!(decode(&[1, 0, 0, 0, 1, 0, 1, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(
+            decode(&[1, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 9, b'x']),
+            None
+        );
+        let mut bad_utf8 = encode(&Remote {
+            origin: 1,
+            target: Target::All,
+            except: None,
+            text: "ok".into(),
+        });
+        bad_utf8.push(0xff);
+        assert_eq!(decode(&bad_utf8), None);
+    }
+}

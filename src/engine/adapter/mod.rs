@@ -1,0 +1,99 @@
+//! The cluster adapter: the trait an adapter implements, what travels between
+//! nodes, and the [`DeliverRemote`] trait the engine offers adapters. The
+//! public catalogue is `zocket::adapter`; its guide is `src/docs/adapter.md`.
+
+use std::sync::{Arc, Weak};
+
+mod codec; // encode/decode: a compact binary form of `Remote` for byte transports
+#[cfg(feature = "redis")]
+pub(crate) mod redis; // RedisAdapter: Redis pub/sub between nodes
+mod remote; // Remote, Target: what travels between nodes
+
+pub use codec::{decode, encode};
+pub use remote::{Remote, Target};
+
+/// Carries deliveries between server processes.
+///
+/// `publish` is called on the hot path, inside `Delivery::to`/`to_room`/
+/// `broadcast`, so it must not block or wait: queue the message for a
+/// background task (the Redis adapter uses a bounded channel, and logs what it
+/// has to drop while Redis is unreachable). `start` is called once, from
+/// `serve`, inside the tokio runtime.
+///
+/// An adapter that only counts what would leave this node (a real one would
+/// send [`encode`]d bytes over its transport in `publish`, and feed what it
+/// receives, [`decode`]d, to the inbox it got in `start`):
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use zocket::adapter::{Adapter, Inbox, Remote};
+///
+/// #[derive(Default)]
+/// struct Counting(AtomicUsize);
+///
+/// impl Adapter for Counting {
+///     fn node(&self) -> u32 {
+///         1
+///     }
+///     fn publish(&self, _remote: Remote) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+///     fn start(&self, _inbox: Inbox) {}
+/// }
+///
+/// # type AppRouter = ();
+/// let app = zocket::Zocket::<AppRouter>::builder()
+///     .adapter(Counting::default())
+///     .build()
+///     .unwrap();
+/// ```
+pub trait Adapter: Send + Sync + 'static {
+    /// This node's id; every [`ClientId`](crate::ClientId) issued here carries it.
+    fn node(&self) -> u32;
+    /// Sends a delivery made on this node to the other nodes. Must not block.
+    fn publish(&self, remote: Remote);
+    /// Starts receiving deliveries from other nodes; hand each to `inbox`.
+    fn start(&self, inbox: Inbox);
+}
+
+/// What the engine offers an adapter: delivery of what other nodes sent to
+/// this node's clients. The engine's hub implements it; the adapter sees
+/// only this trait, never the hub.
+pub(crate) trait DeliverRemote: Send + Sync {
+    /// This node's id.
+    fn node(&self) -> u32;
+    /// Delivers to this node's clients among `remote.target`; returns how many got it.
+    fn deliver_remote(&self, remote: Remote) -> usize;
+}
+
+/// Where an adapter hands deliveries that arrive from other nodes.
+#[derive(Clone)]
+pub struct Inbox {
+    engine: Weak<dyn DeliverRemote>,
+}
+
+impl Inbox {
+    pub(crate) fn new(engine: Weak<dyn DeliverRemote>) -> Self {
+        Inbox { engine }
+    }
+
+    /// Delivers `remote` to this node's clients; returns how many got it, or
+    /// `None` once the app is gone (the adapter should stop). Deliveries that
+    /// this node published itself are ignored.
+    pub fn deliver(&self, remote: Remote) -> Option<usize> {
+        let engine = self.engine.upgrade()?;
+        if remote.origin == engine.node() {
+            return Some(0);
+        }
+        Some(engine.deliver_remote(remote))
+    }
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox").finish_non_exhaustive()
+    }
+}
+
+/// How the hub holds its adapter.
+pub(crate) type DynAdapter = Arc<dyn Adapter>;

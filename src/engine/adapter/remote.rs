@@ -1,0 +1,28 @@
+//! What travels between nodes: a delivery and who it is for.
+
+use crate::protocol::client_id::ClientId;
+
+/// Who a delivery is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// These clients (only those on other nodes are published).
+    Clients(Vec<ClientId>),
+    /// Every member of these rooms, on every node.
+    Rooms(Vec<String>),
+    /// Every client on every node.
+    All,
+}
+
+/// A delivery travelling between nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// The node that made the delivery.
+    pub origin: u32,
+    /// Who it is for.
+    pub target: Target,
+    /// A client left out (`.except(id)`).
+    pub except: Option<ClientId>,
+    /// The serialized message (`{"type":..,"payload":..}`).
+    pub text: String,
+}

@@ -1,0 +1,50 @@
+//! [`Conn`]: the connection a message came from, as handlers and middleware see it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::engine::hub::Hub;
+use crate::protocol::client_id::ClientId;
+
+/// The connection a message came from: its id and its rooms.
+///
+/// Router-independent, so [`Middleware`](crate::Middleware) can use it whatever
+/// the router; a [`Ctx`](crate::Ctx) dereferences to it. Cheap to clone.
+#[derive(Clone)]
+pub struct Conn {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) id: ClientId,
+}
+
+impl Conn {
+    /// The client's id.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+    /// Joins `room`; `false` if already a member (or the connection is gone).
+    pub fn join(&self, room: &str) -> bool {
+        self.hub.join(self.id, room)
+    }
+    /// Leaves `room`; `false` if not a member. An empty room is removed.
+    pub fn leave(&self, room: &str) -> bool {
+        self.hub.leave(self.id, room)
+    }
+    /// Whether the client is in `room`.
+    pub fn in_room(&self, room: &str) -> bool {
+        self.hub.in_room(self.id, room)
+    }
+    /// The client's rooms, sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        self.hub.rooms_of(self.id)
+    }
+    /// Closes this connection with a close code (e.g. 1008) and reason.
+    pub fn close(&self, code: u16, reason: &'static str) {
+        self.hub.close(self.id, code, reason);
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn").field("id", &self.id).finish()
+    }
+}

@@ -1,0 +1,226 @@
+//! Dispatch over erased handlers: from one text frame to the handler of its
+//! route, and from a failure to the client's `$zocket.error`.
+//!
+//! The typed front ([`Builder::on`](crate::Builder::on)) erases each typed
+//! handler once into an [`ErasedHandler`] stored by wire name in
+//! [`Handlers`]; the hot path is one envelope parse, one map lookup and one
+//! virtual call. This floor never sees a router type.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use serde_json::value::RawValue;
+use tracing::Instrument;
+use tungstenite::Utf8Bytes;
+
+use crate::engine::conn::Conn;
+use crate::engine::hub::Hub;
+use crate::protocol::client_id::ClientId;
+use crate::protocol::error::{HandlerError, HandlerErrorKind, HandlerResult, Reject};
+use crate::protocol::route::Payload;
+use crate::protocol::wire::{self, ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
+use crate::util::panic_message;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a message did not complete; reported to its client.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) payload: ErrorPayload,
+    /// The server-side detail for the log (never sent).
+    pub(crate) log: Option<String>,
+}
+
+impl Failure {
+    pub(crate) fn new(kind: ErrorKind, route: Option<&str>, message: impl Into<String>) -> Self {
+        Failure {
+            payload: ErrorPayload {
+                kind,
+                route: route.map(str::to_owned),
+                message: message.into(),
+                details: Vec::new(),
+                id: None,
+            },
+            log: None,
+        }
+    }
+
+    /// The handler of `route` failed; `log` says why, in the server's log only.
+    pub(crate) fn handler_failed(route: &str, log: String) -> Self {
+        Failure {
+            log: Some(log),
+            ..Failure::new(ErrorKind::HandlerError, Some(route), "the handler failed")
+        }
+    }
+
+    fn panicked(route: &str, panic: &(dyn std::any::Any + Send)) -> Self {
+        Failure::handler_failed(route, format!("panic: {}", panic_message(panic)))
+    }
+
+    fn details(mut self, details: Vec<Issue>) -> Self {
+        self.payload.details = details;
+        self
+    }
+
+    /// What the client is told about a handler's error.
+    pub(crate) fn of_handler_error(route: &str, e: HandlerError) -> Self {
+        match e.0 {
+            HandlerErrorKind::Rejected(r) => {
+                Failure::new(ErrorKind::Rejected, Some(route), r.message())
+            }
+            HandlerErrorKind::Failed(err) => Failure::handler_failed(route, err.to_string()),
+        }
+    }
+}
+
+/// Deserializes and validates a payload, or says why not.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error path is cold; Failure is what the caller reports"
+)]
+pub(crate) fn decode_payload<P: Payload>(route: &str, raw: &str) -> Result<P, Failure> {
+    let payload: P = serde_json::from_str(raw).map_err(|e| {
+        Failure::new(
+            ErrorKind::InvalidPayload,
+            Some(route),
+            "payload does not match the route's type",
+        )
+        .details(vec![issue_of_json(&e)])
+    })?;
+    if let Err(report) = payload.validate() {
+        return Err(Failure::new(
+            ErrorKind::ValidationFailed,
+            Some(route),
+            "payload failed validation",
+        )
+        .details(issues_of(&report)));
+    }
+    Ok(payload)
+}
+
+/// A typed handler erased into a dispatch-table entry.
+#[async_trait::async_trait]
+pub(crate) trait ErasedHandler<U>: Send + Sync {
+    /// Handles one message; `id` is the request id's JSON, when there is one.
+    async fn call(
+        &self,
+        route: &str,
+        raw: &str,
+        id: Option<&RawValue>,
+        conn: Conn,
+        data: U,
+    ) -> Result<(), Failure>;
+}
+
+/// Why `on_connect` refused a handshake.
+pub(crate) enum ConnectRefusal {
+    /// The handshake data did not deserialize or validate into the headers type.
+    InvalidHeaders(Vec<Issue>),
+    /// `on_connect` returned a [`Reject`].
+    Rejected(Reject),
+}
+
+/// `on_connect`, erased: the handshake map and the new id to the connection's data.
+pub(crate) type ConnectFn<U> = Arc<
+    dyn Fn(
+            serde_json::Map<String, serde_json::Value>,
+            ClientId,
+        ) -> BoxFuture<'static, Result<U, ConnectRefusal>>
+        + Send
+        + Sync,
+>;
+
+/// `on_disconnect`, erased: the connection, its data and the rooms it left.
+pub(crate) type DisconnectFn<U> =
+    Arc<dyn Fn(Conn, U, Vec<String>) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// The erased, router-independent part of a built app: the dispatch table
+/// and the connection hooks.
+pub(crate) struct Handlers<U> {
+    pub(crate) table: HashMap<Box<str>, Box<dyn ErasedHandler<U>>>,
+    pub(crate) on_connect: ConnectFn<U>,
+    pub(crate) on_disconnect: Option<DisconnectFn<U>>,
+}
+
+/// Longest route name echoed back in an error.
+const MAX_ECHOED_ROUTE: usize = 128;
+
+/// Parses one text frame's envelope, looks its route up and runs the entry
+/// (deserialize, validate, middleware, handler), catching a panic.
+pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
+    handlers: &Handlers<U>,
+    text: &str,
+    conn: &Conn,
+    data: &U,
+) -> Result<(), Failure> {
+    let envelope = wire::parse_envelope(text).map_err(|e| {
+        Failure::new(
+            ErrorKind::InvalidJson,
+            None,
+            format!("expected {{\"type\": string, \"payload\": any}}: {e}"),
+        )
+    })?;
+    let id = envelope.id;
+    // Every failure of a request carries its id, so the client can match it.
+    let with_id = |mut failure: Failure| {
+        failure.payload.id = id.and_then(|raw| serde_json::from_str(raw.get()).ok());
+        failure
+    };
+    if let Some(raw) = id
+        && !wire::valid_id(raw)
+    {
+        return Err(Failure::new(
+            ErrorKind::InvalidJson,
+            None,
+            "`id` must be a string or a number of at most 64 bytes",
+        ));
+    }
+    let route = envelope.route.as_ref();
+    let Some(entry) = handlers.table.get(route) else {
+        let mut shown = route.to_owned();
+        if shown.len() > MAX_ECHOED_ROUTE {
+            let mut cut = MAX_ECHOED_ROUTE;
+            while !shown.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            shown.truncate(cut);
+        }
+        return Err(with_id(Failure::new(
+            ErrorKind::UnknownRoute,
+            Some(&shown),
+            "no incoming route has this name",
+        )));
+    };
+    conn.hub.counters.message_in(route);
+    let raw = envelope.payload.map_or(wire::NULL, |p| p.get());
+    let span = tracing::debug_span!("message", route, client = %conn.id);
+    let call = entry
+        .call(route, raw, id, conn.clone(), data.clone())
+        .instrument(span);
+    match AssertUnwindSafe(call).catch_unwind().await {
+        Ok(result) => result.map_err(with_id),
+        Err(panic) => Err(with_id(Failure::panicked(route, &panic))),
+    }
+}
+
+/// Logs a failed message and tells its client on the reserved error route.
+pub(crate) fn report(hub: &Hub, id: ClientId, failure: Failure) {
+    let p = &failure.payload;
+    hub.counters.error(p.kind);
+    let route = p.route.as_deref().unwrap_or("-");
+    match p.kind {
+        ErrorKind::HandlerError => tracing::error!(
+            client = %id, route, error = failure.log.as_deref().unwrap_or(""),
+            "handler failed"
+        ),
+        kind => tracing::info!(
+            client = %id, route, ?kind, message = %p.message, details = ?p.details,
+            "message dropped"
+        ),
+    }
+    hub.deliver_to([id], &Utf8Bytes::from(p.encode()), None);
+}

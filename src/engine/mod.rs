@@ -1,0 +1,14 @@
+//! Floor 2, the engine: everything a running app does that does not depend on
+//! its router type.
+//!
+//! Built from floor 1 only; the typed front (floor 3) fills it with erased
+//! handlers and the transport (floor 4) feeds it sockets.
+
+pub(crate) mod adapter; // Adapter, Remote, Inbox: delivery between nodes (Redis behind it)
+pub(crate) mod config; // Config, SlowConsumer: every limit and policy
+pub(crate) mod conn; // Conn: one connection as handlers see it
+pub(crate) mod dispatch; // erased handlers, the dispatch table, failures and their reports
+pub(crate) mod hub; // Hub: connections, rooms, delivery
+pub(crate) mod lifecycle; // running tasks and the shutdown flag
+pub(crate) mod metrics; // Counters and the Metrics snapshot
+pub(crate) mod outbox; // a connection's bounded outgoing queue

@@ -1,0 +1,138 @@
+//! [`Router`] and [`RouteNode`]: a well-formed router, and the walk that lists
+//! its routes at run time. The walk's argument seals every router trait.
+
+use std::any::type_name;
+
+use super::index::{AsIncoming, AsOutgoing, AsRequest, AsScope};
+use crate::protocol::error::BuildError;
+use crate::protocol::route::{Incoming, Namespace, Outgoing, Request, Scope, check_segment};
+
+mod private {
+    /// Walks a router; its presence in every method signature seals the traits.
+    pub struct Walk<'a> {
+        pub(crate) prefix: &'a mut String,
+        pub(crate) routes: &'a mut Vec<crate::protocol::router::walk::RouteInfo>,
+        pub(crate) invalid: Option<crate::protocol::error::BuildError>,
+    }
+    /// Seals the traits that have no other method.
+    pub struct Token;
+}
+pub(crate) use private::{Token, Walk};
+
+/// Which way a route's messages travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Client → server ([`Incoming`]).
+    Incoming,
+    /// Server → client ([`Outgoing`]).
+    Outgoing,
+    /// Client → server with a reply ([`Request`]).
+    Request,
+}
+
+/// One route of a router, as found by walking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The full dotted wire name, e.g. `"chat.message"`.
+    pub name: String,
+    /// Which way it travels.
+    pub direction: Direction,
+    /// The marker type's path, e.g. `"my_app::SendMessage"`.
+    pub marker: &'static str,
+}
+
+/// A well-formed router: a nested tuple list of routes and scopes ending in `()`.
+///
+/// `Shape` records the kind of every element; inference picks it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a router",
+    label = "not a router",
+    note = "a router is a nested tuple list ending in `()`, e.g. `(SendMessage, (OnMessage, ()))`, whose elements are `Incoming` or `Outgoing` routes or `Scope<Namespace, Router>`s"
+)]
+pub trait Router<Shape>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn walk(walk: &mut Walk<'_>);
+}
+
+/// One element of a router. `Kind` is inferred.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a route",
+    label = "listed in a router",
+    note = "every element of a router implements `Incoming`, `Outgoing` or `Request` (exactly one of them), or is a `Scope<Namespace, Router>`"
+)]
+pub trait RouteNode<Kind>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn walk(walk: &mut Walk<'_>);
+}
+
+impl Router<()> for () {
+    fn walk(_: &mut Walk<'_>) {}
+}
+
+impl<H, T, K, P> Router<(K, P)> for (H, T)
+where
+    H: RouteNode<K>,
+    T: Router<P>,
+{
+    fn walk(walk: &mut Walk<'_>) {
+        H::walk(walk);
+        T::walk(walk);
+    }
+}
+
+/// Records the first malformed name segment met during a walk.
+fn check_name<X: 'static>(walk: &mut Walk<'_>, segment: &str) {
+    if walk.invalid.is_none()
+        && let Err(problem) = check_segment(segment)
+    {
+        walk.invalid = Some(BuildError::InvalidName {
+            name: format!("{}{segment}", walk.prefix),
+            marker: type_name::<X>(),
+            problem,
+        });
+    }
+}
+
+fn push_route<X: 'static>(walk: &mut Walk<'_>, name: &str, direction: Direction) {
+    check_name::<X>(walk, name);
+    let mut full = walk.prefix.clone();
+    full.push_str(name);
+    walk.routes.push(RouteInfo {
+        name: full,
+        direction,
+        marker: type_name::<X>(),
+    });
+}
+
+#[diagnostic::do_not_recommend]
+impl<X: Incoming> RouteNode<AsIncoming> for X {
+    fn walk(walk: &mut Walk<'_>) {
+        push_route::<X>(walk, X::NAME, Direction::Incoming);
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<X: Outgoing> RouteNode<AsOutgoing> for X {
+    fn walk(walk: &mut Walk<'_>) {
+        push_route::<X>(walk, X::NAME, Direction::Outgoing);
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<X: Request> RouteNode<AsRequest> for X {
+    fn walk(walk: &mut Walk<'_>) {
+        push_route::<X>(walk, X::NAME, Direction::Request);
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<N: Namespace, S: Router<P>, P> RouteNode<AsScope<P>> for Scope<N, S> {
+    fn walk(walk: &mut Walk<'_>) {
+        check_name::<N>(walk, N::NAME);
+        let len = walk.prefix.len();
+        walk.prefix.push_str(N::NAME);
+        walk.prefix.push('.');
+        S::walk(walk);
+        walk.prefix.truncate(len);
+    }
+}

@@ -1,0 +1,247 @@
+//! The accept loop: from a TCP listener to one task per connection, and the
+//! graceful shutdown that ends it.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+
+use super::http::{HeadRead, Refusal, plain_http, read_head, respond};
+use super::session::{self, Frames};
+use super::upgrade::{upgrade, websocket};
+use crate::app::builder::Zocket;
+use crate::engine::dispatch::Handlers;
+use crate::engine::hub::Hub;
+use crate::engine::lifecycle::Lifecycle;
+
+impl<R, U> Zocket<R, U>
+where
+    R: 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    /// Binds `addr` and serves until [`ServerHandle::shutdown`](crate::ServerHandle::shutdown).
+    ///
+    /// # Errors
+    ///
+    /// When the address cannot be bound.
+    pub async fn serve(self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve_listener(listener).await
+    }
+
+    /// Serves on an existing listener (for example one bound to port 0) until
+    /// [`ServerHandle::shutdown`](crate::ServerHandle::shutdown).
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for fatal listener errors.
+    pub async fn serve_listener(self, listener: TcpListener) -> io::Result<()> {
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// Serves until `signal` completes or the handle asks for shutdown, then
+    /// shuts down gracefully: stops accepting, closes every socket with 1001,
+    /// runs every `on_disconnect`, and returns (after at most the configured
+    /// shutdown timeout).
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for fatal listener errors.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send,
+    ) -> io::Result<()> {
+        let service = Service {
+            hub: self.hub,
+            frames: self.handlers.clone(),
+            handlers: self.handlers,
+        };
+        service.run(listener, signal).await
+    }
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM; pass it to
+/// [`Zocket::serve_with_shutdown`].
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// What the accept loop serves: the hub, `on_connect` (from `handlers`), and
+/// what each session does with its frames.
+pub(crate) struct Service<U, F> {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) handlers: Arc<Handlers<U>>,
+    pub(crate) frames: Arc<F>,
+}
+
+impl<U, F> Clone for Service<U, F> {
+    fn clone(&self) -> Self {
+        Service {
+            hub: self.hub.clone(),
+            handlers: self.handlers.clone(),
+            frames: self.frames.clone(),
+        }
+    }
+}
+
+impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
+    /// Accepts sockets until `signal` or a shutdown, then waits for every
+    /// connection to finish (at most the shutdown timeout).
+    pub(crate) async fn run(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send,
+    ) -> io::Result<()> {
+        let hub = self.hub.clone();
+        hub.start_adapter();
+        let mut stop = hub.lifecycle.watch();
+        let mut signal = std::pin::pin!(signal);
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "zocket listening");
+        }
+        let mut refused = 0u64;
+        loop {
+            tokio::select! {
+                () = &mut signal => { hub.begin_shutdown(); break; }
+                () = Lifecycle::stopped(&mut stop) => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        // Sockets still in their handshake count too, so that a
+                        // flood of connections that never send a request cannot
+                        // hold more than the limit allows.
+                        let open = hub.lifecycle.task_count();
+                        let limit = hub.config.max_connections + hub.config.max_pending_handshakes;
+                        if open >= limit {
+                            refused += 1;
+                            if refused == 1 || refused.is_multiple_of(1000) {
+                                tracing::warn!(%peer, open, refused, "too many sockets: dropping a new one");
+                            }
+                            continue;
+                        }
+                        let _ = stream.set_nodelay(true);
+                        let service = self.clone();
+                        let guard = hub.lifecycle.task_guard();
+                        tokio::spawn(async move {
+                            service.socket(stream, peer).await;
+                            drop(guard);
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and similar: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        let timeout = hub.config.shutdown_timeout;
+        if tokio::time::timeout(timeout, hub.lifecycle.idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?timeout,
+                "shutdown timeout: some connections did not finish closing"
+            );
+        }
+        tracing::info!("zocket stopped");
+        Ok(())
+    }
+
+    /// Serves one accepted socket: the HTTP handshake, then the session.
+    async fn socket(self, stream: TcpStream, peer: SocketAddr) {
+        // The handshake's state (request head, buffers) lives in its own
+        // allocation, freed before the long-lived connection phase starts.
+        let Some((ws, upgraded)) = Box::pin(self.handshake(stream, peer)).await else {
+            return;
+        };
+        session::run(
+            self.frames,
+            self.hub,
+            ws,
+            upgraded.registered,
+            upgraded.data,
+            &peer.to_string(),
+        )
+        .await;
+    }
+
+    /// Reads the upgrade request and answers it: a WebSocket ready to serve,
+    /// or `None` once the socket got its HTTP answer (or went away).
+    async fn handshake(
+        &self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+    ) -> Option<(super::socket::Ws, super::upgrade::Upgraded<U>)> {
+        let hub = &self.hub;
+        let config = &hub.config;
+        let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+        let mut stop = hub.lifecycle.watch();
+        let read = tokio::select! {
+            r = tokio::time::timeout_at(deadline, read_head(&mut stream, config.max_handshake_size)) => r,
+            () = Lifecycle::stopped(&mut stop) => return None,
+        };
+        let (head, rest) = match read {
+            Err(_) => {
+                tracing::debug!(%peer, "handshake timed out");
+                return None;
+            }
+            Ok(HeadRead::Hangup) => return None,
+            Ok(HeadRead::Refuse(refusal)) => {
+                respond(stream, refusal.http()).await;
+                return None;
+            }
+            Ok(HeadRead::Ready(head, rest)) => (head, rest),
+        };
+
+        let answer = if !head.header_has_token("upgrade", "websocket") {
+            plain_http(config, hub.connection_count(), &head)
+        } else if config.path.as_ref().is_some_and(|path| head.path != *path) {
+            Refusal::new(404, "Not found", None).http()
+        } else {
+            let peer = peer.to_string();
+            match upgrade(hub, &self.handlers.on_connect, &head, &peer, deadline).await {
+                Ok(upgraded) => {
+                    drop(head);
+                    let response = format!(
+                        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+                        upgraded.accept
+                    );
+                    if stream.write_all(response.as_bytes()).await.is_err() {
+                        hub.unregister(upgraded.registered.id);
+                        return None;
+                    }
+                    let ws = websocket(stream, rest, config).await;
+                    return Some((ws, upgraded));
+                }
+                Err(refusal) => refusal.http(),
+            }
+        };
+        respond(stream, answer).await;
+        None
+    }
+}

@@ -1,0 +1,388 @@
+//! One connection: a single task that reads frames, runs their handlers one at
+//! a time in arrival order, and writes the client's outgoing queue, all from one
+//! hand-written poll loop.
+//!
+//! Why one task and not a reader and a writer: a connection then costs one task
+//! and no channel, and a reply queued by a handler is written in the same
+//! wake-up that ran the handler, coalesced with anything else queued, in one
+//! flush. Writes never wait for a handler and handlers never wait for writes:
+//! the loop polls the socket for writing, the running handler, and the socket
+//! for reading (only when no handler is running, which keeps arrival order) in
+//! the same pass.
+//!
+//! What the loop does with a data frame is a type parameter ([`Frames`]): an
+//! app dispatches it to its handlers; the conformance echo server writes it
+//! back. The choice is made once per server, not checked per frame.
+//!
+//! Memory: tungstenite reads through a [`BufferedSocket`](super::socket::BufferedSocket),
+//! so an idle connection holds no large read buffer.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::{FutureExt, Sink, Stream};
+use tokio::time::{Instant, Sleep};
+use tracing::Instrument;
+use tungstenite::Message;
+use tungstenite::protocol::frame::CloseFrame;
+
+use super::socket::{Socket, Ws};
+use crate::engine::conn::Conn;
+use crate::engine::dispatch::{Failure, Handlers, dispatch, report};
+use crate::engine::hub::{Hub, Registered};
+use crate::engine::outbox::{CloseCmd, Outbox};
+use crate::protocol::client_id::ClientId;
+use crate::protocol::wire::ErrorKind;
+use crate::util::panic_message;
+
+/// A running handler: the boxed future of [`dispatch`], which catches panics.
+pub(crate) type Dispatch = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+
+/// What a session does with each data frame, and when it ends.
+pub(crate) trait Frames<U>: Send + Sync + 'static {
+    /// Handles one text or binary frame.
+    fn on_data(self: &Arc<Self>, msg: Message, conn: &Conn, data: &U) -> OnData;
+    /// Runs once after the connection has left its rooms.
+    fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch>;
+}
+
+/// What to do with one data frame.
+pub(crate) enum OnData {
+    /// Run this handler; read nothing more until it is done (arrival order).
+    Run(Dispatch),
+    /// Write this message back.
+    Write(Message),
+    /// Tell the client what went wrong.
+    Fail(Failure),
+}
+
+/// An app: text frames go to their route's handler.
+impl<U: Clone + Send + Sync + 'static> Frames<U> for Handlers<U> {
+    fn on_data(self: &Arc<Self>, msg: Message, conn: &Conn, data: &U) -> OnData {
+        match msg {
+            Message::Text(text) => {
+                let handlers = self.clone();
+                let (conn, data) = (conn.clone(), data.clone());
+                OnData::Run(Box::pin(async move {
+                    dispatch(&handlers, text.as_str(), &conn, &data).await
+                }))
+            }
+            _ => OnData::Fail(Failure::new(
+                ErrorKind::UnsupportedFrame,
+                None,
+                "binary frames are not supported; send JSON text frames",
+            )),
+        }
+    }
+
+    fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch> {
+        let on_disconnect = self.on_disconnect.as_ref()?;
+        let run = on_disconnect(conn, data, rooms);
+        Some(Box::pin(async move {
+            run.await
+                .map_err(|e| Failure::handler_failed("on_disconnect", e.to_string()))
+        }))
+    }
+}
+
+enum Phase {
+    Open,
+    /// Our close frame is queued; we wait for the peer's until the deadline.
+    Closing(Pin<Box<Sleep>>),
+}
+
+struct Session<U, S: Socket, F> {
+    frames: Arc<F>,
+    hub: Arc<Hub>,
+    ws: Ws<S>,
+    outbox: Arc<Outbox>,
+    conn: Conn,
+    data: U,
+    /// Messages taken from the outbox, not yet handed to tungstenite.
+    pending: VecDeque<Message>,
+    unflushed: bool,
+    /// Since when writes have been refused by the socket.
+    write_blocked: Option<Instant>,
+    dispatch: Option<Dispatch>,
+    phase: Phase,
+    heartbeat: Option<(Duration, Pin<Box<Sleep>>)>,
+    last_seen: Instant,
+}
+
+/// Why a connection ended (for the log).
+#[derive(Debug)]
+enum End {
+    /// The close handshake completed, or the peer went away.
+    Closed,
+    /// The socket failed.
+    Failed(tungstenite::Error),
+    /// We closed and the peer did not answer in time.
+    CloseTimeout,
+    /// The peer did not read for longer than the stall limit.
+    Stalled,
+}
+
+impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
+    fn begin_close(&mut self, frame: CloseFrame) {
+        if matches!(self.phase, Phase::Closing(_)) {
+            return;
+        }
+        tracing::debug!(code = u16::from(frame.code), reason = %frame.reason, "closing");
+        self.outbox.shut();
+        self.pending.push_back(Message::Close(Some(frame)));
+        let deadline = Instant::now() + self.hub.config.close_timeout;
+        self.phase = Phase::Closing(Box::pin(tokio::time::sleep_until(deadline)));
+    }
+
+    fn close_with(&mut self, code: u16, reason: &'static str) {
+        self.begin_close(CloseCmd { code, reason }.frame());
+    }
+
+    /// Hands queued messages to tungstenite and flushes. `Ok(true)` if anything moved.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, End> {
+        let mut progressed = false;
+        loop {
+            if self.pending.is_empty() && matches!(self.phase, Phase::Open) {
+                if self.pending.capacity() > 1024 {
+                    self.pending = VecDeque::new();
+                }
+                self.outbox.take(&mut self.pending);
+            }
+            if self.pending.is_empty() {
+                break;
+            }
+            while !self.pending.is_empty() {
+                match Pin::new(&mut self.ws).poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        let msg = self.pending.pop_front().expect("not empty");
+                        if let Err(e) = Pin::new(&mut self.ws).start_send(msg) {
+                            return Err(End::Failed(e));
+                        }
+                        self.unflushed = true;
+                        progressed = true;
+                    }
+                    Poll::Ready(Err(e)) => return Err(End::Failed(e)),
+                    Poll::Pending => {
+                        self.write_blocked.get_or_insert_with(Instant::now);
+                        return Ok(progressed);
+                    }
+                }
+            }
+            if !matches!(self.phase, Phase::Open) {
+                break;
+            }
+        }
+        if self.unflushed {
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.unflushed = false;
+                    self.write_blocked = None;
+                }
+                Poll::Ready(Err(e)) => return Err(End::Failed(e)),
+                Poll::Pending => {
+                    self.write_blocked.get_or_insert_with(Instant::now);
+                }
+            }
+        } else {
+            self.write_blocked = None;
+        }
+        Ok(progressed)
+    }
+
+    fn on_frame(&mut self, msg: Message) {
+        if !matches!(self.phase, Phase::Open) {
+            return; // closing: read, but handle nothing
+        }
+        match msg {
+            Message::Text(_) | Message::Binary(_) => {
+                match self.frames.on_data(msg, &self.conn, &self.data) {
+                    OnData::Run(dispatch) => self.dispatch = Some(dispatch),
+                    OnData::Write(msg) => self.pending.push_back(msg),
+                    OnData::Fail(failure) => report(&self.hub, self.conn.id, failure),
+                }
+            }
+            // tungstenite answers pings; a close is answered on the next read.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {}
+        }
+    }
+
+    fn on_read_error(&mut self, e: tungstenite::Error) -> Option<End> {
+        use tungstenite::Error as E;
+        let (code, reason) = match &e {
+            E::Capacity(_) => (1009, "message too big"),
+            E::Utf8(_) => (1007, "invalid UTF-8"),
+            E::Protocol(_) => (1002, "protocol error"),
+            _ => return Some(End::Failed(e)),
+        };
+        tracing::info!(error = %e, code, "closing the connection after a read error");
+        self.close_with(code, reason);
+        None
+    }
+
+    fn poll_session(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        // Registered before the queue is looked at, so no push is missed.
+        self.outbox.waker.register(cx.waker());
+        loop {
+            let mut progressed = false;
+
+            if matches!(self.phase, Phase::Open)
+                && let Some(frame) = self.outbox.take_close(&mut self.pending)
+            {
+                // What was queued before the request goes out first, then the close.
+                self.begin_close(frame);
+                progressed = true;
+            }
+
+            match self.poll_write(cx) {
+                Ok(p) => progressed |= p,
+                Err(end) => return Poll::Ready(end),
+            }
+
+            if let Some(dispatch) = &mut self.dispatch
+                && let Poll::Ready(result) = dispatch.as_mut().poll(cx)
+            {
+                self.dispatch = None;
+                if let Err(failure) = result {
+                    report(&self.hub, self.conn.id, failure);
+                }
+                progressed = true;
+            }
+
+            if self.dispatch.is_none() {
+                match Pin::new(&mut self.ws).poll_next(cx) {
+                    Poll::Ready(Some(Ok(msg))) => {
+                        self.last_seen = Instant::now();
+                        self.on_frame(msg);
+                        progressed = true;
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        if let Some(end) = self.on_read_error(e) {
+                            return Poll::Ready(end);
+                        }
+                        progressed = true;
+                    }
+                    Poll::Ready(None) => return Poll::Ready(End::Closed),
+                    Poll::Pending => {}
+                }
+            }
+
+            if let Some((every, sleep)) = &mut self.heartbeat
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                let every = *every;
+                let now = Instant::now();
+                sleep.as_mut().reset(now + every);
+                if self
+                    .write_blocked
+                    .is_some_and(|since| now - since > every * 2)
+                {
+                    return Poll::Ready(End::Stalled);
+                }
+                if now - self.last_seen > every * 2 {
+                    tracing::info!("peer silent for two heartbeat intervals; closing");
+                    self.close_with(1001, "heartbeat timeout");
+                } else if matches!(self.phase, Phase::Open) && self.pending.is_empty() {
+                    self.pending.push_back(Message::Ping(Default::default()));
+                }
+                progressed = true;
+            }
+
+            if let Phase::Closing(deadline) = &mut self.phase
+                && deadline.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(End::CloseTimeout);
+            }
+
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// Serves one upgraded connection (registered as `registered`) in its own
+/// span until it ends, then cleans up: leaves every room, then runs
+/// `on_disconnect` exactly once.
+pub(crate) async fn run<U, S, F>(
+    frames: Arc<F>,
+    hub: Arc<Hub>,
+    ws: Ws<S>,
+    registered: Registered,
+    data: U,
+    peer: &str,
+) where
+    U: Send + Sync + 'static,
+    S: Socket,
+    F: Frames<U>,
+{
+    let Registered { id, outbox } = registered;
+    let span = tracing::info_span!("conn", client = %id, peer);
+    serve(frames, hub, ws, id, outbox, data)
+        .instrument(span)
+        .await;
+}
+
+async fn serve<U, S, F>(
+    frames: Arc<F>,
+    hub: Arc<Hub>,
+    ws: Ws<S>,
+    id: ClientId,
+    outbox: Arc<Outbox>,
+    data: U,
+) where
+    U: Send + Sync + 'static,
+    S: Socket,
+    F: Frames<U>,
+{
+    tracing::debug!("connected");
+    let heartbeat = hub
+        .config
+        .heartbeat
+        .map(|every| (every, Box::pin(tokio::time::sleep(every))));
+    let conn = Conn {
+        hub: hub.clone(),
+        id,
+    };
+    let mut session = Session {
+        frames: frames.clone(),
+        hub: hub.clone(),
+        ws,
+        outbox,
+        conn: conn.clone(),
+        data,
+        pending: VecDeque::new(),
+        unflushed: false,
+        write_blocked: None,
+        dispatch: None,
+        phase: Phase::Open,
+        heartbeat,
+        last_seen: Instant::now(),
+    };
+    let end = std::future::poll_fn(|cx| session.poll_session(cx)).await;
+    match &end {
+        End::Failed(error) => tracing::debug!(%error, "connection failed"),
+        other => tracing::debug!(end = ?other, "connection ended"),
+    }
+    let Session { data, outbox, .. } = session;
+    outbox.shut();
+
+    let rooms = hub.unregister(id);
+    if let Some(on_disconnect) = frames.on_disconnect(conn, data, rooms) {
+        match AssertUnwindSafe(on_disconnect).catch_unwind().await {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => {
+                tracing::error!(
+                    error = failure.log.as_deref().unwrap_or(""),
+                    "on_disconnect failed"
+                )
+            }
+            Err(panic) => tracing::error!(panic = panic_message(&panic), "on_disconnect panicked"),
+        }
+    }
+    tracing::debug!("disconnected");
+}

@@ -1,0 +1,160 @@
+//! The upgrade checks every WebSocket handshake goes through, whoever parsed
+//! the request (our HTTP reader or axum), and the step from an upgraded
+//! socket to a server-side WebSocket.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+
+use futures_util::FutureExt;
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::http::{Head, Refusal, handshake_map};
+use super::socket::{BufferedSocket, Socket, Ws};
+use crate::engine::config::Config;
+use crate::engine::dispatch::{ConnectFn, ConnectRefusal};
+use crate::engine::hub::{Hub, RegisterError, Registered};
+use crate::util::panic_message;
+
+/// A handshake that passed every check: the registered connection, its data
+/// from `on_connect`, and the `Sec-WebSocket-Accept` value to answer with.
+pub(crate) struct Upgraded<U> {
+    pub(crate) registered: Registered,
+    pub(crate) data: U,
+    pub(crate) accept: String,
+}
+
+/// How `on_connect` ended.
+enum Connect<U> {
+    Accepted(U),
+    Refused(ConnectRefusal),
+    Panicked(Box<dyn std::any::Any + Send>),
+    TimedOut,
+}
+
+/// Checks an upgrade request: method, WebSocket headers, Origin, capacity,
+/// then the typed headers and `on_connect` (within `deadline`). On success
+/// the connection is registered in `hub`.
+pub(crate) async fn upgrade<U>(
+    hub: &Hub,
+    on_connect: &ConnectFn<U>,
+    head: &Head,
+    peer: &str,
+    deadline: tokio::time::Instant,
+) -> Result<Upgraded<U>, Refusal> {
+    let config = &hub.config;
+    // Every early return refuses an upgrade.
+    let refused = RefusalCounter(hub, true);
+    if head.method != "GET" {
+        return Err(Refusal::new(405, "WebSocket upgrades use GET", None));
+    }
+    let key = match head.header("sec-websocket-key") {
+        Some(k) if head.header("sec-websocket-version") == Some("13") => k.to_owned(),
+        _ => return Err(Refusal::new(400, "Bad WebSocket handshake", None)),
+    };
+    if let (Some(allowed), Some(origin)) = (&config.allowed_origins, head.header("origin"))
+        && !allowed.iter().any(|a| a == origin)
+    {
+        tracing::info!(peer, origin, "upgrade refused: origin not allowed");
+        return Err(Refusal::new(403, "Origin not allowed", None));
+    }
+    let registered = match hub.register() {
+        Ok(r) => r,
+        Err(RegisterError::Full) => {
+            tracing::warn!(peer, "upgrade refused: max connections reached");
+            return Err(Refusal::new(503, "Server is full", None));
+        }
+        Err(RegisterError::ShuttingDown) => {
+            return Err(Refusal::new(503, "Server is shutting down", None));
+        }
+    };
+    let id = registered.id;
+    let connect = AssertUnwindSafe(on_connect(handshake_map(head), id)).catch_unwind();
+    let outcome = match tokio::time::timeout_at(deadline, connect).await {
+        Ok(Ok(Ok(data))) => Connect::Accepted(data),
+        Ok(Ok(Err(refusal))) => Connect::Refused(refusal),
+        Ok(Err(panic)) => Connect::Panicked(panic),
+        Err(_) => Connect::TimedOut,
+    };
+    let refusal = match outcome {
+        Connect::Accepted(data) => {
+            refused.accepted();
+            return Ok(Upgraded {
+                registered,
+                data,
+                accept: tungstenite::handshake::derive_accept_key(key.as_bytes()),
+            });
+        }
+        Connect::Refused(ConnectRefusal::InvalidHeaders(details)) => {
+            tracing::info!(peer, client = %id, ?details, "upgrade refused: invalid headers");
+            Refusal::new(400, "Invalid headers", Some(&details))
+        }
+        Connect::Refused(ConnectRefusal::Rejected(r)) => {
+            tracing::info!(peer, client = %id, reason = r.message(), "upgrade refused by on_connect");
+            Refusal::new(r.status(), r.message(), None)
+        }
+        Connect::Panicked(panic) => {
+            tracing::error!(peer, client = %id, panic = panic_message(&*panic), "on_connect panicked");
+            Refusal::new(500, "Internal error", None)
+        }
+        Connect::TimedOut => {
+            tracing::warn!(peer, client = %id, "on_connect timed out");
+            Refusal::new(503, "Handshake timed out", None)
+        }
+    };
+    hub.unregister(id);
+    Err(refusal)
+}
+
+/// Counts an upgrade as refused unless `accepted` is called.
+struct RefusalCounter<'a>(&'a Hub, bool);
+
+impl RefusalCounter<'_> {
+    fn accepted(mut self) {
+        self.1 = false;
+        self.0
+            .counters
+            .connections_total
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for RefusalCounter<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0
+                .counters
+                .handshakes_refused
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// tungstenite's configuration from ours.
+fn ws_config(config: &Config) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(config.read_buffer_size)
+        .write_buffer_size(config.write_buffer_size)
+        .max_write_buffer_size(
+            config
+                .max_write_buffer_size
+                .max(config.write_buffer_size + 1),
+        )
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_frame_size))
+}
+
+/// Wraps an upgraded socket (and any bytes read past the request) as a
+/// server-side WebSocket.
+pub(crate) async fn websocket<S: Socket>(
+    socket: S,
+    already_read: Vec<u8>,
+    config: &Config,
+) -> Ws<S> {
+    WebSocketStream::from_raw_socket(
+        BufferedSocket::new(socket, already_read),
+        Role::Server,
+        Some(ws_config(config)),
+    )
+    .await
+}
