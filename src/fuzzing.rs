@@ -6,8 +6,9 @@ use std::sync::Arc;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 
-use crate::app::builder::{Zocket, parse_headers};
+use crate::app::builder::Zocket;
 use crate::app::context::Ctx;
+use crate::app::headers::parse_headers;
 use crate::engine::config::Config;
 use crate::engine::conn::Conn;
 use crate::engine::dispatch::{Handlers, dispatch};

@@ -49,10 +49,6 @@ pub mod error {
 pub mod router {
     //! Routers: nested HList tuples of routes, and the traits that check them.
     #![doc = include_str!("docs/router.md")]
-    #[doc(hidden)]
-    pub use crate::protocol::router::index::{
-        AsIncoming, AsOutgoing, AsRequest, AsScope, Handled, Here, Inside, There,
-    };
     pub use crate::protocol::router::{
         Contains, Direction, EveryRouteHandled, HasHandler, MarkHandled, NotYetHandled, RouteInfo,
         RouteNode, Router, routes,
@@ -78,11 +74,12 @@ pub use engine::config::{Config, SlowConsumer};
 pub use engine::conn::Conn;
 pub use engine::metrics::{Metrics, RouteOut};
 // Floor 3: the typed front.
-pub use app::builder::{Builder, Headers, Zocket};
+pub use app::builder::{Builder, Zocket};
 pub use app::context::Ctx;
 pub use app::delivery::Delivery;
 pub use app::handle::ServerHandle;
 pub use app::handler::Handler;
+pub use app::headers::Headers;
 pub use app::middleware::{Guarded, Middleware, MiddlewareExt, Stack};
 // Floor 4: transport.
 #[doc(hidden)]

@@ -187,3 +187,42 @@ async fn oversized_request_heads_get_431() {
     ok.barrier().await;
     server.stop().await;
 }
+
+/// `on_connect` with `()` headers needs no handshake data: every handshake is
+/// accepted, whatever headers and query parameters it carries.
+#[tokio::test]
+async fn unit_headers_accept_every_handshake() {
+    use zocket::{Ctx, HandlerResult, Incoming, Outgoing, Zocket};
+    struct Ping;
+    impl Incoming for Ping {
+        const NAME: &'static str = "ping";
+        type Payload = ();
+    }
+    struct Pong;
+    impl Outgoing for Pong {
+        const NAME: &'static str = "pong";
+        type Payload = ();
+    }
+    type R = (Ping, (Pong, ()));
+    async fn ping(_: (), ctx: Ctx<R, u32>) -> HandlerResult {
+        assert_eq!(*ctx.data(), 7);
+        ctx.reply(Pong, ())?;
+        Ok(())
+    }
+    let app = Zocket::<R>::builder()
+        .on_connect(|_: (), _id| async { Ok(7u32) })
+        .on(Ping, ping)
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = app.handle();
+    let served = tokio::spawn(app.serve_listener(listener));
+    for target in ["/", "/?name=x&token=y", "/?=&&x"] {
+        let mut client = Client::connect_url(&format!("ws://{addr}{target}")).await;
+        client.send("ping", Value::Null).await;
+        assert_eq!(client.expect("pong").await["payload"], Value::Null);
+    }
+    handle.shutdown();
+    served.await.unwrap().unwrap();
+}

@@ -6,12 +6,10 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use garde::Validate;
-use serde::de::DeserializeOwned;
-
 use crate::app::context::Ctx;
 use crate::app::handle::ServerHandle;
 use crate::app::handler::{Handler, MessageEntry, RequestEntry};
+use crate::app::headers::{Headers, parse_headers};
 use crate::engine::adapter::{Adapter, DynAdapter};
 use crate::engine::config::Config;
 use crate::engine::dispatch::{ConnectFn, ConnectRefusal, DisconnectFn, ErasedHandler, Handlers};
@@ -23,15 +21,6 @@ use crate::protocol::route::{Incoming, Request};
 use crate::protocol::router::{
     Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, wire_name,
 };
-use crate::protocol::wire::{Issue, issue_of_json, issues_of};
-
-/// Handshake data: what `on_connect` receives, deserialized from the upgrade
-/// request's headers merged with its query string.
-///
-/// Implemented for every `DeserializeOwned + Validate<Context = ()>` type. Names
-/// are lower-cased; the query string wins over headers. Values are strings.
-pub trait Headers: DeserializeOwned + Validate<Context = ()> + Send + 'static {}
-impl<T: DeserializeOwned + Validate<Context = ()> + Send + 'static> Headers for T {}
 
 /// A zocket app: a router `R` whose every incoming route has a handler, with
 /// per-connection user data `U`.
@@ -58,9 +47,11 @@ impl<R, U> Clone for Zocket<R, U> {
 impl<R> Zocket<R, ()> {
     /// Starts building an app for router `R`.
     ///
-    /// `Shape` is inferred: it records the router's structure so that later
-    /// errors can name the exact route at fault.
-    pub fn builder<Shape>() -> Builder<R, (), R, Shape>
+    /// `Shape` is inferred from `R` alone, and cannot be written by hand (its
+    /// types are private): a route marker that implements two of `Incoming`,
+    /// `Outgoing` and `Request` gives `R` two shapes, and this call does not
+    /// compile (E0283, naming the marker; see the debugging guide).
+    pub fn builder<Shape>() -> Builder<R, (), R>
     where
         R: Router<Shape>,
     {
@@ -90,37 +81,57 @@ impl<R, U> Zocket<R, U> {
 ///
 /// Type parameters: `R` the router; `U` the per-connection data made by
 /// `on_connect`; `S` the handler state (the router with each handled route
-/// marked); `Shape` the router's inferred structure. You never write `S` or
-/// `Shape`.
+/// marked). You never write `S`.
 #[must_use = "call .build() to get the app"]
-pub struct Builder<R, U, S, Shape> {
+pub struct Builder<R, U, S> {
     config: Config,
     adapter: Option<DynAdapter>,
     on_connect: ConnectFn<U>,
     on_disconnect: Option<DisconnectFn<U>>,
     handlers: Vec<(String, Box<dyn ErasedHandler<U>>)>,
-    _types: Markers<R, S, Shape>,
+    _types: PhantomData<fn() -> (R, S)>,
 }
 
-/// The builder's type-only parameters.
-type Markers<R, S, Shape> = PhantomData<fn() -> (R, S, Shape)>;
+/// A builder on which no handler is registered yet: the only place
+/// [`Builder::on_connect`] can go, since handlers take the data it makes.
+///
+/// You never implement or name it; it is here so that calling `.on_connect(..)`
+/// too late reads as a sentence.
+#[diagnostic::on_unimplemented(
+    message = "`.on_connect(..)` must come before the first `.on(..)` or `.on_request(..)`",
+    label = "handlers are already registered on this builder",
+    note = "handlers receive the data `on_connect` makes: call `.on_connect(..)` right after `Zocket::builder()`"
+)]
+pub trait BeforeHandlers<R> {
+    #[doc(hidden)]
+    fn fresh(self) -> Builder<R, (), R>;
+}
 
-impl<R, Shape> Builder<R, (), R, Shape>
+impl<R> BeforeHandlers<R> for Builder<R, (), R> {
+    fn fresh(self) -> Self {
+        self
+    }
+}
+
+impl<R, U, S> Builder<R, U, S>
 where
     R: 'static,
 {
     /// Sets how a connection starts: `f` gets the validated handshake headers
-    /// (`H`, any serde + garde type) and the new client's id, and returns the
-    /// connection's data `U` or a [`Reject`] (answered with 401/403, no socket).
+    /// (`H`, any serde + garde type; `()` when the app needs none) and the new
+    /// client's id, and returns the connection's data `U` or a [`Reject`]
+    /// (answered with 401/403, no socket).
     ///
     /// Call it before registering handlers: they receive `Ctx<R, U>`.
-    pub fn on_connect<H, U2, F, Fut>(self, f: F) -> Builder<R, U2, R, Shape>
+    pub fn on_connect<H, U2, F, Fut>(self, f: F) -> Builder<R, U2, R>
     where
+        Self: BeforeHandlers<R>,
         H: Headers,
         U2: Clone + Send + Sync + 'static,
         F: Fn(H, ClientId) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<U2, Reject>> + Send + 'static,
     {
+        let this = self.fresh();
         let f = Arc::new(f);
         let on_connect: ConnectFn<U2> = Arc::new(move |map, id| {
             let f = f.clone();
@@ -129,12 +140,12 @@ where
                 f(headers, id).await.map_err(ConnectRefusal::Rejected)
             })
         });
-        let on_disconnect = self.on_disconnect.map(|old| -> DisconnectFn<U2> {
+        let on_disconnect = this.on_disconnect.map(|old| -> DisconnectFn<U2> {
             Arc::new(move |conn, _data: U2, rooms| old(conn, (), rooms))
         });
         Builder {
-            config: self.config,
-            adapter: self.adapter,
+            config: this.config,
+            adapter: this.adapter,
             on_connect,
             on_disconnect,
             handlers: Vec::new(),
@@ -143,17 +154,7 @@ where
     }
 }
 
-/// Deserializes and validates handshake data.
-pub(crate) fn parse_headers<H: Headers>(
-    map: serde_json::Map<String, serde_json::Value>,
-) -> Result<H, Vec<Issue>> {
-    let headers: H = serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|e| vec![issue_of_json(&e)])?;
-    headers.validate().map_err(|report| issues_of(&report))?;
-    Ok(headers)
-}
-
-impl<R, U, S, Shape> Builder<R, U, S, Shape>
+impl<R, U, S> Builder<R, U, S>
 where
     R: 'static,
     U: Clone + Send + Sync + 'static,
@@ -225,7 +226,7 @@ where
     /// # impl Incoming for Post { const NAME: &'static str = "post"; type Payload = (); }
     /// let app = Zocket::<(Post, ())>::builder().build(); // no handler for incoming route `Post`
     /// ```
-    pub fn on<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, Shape>
+    pub fn on<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out>
     where
         X: Incoming,
         R: Contains<X, I>,
@@ -240,11 +241,7 @@ where
     }
 
     /// Adds an erased entry and moves to the next handler state `S2`.
-    fn register<S2>(
-        mut self,
-        name: String,
-        entry: Box<dyn ErasedHandler<U>>,
-    ) -> Builder<R, U, S2, Shape> {
+    fn register<S2>(mut self, name: String, entry: Box<dyn ErasedHandler<U>>) -> Builder<R, U, S2> {
         self.handlers.push((name, entry));
         Builder {
             config: self.config,
@@ -281,7 +278,7 @@ where
     ///     .build()
     ///     .unwrap();
     /// ```
-    pub fn on_request<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, Shape>
+    pub fn on_request<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out>
     where
         X: Request,
         R: Contains<X, I>,
@@ -300,7 +297,7 @@ where
     /// # Errors
     ///
     /// [`BuildError`] when two routes share a wire name or a name is malformed.
-    pub fn build(self) -> Result<Zocket<R, U>, BuildError>
+    pub fn build<Shape>(self) -> Result<Zocket<R, U>, BuildError>
     where
         R: Router<Shape>,
         S: EveryRouteHandled<Shape>,

@@ -10,4 +10,5 @@ pub(crate) mod context; // Ctx: payload's companion in a handler
 pub(crate) mod delivery; // Delivery: one serialized message, recipients chosen after
 pub(crate) mod handle; // ServerHandle: the server from outside handlers
 pub(crate) mod handler; // Handler, and its erasure into the dispatch table
+pub(crate) mod headers; // Headers: the handshake data on_connect takes
 pub(crate) mod middleware; // Middleware, Stack, Guarded: typed context transformers

@@ -18,6 +18,7 @@ use super::handle::Client;
 use super::policy::{BufferPolicy, Reconnect};
 use super::shared::{ConnState, Handle, Shared};
 use super::task::{Hook, Task};
+use crate::protocol::router::Router;
 
 /// Configures and opens a [`Client`]; `.await` it to connect.
 #[must_use = "await the builder to connect"]
@@ -36,7 +37,14 @@ pub struct ClientBuilder<R> {
 
 impl<R: 'static> Client<R> {
     /// Starts configuring a client for `url` (`ws://host:port/path`).
-    pub fn connect(url: impl Into<String>) -> ClientBuilder<R> {
+    ///
+    /// `R` must be a router; `Shape` is inferred from it alone (as in
+    /// [`Zocket::builder`](crate::Zocket::builder)), so a router whose marker
+    /// implements two route directions does not compile here either.
+    pub fn connect<Shape>(url: impl Into<String>) -> ClientBuilder<R>
+    where
+        R: Router<Shape>,
+    {
         ClientBuilder {
             url: url.into(),
             query: Vec::new(),

@@ -208,6 +208,24 @@ pub struct Scope<N, R>(PhantomData<fn() -> (N, R)>);
 /// User routes cannot take it: their segments may not contain `$`.
 pub const ERROR_ROUTE: &str = "$zocket.error";
 
+/// Refuses, when the code that uses `X` as a route marker is built, a marker
+/// that is not zero-sized: a struct with fields or an enum with several
+/// variants. Such a value would carry data the router never sees
+/// (`PostTo { room }` would drop `room`, and `Room::Leave` would run the
+/// handler registered for `Room::Join`, both being the type `Room`).
+///
+/// This is a post-monomorphization check: `cargo build` reports it, `cargo
+/// check` does not (no trait can say "zero-sized").
+#[inline(always)]
+pub(crate) fn assert_marker<X>() {
+    const {
+        assert!(
+            std::mem::size_of::<X>() == 0,
+            "a route marker must be a unit struct, like `struct Post;`"
+        )
+    }
+}
+
 /// Checks one wire-name segment; `Err` says what is wrong with it.
 pub(crate) fn check_segment(segment: &str) -> Result<(), &'static str> {
     if segment.is_empty() {

@@ -2,7 +2,7 @@
 
 use super::index::{Here, Inside, There};
 use super::walk::Token;
-use crate::protocol::route::{Namespace, Scope};
+use crate::protocol::route::{Namespace, Scope, assert_marker};
 
 /// The router holds the route `R` at `Index` (inferred).
 ///
@@ -53,6 +53,7 @@ where
 /// `I` in router `R`.
 #[inline]
 pub(crate) fn wire_name<R: Contains<X, I>, X, I>(name: &str) -> String {
+    assert_marker::<X>();
     let mut out = String::with_capacity(32);
     R::write_prefix(&mut out, Token);
     out.push_str(name);

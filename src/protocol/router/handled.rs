@@ -5,7 +5,7 @@ use super::index::{AsIncoming, AsOutgoing, AsRequest, AsScope, Handled, Here, In
 use super::walk::Token;
 use crate::protocol::route::{Incoming, Outgoing, Request, Scope};
 
-/// Replaces the still unhandled route `R` at `Index` with [`Handled<R>`].
+/// Replaces the still unhandled route `R` at `Index` with a `Handled<R>` mark.
 ///
 /// The builder's handler state is the router itself with each handled route
 /// marked, so a second handler for one route finds the mark and fails.
@@ -20,7 +20,7 @@ pub trait MarkHandled<R, Index> {
     fn seal(_: Token);
 }
 
-/// A route already marked [`Handled`] fails this bound.
+/// A route already marked `Handled` fails this bound.
 #[diagnostic::on_unimplemented(
     message = "route `{Self}` already has a handler",
     label = "second handler for `{Self}`",
@@ -57,7 +57,7 @@ where
     fn seal(_: Token) {}
 }
 
-/// Every incoming route in the handler state has been marked [`Handled`].
+/// Every incoming route in the handler state has been marked `Handled`.
 ///
 /// `Shape` is the router's (known from [`Router<Shape>`](super::Router)), so the compiler
 /// walks straight to the route that lacks a handler and names it.

@@ -5,7 +5,9 @@ use std::any::type_name;
 
 use super::index::{AsIncoming, AsOutgoing, AsRequest, AsScope};
 use crate::protocol::error::BuildError;
-use crate::protocol::route::{Incoming, Namespace, Outgoing, Request, Scope, check_segment};
+use crate::protocol::route::{
+    Incoming, Namespace, Outgoing, Request, Scope, assert_marker, check_segment,
+};
 
 mod private {
     /// Walks a router; its presence in every method signature seals the traits.
@@ -94,6 +96,7 @@ fn check_name<X: 'static>(walk: &mut Walk<'_>, segment: &str) {
 }
 
 fn push_route<X: 'static>(walk: &mut Walk<'_>, name: &str, direction: Direction) {
+    assert_marker::<X>();
     check_name::<X>(walk, name);
     let mut full = walk.prefix.clone();
     full.push_str(name);
