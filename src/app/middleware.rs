@@ -95,26 +95,18 @@ pub trait Middleware<In, P>: Send + Sync + 'static {
 
 /// Two middleware in a row: `A` then `B`. Made by [`MiddlewareExt::and`].
 ///
-/// `Sig` records the chain's input data and payload (`fn(In, P)`), fixed where
-/// the chain is built so that a mismatch is reported at the `.and(..)` that
-/// causes it. Inference picks it; build one chain per route.
-pub struct Stack<A, B, Sig> {
+/// A chain is not tied to one payload type: the same value (`log.and(auth)`,
+/// cloned) can guard routes with different payloads, as long as each link is a
+/// middleware for each of those payloads. Whether the links fit (the output of
+/// `A` is what `B` takes) is checked where the chain is used, and the error
+/// names the link that does not fit.
+#[derive(Clone)]
+pub struct Stack<A, B> {
     first: A,
     second: B,
-    _sig: PhantomData<Sig>,
 }
 
-impl<A: Clone, B: Clone, Sig> Clone for Stack<A, B, Sig> {
-    fn clone(&self) -> Self {
-        Stack {
-            first: self.first.clone(),
-            second: self.second.clone(),
-            _sig: PhantomData,
-        }
-    }
-}
-
-impl<In, P, A, B> Middleware<In, P> for Stack<A, B, fn(In, P)>
+impl<In, P, A, B> Middleware<In, P> for Stack<A, B>
 where
     In: Send + 'static,
     P: Sync + 'static,
@@ -186,20 +178,20 @@ where
 
 /// Composes middleware: `.and(next)` chains, `.then(handler)` finishes.
 ///
-/// Implemented for every type; the bounds on each method check, right where
-/// you call it, that the chain fits: `next` must accept what `self` produces,
-/// and `handler` must take the context data the chain produces.
+/// Implemented for every type. `.then(handler)` checks, right where you call
+/// it, that the chain fits the handler's payload: each link must accept what
+/// the one before it produces, and `handler` must take the context data the
+/// chain produces.
 pub trait MiddlewareExt: Sized + Send + Sync + 'static {
-    /// Runs `self`, then `next` with `self`'s output.
-    fn and<B, In, P>(self, next: B) -> Stack<Self, B, fn(In, P)>
+    /// Runs `self`, then `next` with `self`'s output. The chain works for
+    /// every payload both links accept.
+    fn and<B>(self, next: B) -> Stack<Self, B>
     where
-        Self: Middleware<In, P>,
-        B: Middleware<<Self as Middleware<In, P>>::Out, P>,
+        B: Send + Sync + 'static,
     {
         Stack {
             first: self,
             second: next,
-            _sig: PhantomData,
         }
     }
     /// Puts `self` in front of `handler` (of a message or a request route).
