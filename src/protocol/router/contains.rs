@@ -1,6 +1,9 @@
 //! [`Contains`]: a route occurs in a router, and where (for its wire name).
 
-use super::index::{Here, Inside, There};
+use super::index::{
+    At0, At1, At2, At3, At4, At5, At6, At7, At8, At9, At10, At11, At12, At13, At14, At15, Inside,
+    Skip,
+};
 use super::walk::Token;
 use crate::protocol::route::{Namespace, Scope, assert_marker};
 
@@ -18,34 +21,40 @@ pub trait Contains<R, Index> {
     fn write_prefix(out: &mut String, _: Token);
 }
 
-#[diagnostic::do_not_recommend]
-impl<R, T> Contains<R, Here> for (R, T) {
-    #[inline]
-    fn write_prefix(_: &mut String, _: Token) {}
+macro_rules! contains_at {
+    ($at:ident; $($a:ident)*) => {
+        #[diagnostic::do_not_recommend]
+        impl<X, $($a,)* T> Contains<X, $at> for nest!($($a)* ; (X, T)) {
+            #[inline]
+            fn write_prefix(_: &mut String, _: Token) {}
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<X, $($a,)* N, S, T, I> Contains<X, Inside<$at, I>> for nest!($($a)* ; (Scope<N, S>, T))
+        where
+            N: Namespace,
+            S: Contains<X, I>,
+        {
+            #[inline]
+            fn write_prefix(out: &mut String, t: Token) {
+                out.push_str(N::NAME);
+                out.push('.');
+                S::write_prefix(out, t)
+            }
+        }
+    };
 }
+for_each_offset!(contains_at);
 
 #[diagnostic::do_not_recommend]
-impl<R, H, T, I> Contains<R, There<I>> for (H, T)
+impl<X, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, T, I>
+    Contains<X, Skip<I>> for nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T)
 where
-    T: Contains<R, I>,
+    T: Contains<X, I>,
 {
     #[inline]
     fn write_prefix(out: &mut String, t: Token) {
         T::write_prefix(out, t)
-    }
-}
-
-#[diagnostic::do_not_recommend]
-impl<R, N, S, T, I> Contains<R, Inside<I>> for (Scope<N, S>, T)
-where
-    N: Namespace,
-    S: Contains<R, I>,
-{
-    #[inline]
-    fn write_prefix(out: &mut String, t: Token) {
-        out.push_str(N::NAME);
-        out.push('.');
-        S::write_prefix(out, t)
     }
 }
 

@@ -1,7 +1,10 @@
 //! The builder's handler state: [`MarkHandled`] marks a route as handled,
 //! [`EveryRouteHandled`] proves that every incoming route is.
 
-use super::index::{AsIncoming, AsOutgoing, AsRequest, AsScope, Handled, Here, Inside, There};
+use super::index::{
+    AsIncoming, AsOutgoing, AsRequest, AsScope, At0, At1, At2, At3, At4, At5, At6, At7, At8, At9,
+    At10, At11, At12, At13, At14, At15, Chunk, Handled, Inside, Rest, Skip,
+};
 use super::walk::Token;
 use crate::protocol::route::{Incoming, Outgoing, Request, Scope};
 
@@ -31,29 +34,40 @@ pub trait NotYetHandled {
     fn seal(_: Token);
 }
 
-impl<R, T> MarkHandled<R, Here> for (R, T) {
-    type Out = (Handled<R>, T);
-    fn seal(_: Token) {}
-}
+macro_rules! mark_at {
+    ($at:ident; $($a:ident)*) => {
+        #[diagnostic::do_not_recommend]
+        impl<X, $($a,)* T> MarkHandled<X, $at> for nest!($($a)* ; (X, T)) {
+            type Out = nest!($($a)* ; (Handled<X>, T));
+            fn seal(_: Token) {}
+        }
 
-impl<R: NotYetHandled, T> MarkHandled<R, Here> for (Handled<R>, T) {
-    type Out = (Handled<R>, T);
-    fn seal(_: Token) {}
-}
+        // No `do_not_recommend`: this impl's bound is the "already has a handler" message.
+        impl<X: NotYetHandled, $($a,)* T> MarkHandled<X, $at> for nest!($($a)* ; (Handled<X>, T)) {
+            type Out = nest!($($a)* ; (Handled<X>, T));
+            fn seal(_: Token) {}
+        }
 
-impl<R, H, T, I> MarkHandled<R, There<I>> for (H, T)
+        #[diagnostic::do_not_recommend]
+        impl<X, $($a,)* N, S, T, I> MarkHandled<X, Inside<$at, I>>
+            for nest!($($a)* ; (Scope<N, S>, T))
+        where
+            S: MarkHandled<X, I>,
+        {
+            type Out = nest!($($a)* ; (Scope<N, S::Out>, T));
+            fn seal(_: Token) {}
+        }
+    };
+}
+for_each_offset!(mark_at);
+
+#[diagnostic::do_not_recommend]
+impl<X, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, T, I>
+    MarkHandled<X, Skip<I>> for nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T)
 where
-    T: MarkHandled<R, I>,
+    T: MarkHandled<X, I>,
 {
-    type Out = (H, T::Out);
-    fn seal(_: Token) {}
-}
-
-impl<R, N, S, T, I> MarkHandled<R, Inside<I>> for (Scope<N, S>, T)
-where
-    S: MarkHandled<R, I>,
-{
-    type Out = (Scope<N, S::Out>, T);
+    type Out = nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T::Out);
     fn seal(_: Token) {}
 }
 
@@ -82,17 +96,31 @@ pub trait HasHandler<Kind> {
     fn seal(_: Token);
 }
 
-impl EveryRouteHandled<()> for () {
-    fn seal(_: Token) {}
+macro_rules! every_handled_rest {
+    ($($a:ident $k:ident,)*) => {
+        impl<$($a, $k,)*> EveryRouteHandled<Rest<nest!($($k)* ; ())>> for nest!($($a)* ; ())
+        where
+            $($a: HasHandler<$k>,)*
+        {
+            fn seal(_: Token) {}
+        }
+    };
 }
+for_each_rest!(every_handled_rest);
 
-impl<H, T, K, P> EveryRouteHandled<(K, P)> for (H, T)
-where
-    H: HasHandler<K>,
-    T: EveryRouteHandled<P>,
-{
-    fn seal(_: Token) {}
+macro_rules! every_handled_chunk {
+    ($($a:ident $k:ident,)*) => {
+        impl<$($a, $k,)* T, P> EveryRouteHandled<Chunk<nest!($($k)* ; ()), P>>
+            for nest!($($a)* ; T)
+        where
+            $($a: HasHandler<$k>,)*
+            T: EveryRouteHandled<P>,
+        {
+            fn seal(_: Token) {}
+        }
+    };
 }
+with_chunk!(every_handled_chunk);
 
 impl<X: Outgoing> HasHandler<AsOutgoing> for X {
     fn seal(_: Token) {}

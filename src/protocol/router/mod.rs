@@ -2,9 +2,56 @@
 //! them. The public catalogue is `zocket::router`; its guide is
 //! `src/docs/router.md`.
 
+/// `nest!(A B C ; T)` is the list type `(A, (B, (C, T)))`.
+macro_rules! nest {
+    (; $tail:ty) => { $tail };
+    ($head:ident $($rest:ident)* ; $tail:ty) => { ($head, nest!($($rest)* ; $tail)) };
+}
+
+/// Calls `$cb!(AtK; A0 .. A(K-1))` for K = 0 … 15: one impl per offset inside a chunk.
+macro_rules! for_each_offset {
+    ($cb:ident) => {
+        for_each_offset!(@go $cb []
+            [At0 At1 At2 At3 At4 At5 At6 At7 At8 At9 At10 At11 At12 At13 At14 At15]
+            [A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14]);
+    };
+    (@go $cb:ident [$($done:ident)*] [$at:ident] []) => {
+        $cb!($at; $($done)*);
+    };
+    (@go $cb:ident [$($done:ident)*] [$at:ident $($ats:ident)*] [$next:ident $($nexts:ident)*]) => {
+        $cb!($at; $($done)*);
+        for_each_offset!(@go $cb [$($done)* $next] [$($ats)*] [$($nexts)*]);
+    };
+}
+
+/// Calls `$cb!(A0 K0, .. A(K-1) K(K-1))` for K = 0 … 15: one impl per length of
+/// the last, partial chunk (elements and their kinds).
+macro_rules! for_each_rest {
+    ($cb:ident) => {
+        for_each_rest!(@go $cb []
+            [A0 K0, A1 K1, A2 K2, A3 K3, A4 K4, A5 K5, A6 K6, A7 K7,
+             A8 K8, A9 K9, A10 K10, A11 K11, A12 K12, A13 K13, A14 K14,]);
+    };
+    (@go $cb:ident [$($a:ident $k:ident,)*] []) => {
+        $cb!($($a $k,)*);
+    };
+    (@go $cb:ident [$($a:ident $k:ident,)*] [$na:ident $nk:ident, $($rest:tt)*]) => {
+        $cb!($($a $k,)*);
+        for_each_rest!(@go $cb [$($a $k,)* $na $nk,] [$($rest)*]);
+    };
+}
+
+/// The sixteen elements and kinds of a whole chunk, for `$cb!(A0 K0, .. A15 K15,)`.
+macro_rules! with_chunk {
+    ($cb:ident) => {
+        $cb!(A0 K0, A1 K1, A2 K2, A3 K3, A4 K4, A5 K5, A6 K6, A7 K7,
+             A8 K8, A9 K9, A10 K10, A11 K11, A12 K12, A13 K13, A14 K14, A15 K15,);
+    };
+}
+
 mod contains; // Contains: a route occurs in a router; its wire-name prefix
 mod handled; // MarkHandled, EveryRouteHandled: the builder's handler state
-pub(crate) mod index; // Here/There/Inside, AsIncoming/AsOutgoing/AsRequest/AsScope, Handled: inference picks them
+pub(crate) mod index; // At0..At15/Skip/Inside, Chunk/Rest, AsIncoming..AsScope, Handled: inference picks them
 mod table; // routes() and the checked RouteTable
 mod walk; // Router, RouteNode: a well-formed router, walked for its routes
 

@@ -3,7 +3,7 @@
 
 use std::any::type_name;
 
-use super::index::{AsIncoming, AsOutgoing, AsRequest, AsScope};
+use super::index::{AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Rest};
 use crate::protocol::error::BuildError;
 use crate::protocol::route::{
     Incoming, Namespace, Outgoing, Request, Scope, assert_marker, check_segment,
@@ -67,20 +67,38 @@ pub trait RouteNode<Kind>: Send + Sync + 'static {
     fn walk(walk: &mut Walk<'_>);
 }
 
-impl Router<()> for () {
-    fn walk(_: &mut Walk<'_>) {}
+macro_rules! router_rest {
+    ($($a:ident $k:ident,)*) => {
+        // No `do_not_recommend`: the element that is not a route must be named.
+        impl<$($a, $k,)*> Router<Rest<nest!($($k)* ; ())>> for nest!($($a)* ; ())
+        where
+            $($a: RouteNode<$k>,)*
+        {
+            #[allow(unused_variables)]
+            fn walk(walk: &mut Walk<'_>) {
+                $($a::walk(walk);)*
+            }
+        }
+    };
 }
+for_each_rest!(router_rest);
 
-impl<H, T, K, P> Router<(K, P)> for (H, T)
-where
-    H: RouteNode<K>,
-    T: Router<P>,
-{
-    fn walk(walk: &mut Walk<'_>) {
-        H::walk(walk);
-        T::walk(walk);
-    }
+macro_rules! router_chunk {
+    ($($a:ident $k:ident,)*) => {
+        // No `do_not_recommend`: the element that is not a route must be named.
+        impl<$($a, $k,)* T, P> Router<Chunk<nest!($($k)* ; ()), P>> for nest!($($a)* ; T)
+        where
+            $($a: RouteNode<$k>,)*
+            T: Router<P>,
+        {
+            fn walk(walk: &mut Walk<'_>) {
+                $($a::walk(walk);)*
+                T::walk(walk);
+            }
+        }
+    };
 }
+with_chunk!(router_chunk);
 
 /// Records the first malformed name segment met during a walk.
 fn check_name<X: 'static>(walk: &mut Walk<'_>, segment: &str) {
