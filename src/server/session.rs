@@ -40,6 +40,17 @@ use crate::protocol::client_id::ClientId;
 use crate::protocol::wire::ErrorKind;
 use crate::util::panic_message;
 
+/// Frames one connection reads per wake-up before it yields to the others.
+///
+/// A single socket read can hold a thousand small frames; handled in one pass,
+/// each of their room sends would land in every member's queue before any
+/// member's task ran, and healthy readers would overflow their queues and be
+/// closed as slow consumers. With the budget, members drain their queues
+/// between a sender's batches: one sender grows a member's queue by at most
+/// this many messages per turn. A burst of up to this many messages still goes
+/// out to each member in one write.
+const FRAMES_PER_WAKEUP: usize = 32;
+
 /// A running handler: the boxed future of [`dispatch`], which catches panics.
 pub(crate) type Dispatch = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
 
@@ -227,6 +238,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
     fn poll_session(&mut self, cx: &mut Context<'_>) -> Poll<End> {
         // Registered before the queue is looked at, so no push is missed.
         self.outbox.waker.register(cx.waker());
+        let mut frames = 0usize;
         loop {
             let mut progressed = false;
 
@@ -253,10 +265,11 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 progressed = true;
             }
 
-            if self.dispatch.is_none() {
+            if self.dispatch.is_none() && frames < FRAMES_PER_WAKEUP {
                 match Pin::new(&mut self.ws).poll_next(cx) {
                     Poll::Ready(Some(Ok(msg))) => {
                         self.last_seen = Instant::now();
+                        frames += 1;
                         self.on_frame(msg);
                         progressed = true;
                     }
@@ -299,6 +312,12 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
             }
 
             if !progressed {
+                if frames >= FRAMES_PER_WAKEUP {
+                    // Out of budget with frames possibly still buffered: let the
+                    // other connections (the recipients of what these frames
+                    // sent) run, then continue from here.
+                    cx.waker().wake_by_ref();
+                }
                 return Poll::Pending;
             }
         }

@@ -1,0 +1,69 @@
+//! One client's burst must not hurt the others: a connection handles a bounded
+//! number of frames per wake-up, so the members of a room drain their queues
+//! between a sender's messages instead of looking like slow consumers.
+mod common;
+use common::*;
+use futures_util::SinkExt;
+use serde_json::json;
+use tungstenite::Message;
+
+const READERS: usize = 50;
+const BURST: usize = 1_000;
+
+async fn burst_into_a_room_of_fast_readers() {
+    // Default configuration: a 256-message queue per client, slow consumers closed.
+    let server = start().await;
+    let mut readers = Vec::new();
+    for i in 0..READERS {
+        let mut c = Client::connect(&server, &format!("r{i}")).await;
+        c.send("rooms.join", json!({"room": "lobby"})).await;
+        c.barrier().await;
+        readers.push(c);
+    }
+    let mut sender = Client::connect(&server, "sender").await;
+    sender.send("rooms.join", json!({"room": "lobby"})).await;
+    sender.barrier().await;
+
+    // The whole burst in as few writes as the client library makes: the server
+    // reads it from its socket in large chunks.
+    for i in 0..BURST {
+        let text =
+            json!({"type": "rooms.say", "payload": {"room": "lobby", "text": format!("m{i}")}});
+        sender
+            .ws
+            .feed(Message::text(text.to_string()))
+            .await
+            .unwrap();
+    }
+    sender.ws.flush().await.unwrap();
+
+    // Every reader is fast (its socket buffer holds the whole burst); each
+    // gets every message, in order, and nobody is closed.
+    for (n, reader) in readers.iter_mut().enumerate() {
+        for i in 0..BURST {
+            let p = reader.expect("rooms.onSay").await;
+            assert_eq!(p["text"], format!("m{i}"), "reader {n}, message {i}");
+        }
+        reader.barrier().await;
+    }
+    for i in 0..BURST {
+        assert_eq!(sender.expect("rooms.onSay").await["text"], format!("m{i}"));
+    }
+    assert_eq!(
+        server.handle.connection_count(),
+        READERS + 1,
+        "nobody was closed"
+    );
+    assert_eq!(server.handle.metrics().dropped_slow, 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_into_a_room_closes_no_fast_reader() {
+    burst_into_a_room_of_fast_readers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_into_a_room_closes_no_fast_reader_on_two_threads() {
+    burst_into_a_room_of_fast_readers().await;
+}
