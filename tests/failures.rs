@@ -149,3 +149,41 @@ async fn binary_frames_are_reported_not_fatal() {
     a.barrier().await;
     server.stop().await;
 }
+
+/// Nothing a client sends comes back (or goes to the log) in full: a 60 KB
+/// string in a number field, a 60 KB route name and 60 KB of garbage JSON
+/// each get an error reply under 1 KiB.
+#[tokio::test]
+async fn error_replies_carry_only_an_excerpt_of_what_the_client_sent() {
+    use futures_util::StreamExt;
+    let server = start().await;
+    let mut c = Client::connect(&server, "a").await;
+    let huge = "x".repeat(60_000);
+    let frames = [
+        json!({"type": "math.double", "id": 1, "payload": {"n": huge}}).to_string(),
+        json!({"type": huge, "payload": null}).to_string(),
+        format!("{{\"type\": [\"{huge}\"]}}"),
+    ];
+    for (frame, kind) in frames
+        .iter()
+        .zip(["invalid_payload", "unknown_route", "invalid_json"])
+    {
+        c.send_raw(frame).await;
+        let reply = loop {
+            match tokio::time::timeout(WAIT, c.ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap()
+            {
+                tungstenite::Message::Text(t) => break t,
+                _ => continue,
+            }
+        };
+        assert!(reply.len() < 1024, "{kind}: a {}-byte reply", reply.len());
+        let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(v["payload"]["kind"], kind, "{v}");
+    }
+    c.barrier().await;
+    server.stop().await;
+}

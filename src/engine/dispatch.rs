@@ -11,6 +11,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
@@ -146,9 +147,6 @@ pub(crate) struct Handlers<U> {
     pub(crate) on_disconnect: Option<DisconnectFn<U>>,
 }
 
-/// Longest route name echoed back in an error.
-const MAX_ECHOED_ROUTE: usize = 128;
-
 /// Parses one text frame's envelope, looks its route up and runs the entry
 /// (deserialize, validate, middleware, handler), catching a panic.
 pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
@@ -161,7 +159,10 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
         Failure::new(
             ErrorKind::InvalidJson,
             None,
-            format!("expected {{\"type\": string, \"payload\": any}}: {e}"),
+            format!(
+                "expected {{\"type\": string, \"payload\": any}}: {}",
+                wire::excerpt(&e.to_string())
+            ),
         )
     })?;
     let id = envelope.id;
@@ -181,17 +182,9 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
     }
     let route = envelope.route.as_ref();
     let Some(entry) = handlers.table.get(route) else {
-        let mut shown = route.to_owned();
-        if shown.len() > MAX_ECHOED_ROUTE {
-            let mut cut = MAX_ECHOED_ROUTE;
-            while !shown.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            shown.truncate(cut);
-        }
         return Err(with_id(Failure::new(
             ErrorKind::UnknownRoute,
-            Some(&shown),
+            Some(&wire::excerpt(route)),
             "no incoming route has this name",
         )));
     };
@@ -207,10 +200,69 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
     }
 }
 
-/// Logs a failed message and tells its client on the reserved error route.
-pub(crate) fn report(hub: &Hub, id: ClientId, failure: Failure) {
+/// Log lines one connection's failed messages may cause per window.
+const LOG_BURST: u32 = 10;
+/// The window of [`LOG_BURST`].
+const LOG_WINDOW: Duration = Duration::from_secs(10);
+
+/// Rate-limits the log lines about one connection's failed messages, so a
+/// client sending garbage in a loop cannot flood the server's log: at most
+/// [`LOG_BURST`] lines per [`LOG_WINDOW`]; the rest are counted, and the
+/// count is logged when the next window opens.
+#[derive(Debug)]
+pub(crate) struct LogBudget {
+    window_start: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl Default for LogBudget {
+    fn default() -> Self {
+        LogBudget {
+            window_start: Instant::now(),
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+}
+
+impl LogBudget {
+    /// Whether one more line may be logged now.
+    fn allow(&mut self, client: ClientId) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.window_start) >= LOG_WINDOW {
+            if self.suppressed > 0 {
+                tracing::warn!(client = %client, suppressed = self.suppressed,
+                    "log lines about this client's failed messages were suppressed");
+            }
+            *self = LogBudget {
+                window_start: now,
+                ..LogBudget::default()
+            };
+        }
+        if self.logged < LOG_BURST {
+            self.logged += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}
+
+/// Tells a client on the reserved error route what went wrong with its
+/// message, counts it, and logs it within the connection's `budget`.
+pub(crate) fn report(hub: &Hub, id: ClientId, failure: Failure, budget: &mut LogBudget) {
     let p = &failure.payload;
     hub.counters.error(p.kind);
+    if budget.allow(id) {
+        log_failure(id, &failure);
+    }
+    hub.deliver_to([id], &Utf8Bytes::from(p.encode()), None);
+}
+
+fn log_failure(id: ClientId, failure: &Failure) {
+    let p = &failure.payload;
     let route = p.route.as_deref().unwrap_or("-");
     match p.kind {
         ErrorKind::HandlerError => tracing::error!(
@@ -222,5 +274,22 @@ pub(crate) fn report(hub: &Hub, id: ClientId, failure: Failure) {
             "message dropped"
         ),
     }
-    hub.deliver_to([id], &Utf8Bytes::from(p.encode()), None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_budget_allows_a_burst_then_counts() {
+        let id = ClientId::new(0, 1, 0);
+        let mut budget = LogBudget::default();
+        let allowed = (0..100).filter(|_| budget.allow(id)).count();
+        assert_eq!(allowed, LOG_BURST as usize);
+        assert_eq!(budget.suppressed, 100 - u64::from(LOG_BURST));
+        // A new window allows a new burst.
+        budget.window_start -= LOG_WINDOW;
+        assert!(budget.allow(id));
+        assert_eq!(budget.suppressed, 0);
+    }
 }

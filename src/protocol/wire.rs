@@ -146,28 +146,62 @@ impl ErrorPayload {
     }
 }
 
-/// The issues in a garde report.
+/// Longest excerpt of client-sent text that goes back to the client or into
+/// the log, in bytes (route names, field paths, issue messages).
+pub(crate) const MAX_EXCERPT: usize = 128;
+
+/// Most issues listed in one error; the rest are counted in a last issue.
+pub(crate) const MAX_ISSUES: usize = 16;
+
+/// `text` cut to at most [`MAX_EXCERPT`] bytes (at a character boundary),
+/// ending in `…` when something was cut: a client's input is never reflected
+/// or logged in full.
+pub(crate) fn excerpt(text: &str) -> String {
+    if text.len() <= MAX_EXCERPT {
+        return text.to_owned();
+    }
+    let mut cut = MAX_EXCERPT - '…'.len_utf8();
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut out = String::with_capacity(cut + 3);
+    out.push_str(&text[..cut]);
+    out.push('…');
+    out
+}
+
+/// The issues in a garde report, each field bounded, at most [`MAX_ISSUES`].
 pub(crate) fn issues_of(report: &garde::Report) -> Vec<Issue> {
-    report
+    let mut issues: Vec<Issue> = report
         .iter()
+        .take(MAX_ISSUES)
         .map(|(path, error)| Issue {
-            path: path.to_string(),
-            message: error.message().to_string(),
+            path: excerpt(&path.to_string()),
+            message: excerpt(error.message()),
         })
-        .collect()
+        .collect();
+    let total = report.iter().count();
+    if total > MAX_ISSUES {
+        issues.push(Issue {
+            path: String::new(),
+            message: format!("and {} more issues", total - MAX_ISSUES),
+        });
+    }
+    issues
 }
 
 /// Turns a serde_json error into an issue. serde_json gives no field path, only
-/// the message (which names the field for missing and unknown fields).
+/// the message (which names the field for missing and unknown fields, and may
+/// quote the offending value: it is cut to an excerpt).
 pub(crate) fn issue_of_json(err: &serde_json::Error) -> Issue {
-    let message = err.to_string();
+    let message = excerpt(&err.to_string());
     // "missing field `name`", "unknown field `x`, expected ...": the field is the path.
     let path = ["missing field `", "unknown field `", "duplicate field `"]
         .iter()
         .find_map(|prefix| message.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next())
-        .unwrap_or_default()
-        .to_owned();
+        .map(excerpt)
+        .unwrap_or_default();
     Issue { path, message }
 }
 
@@ -237,6 +271,32 @@ mod tests {
         assert_eq!(issue_of_json(&err).path, "name");
         let err = serde_json::from_str::<T>(r#"{"name": 5}"#).unwrap_err();
         assert_eq!(issue_of_json(&err).path, "");
+    }
+
+    #[test]
+    fn client_text_is_cut_to_an_excerpt() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(100); // 200 bytes
+        let cut = excerpt(&long);
+        assert!(cut.len() <= MAX_EXCERPT, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            flag: bool,
+        }
+        let huge = format!(r#"{{"flag": "{}"}}"#, "x".repeat(60_000));
+        let issue = issue_of_json(&serde_json::from_str::<T>(&huge).unwrap_err());
+        assert!(
+            issue.message.len() <= MAX_EXCERPT,
+            "{}",
+            issue.message.len()
+        );
+        assert!(
+            issue.message.starts_with("invalid type: string"),
+            "{}",
+            issue.message
+        );
     }
 
     #[test]

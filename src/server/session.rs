@@ -33,7 +33,7 @@ use tungstenite::protocol::frame::CloseFrame;
 
 use super::socket::{Socket, Ws};
 use crate::engine::conn::Conn;
-use crate::engine::dispatch::{Failure, Handlers, dispatch, report};
+use crate::engine::dispatch::{Failure, Handlers, LogBudget, dispatch, report};
 use crate::engine::hub::{Hub, Registered};
 use crate::engine::outbox::{CloseCmd, Outbox};
 use crate::protocol::client_id::ClientId;
@@ -123,6 +123,8 @@ struct Session<U, S: Socket, F> {
     phase: Phase,
     heartbeat: Option<(Duration, Pin<Box<Sleep>>)>,
     last_seen: Instant,
+    /// Bounds the log lines this client's failed messages cause.
+    log_budget: LogBudget,
 }
 
 /// Why a connection ended (for the log).
@@ -214,7 +216,9 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 match self.frames.on_data(msg, &self.conn, &self.data) {
                     OnData::Run(dispatch) => self.dispatch = Some(dispatch),
                     OnData::Write(msg) => self.pending.push_back(msg),
-                    OnData::Fail(failure) => report(&self.hub, self.conn.id, failure),
+                    OnData::Fail(failure) => {
+                        report(&self.hub, self.conn.id, failure, &mut self.log_budget)
+                    }
                 }
             }
             // tungstenite answers pings; a close is answered on the next read.
@@ -260,7 +264,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
             {
                 self.dispatch = None;
                 if let Err(failure) = result {
-                    report(&self.hub, self.conn.id, failure);
+                    report(&self.hub, self.conn.id, failure, &mut self.log_budget);
                 }
                 progressed = true;
             }
@@ -381,6 +385,7 @@ async fn serve<U, S, F>(
         phase: Phase::Open,
         heartbeat,
         last_seen: Instant::now(),
+        log_budget: LogBudget::default(),
     };
     let end = std::future::poll_fn(|cx| session.poll_session(cx)).await;
     match &end {

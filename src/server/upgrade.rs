@@ -55,7 +55,7 @@ pub(crate) async fn upgrade<U>(
     if let (Some(allowed), Some(origin)) = (&config.allowed_origins, head.header("origin"))
         && !allowed.iter().any(|a| a == origin)
     {
-        tracing::info!(peer, origin, "upgrade refused: origin not allowed");
+        tracing::info!(peer, origin = %crate::protocol::wire::excerpt(origin), "upgrade refused: origin not allowed");
         return Err(Refusal::new(403, "Origin not allowed", None));
     }
     let registered = match hub.register() {
