@@ -108,3 +108,28 @@ async fn on_disconnect_runs_once_per_connection() {
         "no second call, not even at shutdown: {late:?}"
     );
 }
+
+/// A client may be in `max_rooms_per_client` rooms; a join beyond it is
+/// refused with an error the client sees, and changes nothing.
+#[tokio::test]
+async fn a_join_beyond_the_room_limit_is_refused_with_an_error() {
+    let server = start_with(config().max_rooms_per_client(3)).await;
+    let mut a = Client::connect(&server, "a").await;
+    for room in ["r1", "r2", "r3"] {
+        a.send("rooms.join", json!({"room": room})).await;
+    }
+    a.barrier().await;
+    a.send("rooms.join", json!({"room": "r4"})).await;
+    let e = a.expect_error("rejected").await;
+    assert_eq!(e["route"], "rooms.join");
+    assert!(
+        e["message"].as_str().unwrap().contains("at most 3 rooms"),
+        "{e}"
+    );
+    assert_eq!(a.whoami().await.rooms, ["r1", "r2", "r3"]);
+    // Leaving one makes room for another.
+    a.send("rooms.leave", json!({"room": "r1"})).await;
+    a.send("rooms.join", json!({"room": "r4"})).await;
+    assert_eq!(a.whoami().await.rooms, ["r2", "r3", "r4"]);
+    server.stop().await;
+}

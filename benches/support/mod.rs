@@ -76,7 +76,7 @@ mod zocket_server {
         Ok(())
     }
     async fn join(r: Room, ctx: C) -> HandlerResult {
-        ctx.join(&r.room);
+        ctx.join(&r.room)?;
         Ok(())
     }
     async fn say(m: RoomText, ctx: C) -> HandlerResult {

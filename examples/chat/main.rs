@@ -204,7 +204,7 @@ fn member(ctx: &C, room: &str) -> Member {
 }
 
 async fn join(r: Room, ctx: C) -> HandlerResult {
-    if ctx.join(&r.room) {
+    if ctx.join(&r.room)? {
         let member = member(&ctx, &r.room);
         // Everyone in the room, the joiner included.
         ctx.send(OnJoin, member)?.to_room([r.room]);

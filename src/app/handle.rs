@@ -5,11 +5,12 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::app::delivery::{Delivery, prepare};
+use crate::engine::conn::joined;
 use crate::engine::hub::Hub;
 use crate::engine::lifecycle::Lifecycle;
 use crate::engine::metrics::Metrics;
 use crate::protocol::client_id::ClientId;
-use crate::protocol::error::SendError;
+use crate::protocol::error::{Reject, SendError};
 use crate::protocol::route::Outgoing;
 use crate::protocol::router::Contains;
 
@@ -72,9 +73,17 @@ impl<R> ServerHandle<R> {
     pub fn members(&self, room: &str) -> Vec<ClientId> {
         self.hub.members(room)
     }
-    /// Makes client `id` join `room`.
-    pub fn join(&self, id: ClientId, room: &str) -> bool {
-        self.hub.join(id, room)
+    /// Makes client `id` join `room`; see [`Conn::join`](crate::Conn::join).
+    ///
+    /// # Errors
+    ///
+    /// A [`Reject`] when the client is in
+    /// [`max_rooms_per_client`](crate::Config::max_rooms_per_client) rooms already.
+    pub fn join(&self, id: ClientId, room: &str) -> Result<bool, Reject> {
+        joined(
+            self.hub.join(id, room),
+            self.hub.config.max_rooms_per_client,
+        )
     }
     /// Makes client `id` leave `room`.
     pub fn leave(&self, id: ClientId, room: &str) -> bool {

@@ -74,6 +74,8 @@ pub struct Config {
     pub write_buffer_size: usize,
     /// Most bytes pending in one connection's write buffer.
     pub max_write_buffer_size: usize,
+    /// Rooms one client may be in at once.
+    pub max_rooms_per_client: usize,
 }
 
 /// A static HTTP response served for a plain (non-upgrade) GET.
@@ -104,6 +106,7 @@ impl Default for Config {
     /// | upgrade path | any |
     /// | tungstenite read buffer | 512 B (socket reads go through a 64 KiB stack buffer) |
     /// | write buffer | 16 KiB before a flush; at most 1 MiB pending |
+    /// | rooms per client | 256 |
     fn default() -> Self {
         Config {
             max_message_size: 64 << 10,
@@ -124,6 +127,7 @@ impl Default for Config {
             read_buffer_size: 512,
             write_buffer_size: 16 << 10,
             max_write_buffer_size: 1 << 20,
+            max_rooms_per_client: 256,
         }
     }
 }
@@ -205,6 +209,13 @@ impl Config {
     setter!(
         /// Most bytes pending in one connection's write buffer.
         max_write_buffer_size: usize
+    );
+    setter!(
+        /// Rooms one client may be in at once; a join beyond it is refused with
+        /// a [`Reject`](crate::Reject) (`rejected` for the client), never silently.
+        /// It bounds the memory one client can pin in the room index and the
+        /// work its disconnect does under the registry's lock.
+        max_rooms_per_client: usize
     );
 
     /// Accept upgrades only from these `Origin`s (exact match, e.g.

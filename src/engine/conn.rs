@@ -3,8 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::engine::hub::Hub;
+use crate::engine::hub::{Hub, Joined};
 use crate::protocol::client_id::ClientId;
+use crate::protocol::error::Reject;
 
 /// The connection a message came from: its id and its rooms.
 ///
@@ -21,9 +22,20 @@ impl Conn {
     pub fn id(&self) -> ClientId {
         self.id
     }
-    /// Joins `room`; `false` if already a member (or the connection is gone).
-    pub fn join(&self, room: &str) -> bool {
-        self.hub.join(self.id, room)
+    /// Joins `room`: `Ok(true)` when the client became a member, `Ok(false)`
+    /// when it was one already (or the connection is gone).
+    ///
+    /// # Errors
+    ///
+    /// A [`Reject`] when the client is in
+    /// [`max_rooms_per_client`](crate::Config::max_rooms_per_client) rooms
+    /// already; nothing changes. With `?` in a handler, the client is told
+    /// on `$zocket.error` (`rejected`).
+    pub fn join(&self, room: &str) -> Result<bool, Reject> {
+        joined(
+            self.hub.join(self.id, room),
+            self.hub.config.max_rooms_per_client,
+        )
     }
     /// Leaves `room`; `false` if not a member. An empty room is removed.
     pub fn leave(&self, room: &str) -> bool {
@@ -40,6 +52,17 @@ impl Conn {
     /// Closes this connection with a close code (e.g. 1008) and reason.
     pub fn close(&self, code: u16, reason: &'static str) {
         self.hub.close(self.id, code, reason);
+    }
+}
+
+/// The public answer to a join.
+pub(crate) fn joined(outcome: Joined, limit: usize) -> Result<bool, Reject> {
+    match outcome {
+        Joined::Member => Ok(true),
+        Joined::AlreadyMember | Joined::Gone => Ok(false),
+        Joined::TooManyRooms => Err(Reject::forbidden(format!(
+            "room limit reached: a client may be in at most {limit} rooms"
+        ))),
     }
 }
 

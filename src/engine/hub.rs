@@ -52,6 +52,19 @@ pub(crate) struct Hub {
     pub(crate) lifecycle: Lifecycle,
 }
 
+/// What [`Hub::join`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Joined {
+    /// The client is now a member.
+    Member,
+    /// It was a member already.
+    AlreadyMember,
+    /// The connection is gone.
+    Gone,
+    /// It is in `max_rooms_per_client` rooms already; nothing changed.
+    TooManyRooms,
+}
+
 /// Why a new connection cannot be registered.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum RegisterError {
@@ -131,15 +144,19 @@ impl Hub {
         left
     }
 
-    pub(crate) fn join(&self, id: ClientId, room: &str) -> bool {
+    /// Makes `id` a member of `room`.
+    pub(crate) fn join(&self, id: ClientId, room: &str) -> Joined {
         let mut state = self.lock();
         let state = &mut *state;
         let key = id.key();
         let Some(slot) = state.conns.get_mut(key).filter(|s| s.id == id) else {
-            return false;
+            return Joined::Gone;
         };
         if slot.rooms.contains(room) {
-            return false;
+            return Joined::AlreadyMember;
+        }
+        if slot.rooms.len() >= self.config.max_rooms_per_client {
+            return Joined::TooManyRooms;
         }
         let name: Arc<str> = match state.rooms.get_key_value(room) {
             Some((k, _)) => k.clone(),
@@ -147,7 +164,7 @@ impl Hub {
         };
         slot.rooms.insert(name.clone());
         state.rooms.entry(name).or_default().insert(key);
-        true
+        Joined::Member
     }
 
     pub(crate) fn leave(&self, id: ClientId, room: &str) -> bool {
@@ -433,7 +450,10 @@ mod tests {
 
     fn hub() -> Arc<Hub> {
         Hub::new(
-            Config::default().max_connections(3).queue_len(2),
+            Config::default()
+                .max_connections(3)
+                .queue_len(2)
+                .max_rooms_per_client(3),
             Counters::default(),
             None,
         )
@@ -448,8 +468,12 @@ mod tests {
         let b = core.register().unwrap();
         assert_eq!(a_id.key(), b.id.key(), "slab slot is reused");
         assert_ne!(a_id, b.id, "but the id is not");
-        assert!(!core.join(a_id, "lobby"), "a stale id cannot join");
-        assert!(core.join(b.id, "lobby"));
+        assert_eq!(
+            core.join(a_id, "lobby"),
+            Joined::Gone,
+            "a stale id cannot join"
+        );
+        assert_eq!(core.join(b.id, "lobby"), Joined::Member);
     }
 
     #[test]
@@ -457,10 +481,14 @@ mod tests {
         let core = hub();
         let a = core.register().unwrap();
         let b = core.register().unwrap();
-        assert!(core.join(a.id, "x"));
-        assert!(!core.join(a.id, "x"), "joining twice is a no-op");
-        assert!(core.join(b.id, "x"));
-        assert!(core.join(a.id, "y"));
+        assert_eq!(core.join(a.id, "x"), Joined::Member);
+        assert_eq!(
+            core.join(a.id, "x"),
+            Joined::AlreadyMember,
+            "joining twice is a no-op"
+        );
+        assert_eq!(core.join(b.id, "x"), Joined::Member);
+        assert_eq!(core.join(a.id, "y"), Joined::Member);
         assert_eq!(core.room_names(), ["x", "y"]);
         assert_eq!(core.members("x").len(), 2);
         assert!(core.leave(b.id, "x"));
@@ -513,6 +541,13 @@ mod tests {
         core.join(a.id, "x");
         core.join(a.id, "y");
         core.join(b.id, "y");
+        assert_eq!(core.join(b.id, "z"), Joined::Member);
+        assert_eq!(
+            core.join(b.id, "w"),
+            Joined::TooManyRooms,
+            "the limit is 3 rooms"
+        );
+        assert!(!core.in_room(b.id, "w"));
         let msg = Utf8Bytes::from_static("m");
         assert_eq!(
             core.deliver_to_rooms(&["x".into(), "y".into()], &msg, None),

@@ -418,7 +418,7 @@ pub fn app_with<A: zocket::adapter::Adapter>(config: Config, adapter: Option<A>)
             Ok(())
         })
         .on(Join, |r: Room, ctx: C| async move {
-            ctx.join(&r.room);
+            ctx.join(&r.room)?;
             Ok(())
         })
         .on(Leave, |r: Room, ctx: C| async move {

@@ -174,7 +174,7 @@ async fn ping(_: (), ctx: Ctx0) -> HandlerResult {
     Ok(())
 }
 async fn join(r: Room, ctx: Ctx0) -> HandlerResult {
-    ctx.join(&r.room);
+    ctx.join(&r.room)?;
     Ok(())
 }
 async fn say(msg: RoomText, ctx: Ctx0<Limited>) -> HandlerResult {

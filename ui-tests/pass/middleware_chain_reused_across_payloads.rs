@@ -62,7 +62,7 @@ async fn post(_: Text, ctx: Ctx<Router, Authed>) -> HandlerResult {
     Ok(())
 }
 async fn enter(j: Join, ctx: Ctx<Router, Authed>) -> HandlerResult {
-    ctx.join(&j.room);
+    ctx.join(&j.room)?;
     Ok(())
 }
 
