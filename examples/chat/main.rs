@@ -85,8 +85,22 @@ struct TypingState {
 /// The handshake: `?name=alice` (or a `name` header).
 #[derive(Deserialize, Validate)]
 struct Hello {
-    #[garde(length(chars, min = 1, max = 32))]
+    #[garde(length(chars, min = 1, max = 32), custom(printable_name))]
     name: String,
+}
+
+/// A name is shown to everyone: no control characters (newlines, escapes)
+/// and no bidirectional overrides or isolates, which could make text around it
+/// read backwards.
+fn printable_name(name: &str, _: &()) -> garde::Result {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
+    match name.chars().find(|&c| c.is_control() || bidi(c)) {
+        Some(c) => Err(garde::Error::new(format!(
+            "may not contain control or bidirectional-override characters (found U+{:04X})",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
 }
 
 // ---- routes: zero-sized markers; the direction is part of the type ----------------

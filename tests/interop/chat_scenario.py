@@ -47,6 +47,11 @@ async def main():
     assert body["details"][0]["path"] == "name", body
     status, body = await refused(URL + "?name=" + "x" * 33)
     assert status == 400 and body["details"][0]["path"] == "name", (status, body)
+    # Names are shown to everyone: no control characters, no bidi overrides.
+    for bad in ["a%0Ab", "a%1B%5B31mb", "evil%E2%80%AEtxt.exe", "x%E2%81%A6y"]:
+        status, body = await refused(URL + "?name=" + bad)
+        assert status == 400 and body["details"][0]["path"] == "name", (bad, status, body)
+        assert "bidirectional" in body["details"][0]["message"], body
     print("ok: invalid handshakes get 400 with details")
 
     # alice by query string, bob by header.
