@@ -122,3 +122,35 @@ async fn slow_consumer_with_drop_policy_keeps_its_connection() {
     fast.barrier().await;
     server.stop().await;
 }
+
+/// A queue over its soft bound for a moment is not a slow consumer: twenty
+/// messages queued at once for a client with an 8-message soft bound all
+/// arrive, and the client stays connected.
+#[tokio::test]
+async fn a_momentary_burst_over_the_soft_bound_closes_nobody() {
+    let server = start_with(config().queue_len(8)).await;
+    let mut c = Client::connect(&server, "c").await;
+    let id = c.whoami().await.id;
+    // Queued back to back from this task: the client's task has no chance to
+    // drain in between, so its queue holds all twenty at once.
+    for seq in 0..20 {
+        server
+            .handle
+            .send(
+                OnBlob,
+                Blob {
+                    seq,
+                    data: "b".into(),
+                },
+            )
+            .unwrap()
+            .to([id]);
+    }
+    for seq in 0..20 {
+        assert_eq!(c.expect("onBlob").await["seq"], seq);
+    }
+    assert!(server.handle.is_connected(id));
+    assert_eq!(server.handle.metrics().dropped_slow, 0);
+    c.barrier().await;
+    server.stop().await;
+}

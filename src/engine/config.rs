@@ -46,8 +46,13 @@ pub struct Config {
     pub max_connections: usize,
     /// Sockets still in their handshake, beyond `max_connections`.
     pub max_pending_handshakes: usize,
-    /// Messages queued for one client before the slow-consumer policy applies.
+    /// Messages queued for one client before its grace period starts.
     pub queue_len: usize,
+    /// Bytes queued for one client before its grace period starts.
+    pub queue_bytes: usize,
+    /// How long a client's queue may stay over its bounds before the
+    /// slow-consumer policy applies.
+    pub slow_consumer_grace: Duration,
     /// What happens to a client whose queue is full.
     pub slow_consumer: SlowConsumer,
     /// Time for the upgrade request and `on_connect`.
@@ -95,8 +100,9 @@ impl Default for Config {
     /// | max frame size | 64 KiB |
     /// | max connections | 10,000 |
     /// | sockets still in their handshake, beyond that | 1,024 |
-    /// | queue length per connection | 256 messages |
-    /// | slow consumer | close with 1008 |
+    /// | queue per connection, soft | 256 messages or 256 KiB |
+    /// | queue per connection, hard | 4 x the soft bounds (1,024 messages or 1 MiB) |
+    /// | slow consumer | over the soft bounds for 5 s, or at the hard bounds: close with 1008 |
     /// | handshake timeout | 10 s |
     /// | max handshake request size | 16 KiB |
     /// | heartbeat | ping every 30 s; a peer silent for 2 intervals is closed |
@@ -114,6 +120,8 @@ impl Default for Config {
             max_connections: 10_000,
             max_pending_handshakes: 1024,
             queue_len: 256,
+            queue_bytes: 256 << 10,
+            slow_consumer_grace: Duration::from_secs(5),
             slow_consumer: SlowConsumer::Close(1008),
             handshake_timeout: Duration::from_secs(10),
             max_handshake_size: 16 << 10,
@@ -165,8 +173,23 @@ impl Config {
         max_pending_handshakes: usize
     );
     setter!(
-        /// Messages queued for one client before the [`SlowConsumer`] policy applies.
+        /// Messages queued for one client before its grace period starts
+        /// (the soft bound; the hard bound is four times it). A queue over a
+        /// soft bound keeps accepting messages for `slow_consumer_grace`; one
+        /// that stays over it longer, or reaches a hard bound, gets the
+        /// [`SlowConsumer`] policy. A reader that falls behind for a moment is
+        /// left alone; one that does not keep up is not.
         queue_len: usize
+    );
+    setter!(
+        /// Bytes queued for one client before its grace period starts (the
+        /// soft bound; the hard bound is four times it). See `queue_len`.
+        queue_bytes: usize
+    );
+    setter!(
+        /// How long a client's queue may stay over its soft bounds before the
+        /// [`SlowConsumer`] policy applies. See `queue_len`.
+        slow_consumer_grace: Duration
     );
     setter!(
         /// What happens to a client whose queue is full.

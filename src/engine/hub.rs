@@ -17,7 +17,7 @@ use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, Target};
 use crate::engine::config::{Config, SlowConsumer};
 use crate::engine::lifecycle::Lifecycle;
 use crate::engine::metrics::Counters;
-use crate::engine::outbox::{CloseCmd, Outbox, QueueError};
+use crate::engine::outbox::{CloseCmd, Outbox, QueueError, QueueLimits};
 use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
@@ -109,7 +109,11 @@ impl Hub {
         if state.conns.len() >= self.config.max_connections {
             return Err(RegisterError::Full);
         }
-        let outbox = Arc::new(Outbox::new(self.config.queue_len));
+        let outbox = Arc::new(Outbox::new(QueueLimits {
+            soft_len: self.config.queue_len,
+            soft_bytes: self.config.queue_bytes,
+            grace: self.config.slow_consumer_grace,
+        }));
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let entry = state.conns.vacant_entry();
         let id = ClientId::new(self.node, generation, entry.key());
@@ -453,6 +457,7 @@ mod tests {
             Config::default()
                 .max_connections(3)
                 .queue_len(2)
+                .slow_consumer_grace(std::time::Duration::ZERO)
                 .max_rooms_per_client(3),
             Counters::default(),
             None,
@@ -541,13 +546,6 @@ mod tests {
         core.join(a.id, "x");
         core.join(a.id, "y");
         core.join(b.id, "y");
-        assert_eq!(core.join(b.id, "z"), Joined::Member);
-        assert_eq!(
-            core.join(b.id, "w"),
-            Joined::TooManyRooms,
-            "the limit is 3 rooms"
-        );
-        assert!(!core.in_room(b.id, "w"));
         let msg = Utf8Bytes::from_static("m");
         assert_eq!(
             core.deliver_to_rooms(&["x".into(), "y".into()], &msg, None),
@@ -556,5 +554,17 @@ mod tests {
         assert_eq!((a.outbox.len(), b.outbox.len()), (1, 1), "each member once");
         assert_eq!(core.deliver_to_rooms(&["y".into()], &msg, Some(a.id)), 1);
         assert_eq!((a.outbox.len(), b.outbox.len()), (1, 2));
+    }
+
+    #[test]
+    fn a_join_beyond_the_room_limit_changes_nothing() {
+        let core = hub();
+        let b = core.register().unwrap();
+        for room in ["x", "y", "z"] {
+            assert_eq!(core.join(b.id, room), Joined::Member);
+        }
+        assert_eq!(core.join(b.id, "w"), Joined::TooManyRooms, "the limit is 3");
+        assert!(!core.in_room(b.id, "w"));
+        assert_eq!(core.join(b.id, "x"), Joined::AlreadyMember);
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::task::AtomicWaker;
+use tokio::time::{Duration, Instant};
 use tungstenite::Message;
 use tungstenite::protocol::frame::CloseFrame;
 
@@ -34,9 +35,37 @@ pub(crate) enum QueueError {
     Closed,
 }
 
+/// How much one connection's queue may hold.
+///
+/// Over the *soft* bounds (messages or bytes) the queue still accepts messages,
+/// for at most `grace`: a reader that falls behind for a moment (a burst, a
+/// busy moment on its side) catches up and is left alone. A queue that stays
+/// over them longer, or reaches the *hard* bounds (four times the soft ones),
+/// belongs to a reader that is not keeping up, and refuses: the caller applies
+/// the slow-consumer policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueLimits {
+    pub(crate) soft_len: usize,
+    pub(crate) soft_bytes: usize,
+    pub(crate) grace: Duration,
+}
+
+impl QueueLimits {
+    fn hard_len(&self) -> usize {
+        self.soft_len.saturating_mul(4)
+    }
+    fn hard_bytes(&self) -> usize {
+        self.soft_bytes.saturating_mul(4)
+    }
+}
+
 #[derive(Default)]
 struct OutboxState {
     queue: VecDeque<Message>,
+    /// Bytes of the messages in `queue`.
+    bytes: usize,
+    /// Since when the queue has been over its soft bounds.
+    over_since: Option<Instant>,
     close: Option<CloseCmd>,
     closed: bool,
 }
@@ -46,17 +75,30 @@ struct OutboxState {
 pub(crate) struct Outbox {
     state: Mutex<OutboxState>,
     pub(crate) waker: AtomicWaker,
-    limit: usize,
+    limits: QueueLimits,
     /// Set with `state.close`, readable without the lock.
     close_requested: AtomicBool,
 }
 
+/// The bytes a queued message holds.
+fn size_of_message(msg: &Message) -> usize {
+    match msg {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.len(),
+        Message::Close(_) | Message::Frame(_) => 0,
+    }
+}
+
 impl Outbox {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limits: QueueLimits) -> Self {
         Outbox {
             state: Mutex::default(),
             waker: AtomicWaker::new(),
-            limit: limit.max(1),
+            limits: QueueLimits {
+                soft_len: limits.soft_len.max(1),
+                soft_bytes: limits.soft_bytes.max(1),
+                grace: limits.grace,
+            },
             close_requested: AtomicBool::new(false),
         }
     }
@@ -71,11 +113,23 @@ impl Outbox {
         if state.closed || state.close.is_some() {
             return Err(QueueError::Closed);
         }
-        if state.queue.len() >= self.limit {
+        let size = size_of_message(&msg);
+        let len = state.queue.len() + 1;
+        let bytes = state.bytes + size;
+        let limits = &self.limits;
+        if len > limits.hard_len() || bytes > limits.hard_bytes() {
             return Err(QueueError::Full);
+        }
+        if len > limits.soft_len || bytes > limits.soft_bytes {
+            let now = Instant::now();
+            let since = *state.over_since.get_or_insert(now);
+            if now.duration_since(since) >= limits.grace {
+                return Err(QueueError::Full);
+            }
         }
         let was_empty = state.queue.is_empty();
         state.queue.push_back(msg);
+        state.bytes = bytes;
         drop(state);
         if was_empty {
             self.waker.wake();
@@ -107,12 +161,16 @@ impl Outbox {
         let mut state = self.lock();
         state.closed = true;
         state.queue = VecDeque::new();
+        state.bytes = 0;
     }
 
-    /// Moves the queued messages into `into`, which must be empty.
+    /// Moves the queued messages into `into`, which must be empty: the
+    /// reader has caught up with everything queued so far.
     pub(crate) fn take(&self, into: &mut VecDeque<Message>) {
         let mut state = self.lock();
         std::mem::swap(&mut state.queue, into);
+        state.bytes = 0;
+        state.over_since = None;
     }
 
     /// When a close was requested: appends what was queued before it to
@@ -123,13 +181,16 @@ impl Outbox {
         }
         let mut state = self.lock();
         into.extend(state.queue.drain(..));
+        state.bytes = 0;
         state.close.as_ref().map(CloseCmd::frame)
     }
 
     /// Drops everything queued.
     #[cfg(any(fuzzing, test))]
     pub(crate) fn clear(&self) {
-        self.lock().queue.clear();
+        let mut state = self.lock();
+        state.queue.clear();
+        state.bytes = 0;
     }
 
     #[cfg(test)]
@@ -142,15 +203,68 @@ impl Outbox {
 mod tests {
     use super::*;
 
-    #[test]
-    fn outbox_is_bounded_and_refuses_after_close() {
-        let outbox = Outbox::new(2);
-        assert_eq!(outbox.push(Message::text("a")), Ok(()));
-        assert_eq!(outbox.push(Message::text("b")), Ok(()));
-        assert_eq!(outbox.push(Message::text("c")), Err(QueueError::Full));
+    fn limits(soft_len: usize, soft_bytes: usize, grace_ms: u64) -> QueueLimits {
+        QueueLimits {
+            soft_len,
+            soft_bytes,
+            grace: Duration::from_millis(grace_ms),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn over_the_soft_bound_a_queue_has_a_grace_period_then_refuses() {
+        let outbox = Outbox::new(limits(2, 1 << 20, 1_000));
+        for m in ["a", "b", "c"] {
+            assert_eq!(outbox.push(Message::text(m)), Ok(()), "a burst is queued");
+        }
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(outbox.push(Message::text("d")), Ok(()), "within the grace");
+        // The reader catches up: the grace starts over next time.
         let mut taken = VecDeque::new();
         outbox.take(&mut taken);
-        assert_eq!(taken.len(), 2);
+        assert_eq!(taken.len(), 4);
+        tokio::time::advance(Duration::from_millis(2_000)).await;
+        for m in ["e", "f", "g"] {
+            assert_eq!(outbox.push(Message::text(m)), Ok(()));
+        }
+        // It does not: past the grace, the queue refuses.
+        tokio::time::advance(Duration::from_millis(1_001)).await;
+        assert_eq!(outbox.push(Message::text("h")), Err(QueueError::Full));
+    }
+
+    #[test]
+    fn the_hard_bounds_refuse_at_once_in_messages_and_in_bytes() {
+        let outbox = Outbox::new(limits(2, 1 << 20, 60_000));
+        for _ in 0..8 {
+            assert_eq!(outbox.push(Message::text("x")), Ok(()));
+        }
+        assert_eq!(
+            outbox.push(Message::text("x")),
+            Err(QueueError::Full),
+            "4 x 2"
+        );
+        let outbox = Outbox::new(limits(1_000, 100, 60_000));
+        assert_eq!(outbox.push(Message::text("x".repeat(300))), Ok(()));
+        assert_eq!(outbox.push(Message::text("x".repeat(100))), Ok(()));
+        assert_eq!(
+            outbox.push(Message::text("x".repeat(1))),
+            Err(QueueError::Full),
+            "401 bytes > 4 x 100"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn outbox_is_bounded_and_refuses_after_close() {
+        let outbox = Outbox::new(limits(1, 1 << 20, 0));
+        assert_eq!(outbox.push(Message::text("a")), Ok(()));
+        assert_eq!(
+            outbox.push(Message::text("b")),
+            Err(QueueError::Full),
+            "with no grace, the soft bound refuses at once"
+        );
+        let mut taken = VecDeque::new();
+        outbox.take(&mut taken);
+        assert_eq!(taken.len(), 1);
         assert!(outbox.take_close(&mut taken).is_none());
         assert_eq!(outbox.len(), 0);
         assert!(outbox.close(CloseCmd {
