@@ -247,7 +247,7 @@ mod tests {
         assert_eq!(outbox.push(Message::text("x".repeat(300))), Ok(()));
         assert_eq!(outbox.push(Message::text("x".repeat(100))), Ok(()));
         assert_eq!(
-            outbox.push(Message::text("x".repeat(1))),
+            outbox.push(Message::text("x")),
             Err(QueueError::Full),
             "401 bytes > 4 x 100"
         );
