@@ -44,8 +44,15 @@ pub struct Config {
     pub max_frame_size: usize,
     /// Connections served at once.
     pub max_connections: usize,
-    /// Sockets still in their handshake, beyond `max_connections`.
+    /// Sockets still in their handshake (their own budget, apart from
+    /// established connections).
     pub max_pending_handshakes: usize,
+    /// Sockets in their handshake from one address; `None`: no cap.
+    pub max_pending_handshakes_per_ip: Option<usize>,
+    /// Connections from one address; `None`: no cap.
+    pub max_connections_per_ip: Option<usize>,
+    /// Count connections against the first address of `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
     /// Messages queued for one client before its grace period starts.
     pub queue_len: usize,
     /// Bytes queued for one client before its grace period starts.
@@ -99,7 +106,9 @@ impl Default for Config {
     /// | max message size | 64 KiB |
     /// | max frame size | 64 KiB |
     /// | max connections | 10,000 |
-    /// | sockets still in their handshake, beyond that | 1,024 |
+    /// | sockets still in their handshake | 1,024 in all, 64 per address |
+    /// | connections per address | 1,000 |
+    /// | trust `X-Forwarded-For` | no |
     /// | queue per connection, soft | 256 messages or 256 KiB |
     /// | queue per connection, hard | 4 x the soft bounds (1,024 messages or 1 MiB) |
     /// | slow consumer | over the soft bounds for 5 s, or at the hard bounds: close with 1008 |
@@ -119,6 +128,9 @@ impl Default for Config {
             max_frame_size: 64 << 10,
             max_connections: 10_000,
             max_pending_handshakes: 1024,
+            max_pending_handshakes_per_ip: Some(64),
+            max_connections_per_ip: Some(1_000),
+            trust_forwarded_for: false,
             queue_len: 256,
             queue_bytes: 256 << 10,
             slow_consumer_grace: Duration::from_secs(5),
@@ -167,10 +179,32 @@ impl Config {
         max_connections: usize
     );
     setter!(
-        /// Sockets accepted but still in their handshake, beyond
-        /// `max_connections`; further sockets are closed at once (bounds
-        /// slowloris-style floods together with the handshake timeout).
+        /// Sockets accepted but still in their handshake, in all: a budget
+        /// of their own, apart from `max_connections`. Further sockets are
+        /// closed at once (bounds slowloris-style floods together with the
+        /// handshake timeout).
         max_pending_handshakes: usize
+    );
+    setter!(
+        /// Sockets in their handshake from one address; further sockets from
+        /// it are closed at once, so one host cannot hold the handshake budget
+        /// that other hosts need. `None` turns it off (behind a proxy, every
+        /// socket comes from the proxy's address).
+        max_pending_handshakes_per_ip: Option<usize>
+    );
+    setter!(
+        /// Connections from one address; an upgrade beyond it gets HTTP 429.
+        /// The address is the socket's peer, or the first address of
+        /// `X-Forwarded-For` with `trust_forwarded_for`. `None` turns it off.
+        max_connections_per_ip: Option<usize>
+    );
+    setter!(
+        /// Count connections against the first address in the request's
+        /// `X-Forwarded-For` header instead of the socket's peer. Turn it on
+        /// only behind a proxy that sets the header: otherwise any client can
+        /// claim any address. Pending handshakes are always counted by the
+        /// socket's peer (the header is not read yet).
+        trust_forwarded_for: bool
     );
     setter!(
         /// Messages queued for one client before its grace period starts

@@ -8,6 +8,7 @@
 //! held across an `.await`, and delivery only does non-blocking `try_send`s under it.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -26,12 +27,16 @@ pub(crate) struct Slot {
     outbox: Arc<Outbox>,
     rooms: HashSet<Arc<str>>,
     dropped: u64,
+    /// The address the connection counts against, when known.
+    ip: Option<IpAddr>,
 }
 
 #[derive(Default)]
 pub(crate) struct State {
     conns: slab::Slab<Slot>,
     rooms: HashMap<Arc<str>, HashSet<usize>>,
+    /// Connections per address, for `max_connections_per_ip`.
+    per_ip: HashMap<IpAddr, usize>,
     closed: bool,
 }
 
@@ -68,7 +73,11 @@ pub(crate) enum Joined {
 /// Why a new connection cannot be registered.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum RegisterError {
+    /// `max_connections` are open.
     Full,
+    /// `max_connections_per_ip` are open from this address.
+    TooManyFromAddress,
+    /// A graceful shutdown has started.
     ShuttingDown,
 }
 
@@ -101,13 +110,22 @@ impl Hub {
     }
 
     /// Reserves a slot for a new connection.
-    pub(crate) fn register(&self) -> Result<Registered, RegisterError> {
+    /// Reserves a slot for a new connection from `ip` (when known).
+    pub(crate) fn register(&self, ip: Option<IpAddr>) -> Result<Registered, RegisterError> {
         let mut state = self.lock();
         if state.closed {
             return Err(RegisterError::ShuttingDown);
         }
         if state.conns.len() >= self.config.max_connections {
             return Err(RegisterError::Full);
+        }
+        if let (Some(ip), Some(limit)) = (ip, self.config.max_connections_per_ip)
+            && state.per_ip.get(&ip).copied().unwrap_or(0) >= limit
+        {
+            return Err(RegisterError::TooManyFromAddress);
+        }
+        if let Some(ip) = ip {
+            *state.per_ip.entry(ip).or_default() += 1;
         }
         let outbox = Arc::new(Outbox::new(QueueLimits {
             soft_len: self.config.queue_len,
@@ -122,6 +140,7 @@ impl Hub {
             outbox: outbox.clone(),
             rooms: HashSet::new(),
             dropped: 0,
+            ip,
         });
         Ok(Registered { id, outbox })
     }
@@ -134,6 +153,14 @@ impl Hub {
             return Vec::new();
         }
         let slot = state.conns.remove(key);
+        if let Some(ip) = slot.ip
+            && let Some(n) = state.per_ip.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                state.per_ip.remove(&ip);
+            }
+        }
         let mut left = Vec::with_capacity(slot.rooms.len());
         for room in slot.rooms {
             if let Some(members) = state.rooms.get_mut(&room) {
@@ -467,10 +494,10 @@ mod tests {
     #[test]
     fn ids_are_not_reused_when_slots_are() {
         let core = hub();
-        let a = core.register().unwrap();
+        let a = core.register(None).unwrap();
         let a_id = a.id;
         core.unregister(a_id);
-        let b = core.register().unwrap();
+        let b = core.register(None).unwrap();
         assert_eq!(a_id.key(), b.id.key(), "slab slot is reused");
         assert_ne!(a_id, b.id, "but the id is not");
         assert_eq!(
@@ -484,8 +511,8 @@ mod tests {
     #[test]
     fn rooms_are_removed_when_empty_and_on_unregister() {
         let core = hub();
-        let a = core.register().unwrap();
-        let b = core.register().unwrap();
+        let a = core.register(None).unwrap();
+        let b = core.register(None).unwrap();
         assert_eq!(core.join(a.id, "x"), Joined::Member);
         assert_eq!(
             core.join(a.id, "x"),
@@ -506,15 +533,15 @@ mod tests {
     #[test]
     fn capacity_is_enforced() {
         let core = hub();
-        let _k: Vec<_> = (0..3).map(|_| core.register().unwrap()).collect();
-        assert_eq!(core.register().err(), Some(RegisterError::Full));
+        let _k: Vec<_> = (0..3).map(|_| core.register(None).unwrap()).collect();
+        assert_eq!(core.register(None).err(), Some(RegisterError::Full));
     }
 
     #[test]
     fn full_queue_applies_close_policy_and_others_still_get_messages() {
         let core = hub();
-        let slow = core.register().unwrap();
-        let fast = core.register().unwrap();
+        let slow = core.register(None).unwrap();
+        let fast = core.register(None).unwrap();
         let msg = Utf8Bytes::from_static("x");
         for _ in 0..2 {
             assert_eq!(core.deliver_to([slow.id, fast.id], &msg, None), 2);
@@ -541,8 +568,8 @@ mod tests {
     #[test]
     fn room_delivery_dedups_and_honours_except() {
         let core = hub();
-        let a = core.register().unwrap();
-        let b = core.register().unwrap();
+        let a = core.register(None).unwrap();
+        let b = core.register(None).unwrap();
         core.join(a.id, "x");
         core.join(a.id, "y");
         core.join(b.id, "y");
@@ -559,7 +586,7 @@ mod tests {
     #[test]
     fn a_join_beyond_the_room_limit_changes_nothing() {
         let core = hub();
-        let b = core.register().unwrap();
+        let b = core.register(None).unwrap();
         for room in ["x", "y", "z"] {
             assert_eq!(core.join(b.id, room), Joined::Member);
         }

@@ -1,9 +1,13 @@
 //! The lifecycle of a running app: which connection tasks are still running,
 //! and whether a graceful shutdown has started.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
+
+use crate::util::lock_unpoisoned;
 
 /// Counts running connection tasks and carries the shutdown flag.
 #[derive(Debug)]
@@ -13,6 +17,14 @@ pub(crate) struct Lifecycle {
     tasks: Arc<watch::Sender<usize>>,
     /// Set once when a graceful shutdown starts.
     stopping: watch::Sender<bool>,
+    /// Sockets accepted and still in their handshake, in all and per address.
+    pending: Arc<Mutex<Pending>>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
 }
 
 impl Default for Lifecycle {
@@ -20,6 +32,7 @@ impl Default for Lifecycle {
         Lifecycle {
             tasks: Arc::new(watch::Sender::new(0)),
             stopping: watch::Sender::new(false),
+            pending: Arc::default(),
         }
     }
 }
@@ -42,6 +55,39 @@ impl Lifecycle {
         let _ = rx.wait_for(|n| *n == 0).await;
     }
 
+    /// Counts a socket from `ip` as in its handshake until the guard drops, or
+    /// says no: `max_total` sockets are in their handshake already, or
+    /// `max_per_ip` of them come from `ip`. Handshakes have their own budget,
+    /// apart from established connections, so one host holding slow
+    /// handshakes cannot take the slots of honest connects from others.
+    pub(crate) fn try_pending(
+        &self,
+        ip: IpAddr,
+        max_total: usize,
+        max_per_ip: Option<usize>,
+    ) -> Result<PendingGuard, PendingRefused> {
+        let mut pending = lock_unpoisoned(&self.pending);
+        if pending.total >= max_total {
+            return Err(PendingRefused::Total);
+        }
+        let from_ip = pending.per_ip.entry(ip).or_default();
+        if max_per_ip.is_some_and(|max| *from_ip >= max) {
+            return Err(PendingRefused::FromAddress);
+        }
+        *from_ip += 1;
+        pending.total += 1;
+        Ok(PendingGuard {
+            pending: self.pending.clone(),
+            ip,
+        })
+    }
+
+    /// Sockets in their handshake now.
+    #[cfg(test)]
+    pub(crate) fn pending_count(&self) -> usize {
+        lock_unpoisoned(&self.pending).total
+    }
+
     /// Raises the shutdown flag (once; later calls change nothing).
     pub(crate) fn stop(&self) {
         self.stopping.send_replace(true);
@@ -55,6 +101,35 @@ impl Lifecycle {
     /// Resolves once a shutdown has started (at once if it already has).
     pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
         let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Why [`Lifecycle::try_pending`] said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PendingRefused {
+    /// Too many handshakes in all.
+    Total,
+    /// Too many handshakes from this address.
+    FromAddress,
+}
+
+/// Keeps a socket counted as in its handshake; see [`Lifecycle::try_pending`].
+#[derive(Debug)]
+pub(crate) struct PendingGuard {
+    pending: Arc<Mutex<Pending>>,
+    ip: IpAddr,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        let mut pending = lock_unpoisoned(&self.pending);
+        pending.total -= 1;
+        if let Some(n) = pending.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                pending.per_ip.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -84,6 +159,28 @@ mod tests {
         drop(b);
         idle.await;
         assert_eq!(life.task_count(), 0);
+    }
+
+    #[test]
+    fn pending_handshakes_are_bounded_in_all_and_per_address() {
+        let life = Lifecycle::default();
+        let a: IpAddr = [127, 0, 0, 2].into();
+        let b: IpAddr = [127, 0, 0, 3].into();
+        let a1 = life.try_pending(a, 3, Some(2)).unwrap();
+        let _a2 = life.try_pending(a, 3, Some(2)).unwrap();
+        assert_eq!(
+            life.try_pending(a, 3, Some(2)).unwrap_err(),
+            PendingRefused::FromAddress
+        );
+        let _b1 = life.try_pending(b, 3, Some(2)).unwrap();
+        assert_eq!(
+            life.try_pending(b, 3, Some(2)).unwrap_err(),
+            PendingRefused::Total
+        );
+        drop(a1);
+        assert_eq!(life.pending_count(), 2);
+        assert!(life.try_pending(b, 3, Some(2)).is_ok(), "a slot came free");
+        assert!(life.try_pending(a, 100, None).is_ok(), "no per-address cap");
     }
 
     #[tokio::test]

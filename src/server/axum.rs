@@ -85,12 +85,21 @@ where
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return r;
     }
-    let peer = request
+    let peer_addr = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "-".to_owned(), |c| c.0.to_string());
+        .map(|c| c.0);
+    let peer = peer_addr.map_or_else(|| "-".to_owned(), |p| p.to_string());
     let deadline = tokio::time::Instant::now() + app.hub.config.handshake_timeout;
-    let upgraded = match upgrade(&app.hub, &app.handlers.on_connect, &head, &peer, deadline).await {
+    let upgraded = match upgrade(
+        &app.hub,
+        &app.handlers.on_connect,
+        &head,
+        peer_addr,
+        deadline,
+    )
+    .await
+    {
         Ok(ok) => ok,
         Err(refusal) => return json(refusal.status, refusal.body),
     };

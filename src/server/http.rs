@@ -134,6 +134,7 @@ fn http_response(status: u16, content_type: &str, body: &[u8], extra: &str) -> V
         404 => "Not Found",
         405 => "Method Not Allowed",
         426 => "Upgrade Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",

@@ -16,7 +16,7 @@ use super::upgrade::{upgrade, websocket};
 use crate::app::builder::Zocket;
 use crate::engine::dispatch::Handlers;
 use crate::engine::hub::Hub;
-use crate::engine::lifecycle::Lifecycle;
+use crate::engine::lifecycle::{Lifecycle, PendingGuard, PendingRefused};
 
 impl<R, U> Zocket<R, U>
 where
@@ -129,23 +129,37 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
                 () = Lifecycle::stopped(&mut stop) => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        // Sockets still in their handshake count too, so that a
-                        // flood of connections that never send a request cannot
-                        // hold more than the limit allows.
+                        // Handshakes have their own budget, in all and per
+                        // address, so that a flood of sockets that never send a
+                        // request (from one host or many) cannot take the
+                        // slots honest connects need; every socket counts
+                        // towards the total the limits allow.
+                        let config = &hub.config;
                         let open = hub.lifecycle.task_count();
-                        let limit = hub.config.max_connections + hub.config.max_pending_handshakes;
-                        if open >= limit {
-                            refused += 1;
-                            if refused == 1 || refused.is_multiple_of(1000) {
-                                tracing::warn!(%peer, open, refused, "too many sockets: dropping a new one");
+                        let admitted = if open >= config.max_connections + config.max_pending_handshakes {
+                            Err(PendingRefused::Total)
+                        } else {
+                            hub.lifecycle.try_pending(
+                                peer.ip(),
+                                config.max_pending_handshakes,
+                                config.max_pending_handshakes_per_ip,
+                            )
+                        };
+                        let pending = match admitted {
+                            Ok(pending) => pending,
+                            Err(why) => {
+                                refused += 1;
+                                if refused == 1 || refused.is_multiple_of(1000) {
+                                    tracing::warn!(%peer, open, refused, ?why, "too many sockets in their handshake: dropping a new one");
+                                }
+                                continue;
                             }
-                            continue;
-                        }
+                        };
                         let _ = stream.set_nodelay(true);
                         let service = self.clone();
                         let guard = hub.lifecycle.task_guard();
                         tokio::spawn(async move {
-                            service.socket(stream, peer).await;
+                            service.socket(stream, peer, pending).await;
                             drop(guard);
                         });
                     }
@@ -172,11 +186,14 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
         Ok(())
     }
 
-    /// Serves one accepted socket: the HTTP handshake, then the session.
-    async fn socket(self, stream: TcpStream, peer: SocketAddr) {
+    /// Serves one accepted socket: the HTTP handshake (counted as pending
+    /// until it ends), then the session.
+    async fn socket(self, stream: TcpStream, peer: SocketAddr, pending: PendingGuard) {
         // The handshake's state (request head, buffers) lives in its own
         // allocation, freed before the long-lived connection phase starts.
-        let Some((ws, upgraded)) = Box::pin(self.handshake(stream, peer)).await else {
+        let handshake = Box::pin(self.handshake(stream, peer)).await;
+        drop(pending);
+        let Some((ws, upgraded)) = handshake else {
             return;
         };
         session::run(
@@ -223,8 +240,7 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
         } else if config.path.as_ref().is_some_and(|path| head.path != *path) {
             Refusal::new(404, "Not found", None).http()
         } else {
-            let peer = peer.to_string();
-            match upgrade(hub, &self.handlers.on_connect, &head, &peer, deadline).await {
+            match upgrade(hub, &self.handlers.on_connect, &head, Some(peer), deadline).await {
                 Ok(upgraded) => {
                     drop(head);
                     let response = format!(

@@ -2,6 +2,7 @@
 //! the request (our HTTP reader or axum), and the step from an upgraded
 //! socket to a server-side WebSocket.
 
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 
@@ -39,9 +40,11 @@ pub(crate) async fn upgrade<U>(
     hub: &Hub,
     on_connect: &ConnectFn<U>,
     head: &Head,
-    peer: &str,
+    peer: Option<SocketAddr>,
     deadline: tokio::time::Instant,
 ) -> Result<Upgraded<U>, Refusal> {
+    let ip = counted_address(head, peer, hub.config.trust_forwarded_for);
+    let peer = &peer.map_or_else(|| "-".to_owned(), |p| p.to_string());
     let config = &hub.config;
     // Every early return refuses an upgrade.
     let refused = RefusalCounter(hub, true);
@@ -58,11 +61,19 @@ pub(crate) async fn upgrade<U>(
         tracing::info!(peer, origin = %crate::protocol::wire::excerpt(origin), "upgrade refused: origin not allowed");
         return Err(Refusal::new(403, "Origin not allowed", None));
     }
-    let registered = match hub.register() {
+    let registered = match hub.register(ip) {
         Ok(r) => r,
         Err(RegisterError::Full) => {
             tracing::warn!(peer, "upgrade refused: max connections reached");
             return Err(Refusal::new(503, "Server is full", None));
+        }
+        Err(RegisterError::TooManyFromAddress) => {
+            tracing::warn!(peer, address = ?ip, "upgrade refused: max connections from this address reached");
+            return Err(Refusal::new(
+                429,
+                "Too many connections from this address",
+                None,
+            ));
         }
         Err(RegisterError::ShuttingDown) => {
             return Err(Refusal::new(503, "Server is shutting down", None));
@@ -104,6 +115,29 @@ pub(crate) async fn upgrade<U>(
     };
     hub.unregister(id);
     Err(refusal)
+}
+
+/// The address a connection counts against: the socket's peer, or with
+/// `trust_forwarded_for` the first address of `X-Forwarded-For` (the client as
+/// the nearest proxy saw it), falling back to the peer when the header is
+/// missing or unreadable.
+fn counted_address(
+    head: &Head,
+    peer: Option<SocketAddr>,
+    trust_forwarded_for: bool,
+) -> Option<IpAddr> {
+    let forwarded = || {
+        head.header("x-forwarded-for")?
+            .split(',')
+            .next()?
+            .trim()
+            .parse::<IpAddr>()
+            .ok()
+    };
+    match trust_forwarded_for.then(forwarded).flatten() {
+        Some(ip) => Some(ip),
+        None => peer.map(|p| p.ip()),
+    }
 }
 
 /// Counts an upgrade as refused unless `accepted` is called.
