@@ -67,3 +67,56 @@ async fn a_burst_into_a_room_closes_no_fast_reader() {
 async fn a_burst_into_a_room_closes_no_fast_reader_on_two_threads() {
     burst_into_a_room_of_fast_readers().await;
 }
+
+/// A client in 100,000 rooms disconnects: it leaves them a batch at a time,
+/// so another client's round trips meanwhile stay fast. Prints the latency
+/// figures; the assertion is a generous bound (the target is 10 ms p99).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_100k_rooms_does_not_stall_other_clients() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    const ROOMS: usize = 100_000;
+    let mut server = start_with(config().max_rooms_per_client(ROOMS)).await;
+    let mut big = Client::connect(&server, "big").await;
+    let big_id = big.whoami().await.id;
+    for i in 0..ROOMS {
+        assert_eq!(server.handle.join(big_id, &format!("room-{i}")), Ok(true));
+    }
+    assert_eq!(server.handle.rooms().len(), ROOMS);
+
+    let mut other = Client::connect(&server, "other").await;
+    other.barrier().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                other.barrier().await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        })
+    };
+    drop(big);
+    let gone = server.next_disconnect().await;
+    assert_eq!(gone.id, big_id);
+    assert_eq!(gone.rooms.len(), ROOMS, "on_disconnect got every room");
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = measuring.await.unwrap();
+    latencies.sort();
+    let p99 = latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)];
+    let max = *latencies.last().unwrap();
+    println!(
+        "round trips while a 100k-room client left: {}, p99 {:?}, max {:?}",
+        latencies.len(),
+        p99,
+        max
+    );
+    assert!(server.handle.rooms().is_empty());
+    assert!(p99 < Duration::from_millis(250), "p99 {p99:?}");
+    server.stop().await;
+}

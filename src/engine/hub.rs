@@ -29,6 +29,8 @@ pub(crate) struct Slot {
     dropped: u64,
     /// The address the connection counts against, when known.
     ip: Option<IpAddr>,
+    /// Gone, and still leaving its rooms (see `Hub::unregister_gradually`).
+    leaving: bool,
 }
 
 #[derive(Default)]
@@ -37,7 +39,19 @@ pub(crate) struct State {
     rooms: HashMap<Arc<str>, HashSet<usize>>,
     /// Connections per address, for `max_connections_per_ip`.
     per_ip: HashMap<IpAddr, usize>,
+    /// Slots of connections that are gone but still leaving their rooms.
+    leaving: usize,
     closed: bool,
+}
+
+/// Rooms a leaving connection is removed from per hold of the lock.
+const LEAVE_BATCH: usize = 256;
+
+/// Room names, sorted, for `on_disconnect`.
+fn sorted_names(rooms: Vec<Arc<str>>) -> Vec<String> {
+    let mut names: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+    names.sort();
+    names
 }
 
 /// Shared state of one running app: connections, rooms, delivery (local
@@ -141,18 +155,82 @@ impl Hub {
             rooms: HashSet::new(),
             dropped: 0,
             ip,
+            leaving: false,
         });
         Ok(Registered { id, outbox })
     }
 
-    /// Removes a connection and makes it leave all its rooms; returns the rooms.
+    /// Removes a connection and makes it leave all its rooms at once; returns
+    /// the rooms. For connections with few rooms (a refused handshake has none).
     pub(crate) fn unregister(&self, id: ClientId) -> Vec<String> {
+        let Some(rooms) = self.begin_leave(id) else {
+            return Vec::new();
+        };
+        self.leave_rooms(id.key(), &rooms);
+        self.finish_leave(id);
+        sorted_names(rooms)
+    }
+
+    /// Removes a connection and makes it leave all its rooms a batch at a
+    /// time, yielding between batches, so a client in many rooms does not
+    /// hold the registry's lock (and every other client) for the whole
+    /// cleanup. Returns the rooms.
+    ///
+    /// Until it is done the connection keeps its slot, marked as leaving: it
+    /// gets nothing, counts as gone, and its slot key is not reused, so no
+    /// new connection can inherit a membership that is not removed yet.
+    pub(crate) async fn unregister_gradually(&self, id: ClientId) -> Vec<String> {
+        let Some(rooms) = self.begin_leave(id) else {
+            return Vec::new();
+        };
+        let mut batches = rooms.chunks(LEAVE_BATCH).peekable();
+        while let Some(batch) = batches.next() {
+            self.leave_rooms(id.key(), batch);
+            if batches.peek().is_some() {
+                tokio::task::yield_now().await;
+            }
+        }
+        self.finish_leave(id);
+        sorted_names(rooms)
+    }
+
+    /// Marks the connection as leaving and takes its rooms (the set moves
+    /// out in constant time; it becomes a list after the lock is released).
+    fn begin_leave(&self, id: ClientId) -> Option<Vec<Arc<str>>> {
+        let mut state = self.lock();
+        let slot = state
+            .conns
+            .get_mut(id.key())
+            .filter(|s| s.id == id && !s.leaving)?;
+        slot.leaving = true;
+        let rooms = std::mem::take(&mut slot.rooms);
+        state.leaving += 1;
+        drop(state);
+        Some(rooms.into_iter().collect())
+    }
+
+    /// Removes slot `key` from the member lists of `rooms`, under one lock.
+    fn leave_rooms(&self, key: usize, rooms: &[Arc<str>]) {
+        let mut state = self.lock();
+        for room in rooms {
+            if let Some(members) = state.rooms.get_mut(room) {
+                members.remove(&key);
+                if members.is_empty() {
+                    state.rooms.remove(room);
+                }
+            }
+        }
+    }
+
+    /// Frees the slot of a connection that has left its rooms.
+    fn finish_leave(&self, id: ClientId) {
         let mut state = self.lock();
         let key = id.key();
         if state.conns.get(key).is_none_or(|s| s.id != id) {
-            return Vec::new();
+            return;
         }
         let slot = state.conns.remove(key);
+        state.leaving -= 1;
         if let Some(ip) = slot.ip
             && let Some(n) = state.per_ip.get_mut(&ip)
         {
@@ -161,18 +239,6 @@ impl Hub {
                 state.per_ip.remove(&ip);
             }
         }
-        let mut left = Vec::with_capacity(slot.rooms.len());
-        for room in slot.rooms {
-            if let Some(members) = state.rooms.get_mut(&room) {
-                members.remove(&key);
-                if members.is_empty() {
-                    state.rooms.remove(&room);
-                }
-            }
-            left.push(room.to_string());
-        }
-        left.sort();
-        left
     }
 
     /// Makes `id` a member of `room`.
@@ -180,7 +246,11 @@ impl Hub {
         let mut state = self.lock();
         let state = &mut *state;
         let key = id.key();
-        let Some(slot) = state.conns.get_mut(key).filter(|s| s.id == id) else {
+        let Some(slot) = state
+            .conns
+            .get_mut(key)
+            .filter(|s| s.id == id && !s.leaving)
+        else {
             return Joined::Gone;
         };
         if slot.rooms.contains(room) {
@@ -251,6 +321,7 @@ impl Hub {
             .map(|m| {
                 m.iter()
                     .filter_map(|k| state.conns.get(*k))
+                    .filter(|s| !s.leaving)
                     .map(|s| s.id)
                     .collect()
             })
@@ -260,7 +331,8 @@ impl Hub {
     }
 
     pub(crate) fn connection_count(&self) -> usize {
-        self.lock().conns.len()
+        let state = self.lock();
+        state.conns.len() - state.leaving
     }
 
     pub(crate) fn room_count(&self) -> usize {
@@ -268,7 +340,10 @@ impl Hub {
     }
 
     pub(crate) fn is_connected(&self, id: ClientId) -> bool {
-        self.lock().conns.get(id.key()).is_some_and(|s| s.id == id)
+        self.lock()
+            .conns
+            .get(id.key())
+            .is_some_and(|s| s.id == id && !s.leaving)
     }
 
     /// Queues `text` for one slot; applies the slow-consumer policy when full.

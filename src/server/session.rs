@@ -395,7 +395,7 @@ async fn serve<U, S, F>(
     let Session { data, outbox, .. } = session;
     outbox.shut();
 
-    let rooms = hub.unregister(id);
+    let rooms = hub.unregister_gradually(id).await;
     if let Some(on_disconnect) = frames.on_disconnect(conn, data, rooms) {
         match AssertUnwindSafe(on_disconnect).catch_unwind().await {
             Ok(Ok(())) => {}
