@@ -73,6 +73,7 @@ pub use engine::adapter::redis::RedisAdapter;
 pub use engine::config::{Config, SlowConsumer};
 pub use engine::conn::Conn;
 pub use engine::metrics::{Metrics, RouteOut};
+pub use engine::rate::RateLimit;
 // Floor 3: the typed front.
 pub use app::builder::{Builder, Zocket};
 pub use app::context::Ctx;

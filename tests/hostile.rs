@@ -146,7 +146,8 @@ async fn deeply_nested_json_is_refused_without_overflowing_the_stack() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_client_does_not_starve_others_and_nothing_is_lost() {
-    let server = start_with(config().queue_len(100_000)).await;
+    // The rate limit is off: this test is about queued work not being lost.
+    let server = start_with(config().queue_len(100_000).rate_limit(None)).await;
     let mut flooder = Client::connect(&server, "flooder").await;
     let mut other = Client::connect(&server, "other").await;
     flooder.barrier().await;
@@ -244,7 +245,7 @@ async fn a_client_that_connects_and_sends_nothing_is_dropped_after_the_handshake
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_mid_traffic_delivers_what_was_accepted_in_order_then_1001() {
-    let server = start_with(config().queue_len(10_000)).await;
+    let server = start_with(config().queue_len(10_000).rate_limit(None)).await;
     let mut clients = Vec::new();
     for i in 0..10 {
         let mut c = Client::connect(&server, &format!("c{i}")).await;

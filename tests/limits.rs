@@ -154,3 +154,35 @@ async fn a_momentary_burst_over_the_soft_bound_closes_nobody() {
     c.barrier().await;
     server.stop().await;
 }
+
+/// Over its rate limit a client's messages are dropped with `rate_limited`;
+/// one that keeps sending is closed with 1008; others are not affected.
+#[tokio::test]
+async fn a_client_over_its_rate_limit_is_told_then_closed_if_it_keeps_on() {
+    use zocket::RateLimit;
+    let mut server =
+        start_with(config().rate_limit(Some(RateLimit::new(1, 10, 1 << 20, 1 << 20)))).await;
+    let mut calm = Client::connect(&server, "calm").await;
+    let mut noisy = Client::connect(&server, "noisy").await;
+    let noisy_id = noisy.whoami().await.id; // 1 of its 10
+    for i in 0..9 {
+        noisy.send("echo", json!({"text": format!("e{i}")})).await;
+    }
+    for i in 0..9 {
+        assert_eq!(noisy.expect("onEcho").await["text"], format!("e{i}"));
+    }
+    // The burst is spent: the next one is dropped, and the client is told.
+    noisy.send("echo", json!({"text": "too fast"})).await;
+    let e = noisy.expect_error("rate_limited").await;
+    assert!(e["message"].as_str().unwrap().contains("slow down"), "{e}");
+    // Keeping on while limited closes the connection.
+    for _ in 0..20 {
+        noisy.send("echo", json!({"text": "more"})).await;
+    }
+    assert_eq!(noisy.closed().await, Some(1008));
+    assert_eq!(server.next_disconnect().await.id, noisy_id);
+    // The calm client is served as before.
+    calm.barrier().await;
+    assert!(server.handle.metrics().errors[&zocket::ErrorKind::RateLimited] >= 2);
+    server.stop().await;
+}

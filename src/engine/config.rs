@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::engine::rate::RateLimit;
+
 /// What to do when a client's outgoing queue is full because it reads slower
 /// than messages arrive for it. The server never waits for a slow client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,8 @@ pub struct Config {
     pub max_write_buffer_size: usize,
     /// Rooms one client may be in at once.
     pub max_rooms_per_client: usize,
+    /// How fast one client may send; `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A static HTTP response served for a plain (non-upgrade) GET.
@@ -122,6 +126,7 @@ impl Default for Config {
     /// | tungstenite read buffer | 512 B (socket reads go through a 64 KiB stack buffer) |
     /// | write buffer | 16 KiB before a flush; at most 1 MiB pending |
     /// | rooms per client | 256 |
+    /// | rate limit per client | 1,000 messages/s (bursts of 2,000), 4 MiB/s (bursts of 8 MiB) |
     fn default() -> Self {
         Config {
             max_message_size: 64 << 10,
@@ -148,6 +153,7 @@ impl Default for Config {
             write_buffer_size: 16 << 10,
             max_write_buffer_size: 1 << 20,
             max_rooms_per_client: 256,
+            rate_limit: Some(RateLimit::default()),
         }
     }
 }
@@ -266,6 +272,13 @@ impl Config {
     setter!(
         /// Most bytes pending in one connection's write buffer.
         max_write_buffer_size: usize
+    );
+    setter!(
+        /// How fast one client may send ([`RateLimit`]); `None` turns the
+        /// limit off. A message over it is dropped with `rate_limited` on
+        /// `$zocket.error`; a client that keeps sending while limited is
+        /// closed with 1008.
+        rate_limit: Option<RateLimit>
     );
     setter!(
         /// Rooms one client may be in at once; a join beyond it is refused with

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use crate::protocol::router::{Direction, RouteInfo};
 use crate::protocol::wire::ErrorKind;
 
-const KINDS: [ErrorKind; 7] = [
+const KINDS: [ErrorKind; 8] = [
     ErrorKind::InvalidJson,
     ErrorKind::UnknownRoute,
     ErrorKind::InvalidPayload,
@@ -18,6 +18,7 @@ const KINDS: [ErrorKind; 7] = [
     ErrorKind::Rejected,
     ErrorKind::HandlerError,
     ErrorKind::UnsupportedFrame,
+    ErrorKind::RateLimited,
 ];
 
 fn kind_index(kind: ErrorKind) -> usize {

@@ -12,3 +12,4 @@ pub(crate) mod hub; // Hub: connections, rooms, delivery
 pub(crate) mod lifecycle; // running tasks and the shutdown flag
 pub(crate) mod metrics; // Counters and the Metrics snapshot
 pub(crate) mod outbox; // a connection's bounded outgoing queue
+pub(crate) mod rate; // RateLimit: per-client token buckets

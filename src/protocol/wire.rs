@@ -105,6 +105,9 @@ pub enum ErrorKind {
     HandlerError,
     /// A binary frame: zocket's protocol uses text frames only.
     UnsupportedFrame,
+    /// The client sent faster than its rate limit allows; the message was
+    /// dropped. A client that keeps going is closed with 1008.
+    RateLimited,
 }
 
 /// One problem found in a payload or in the handshake headers.

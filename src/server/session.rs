@@ -36,6 +36,7 @@ use crate::engine::conn::Conn;
 use crate::engine::dispatch::{Failure, Handlers, LogBudget, dispatch, report};
 use crate::engine::hub::{Hub, Registered};
 use crate::engine::outbox::{CloseCmd, Outbox};
+use crate::engine::rate::{Admit, Bucket};
 use crate::protocol::client_id::ClientId;
 use crate::protocol::wire::ErrorKind;
 use crate::util::panic_message;
@@ -125,6 +126,8 @@ struct Session<U, S: Socket, F> {
     last_seen: Instant,
     /// Bounds the log lines this client's failed messages cause.
     log_budget: LogBudget,
+    /// The client's rate limit, when there is one.
+    rate: Option<Bucket>,
 }
 
 /// Why a connection ended (for the log).
@@ -213,6 +216,26 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
         }
         match msg {
             Message::Text(_) | Message::Binary(_) => {
+                if let Some(rate) = &mut self.rate {
+                    match rate.admit(msg.len()) {
+                        Admit::Yes => {}
+                        Admit::Drop => {
+                            let failure = Failure::new(
+                                ErrorKind::RateLimited,
+                                None,
+                                "too many messages: slow down; this one was dropped",
+                            );
+                            report(&self.hub, self.conn.id, failure, &mut self.log_budget);
+                            return;
+                        }
+                        Admit::Close => {
+                            tracing::info!("rate limit exceeded persistently; closing");
+                            self.hub.counters.error(ErrorKind::RateLimited);
+                            self.close_with(1008, "rate limit exceeded");
+                            return;
+                        }
+                    }
+                }
                 match self.frames.on_data(msg, &self.conn, &self.data) {
                     OnData::Run(dispatch) => self.dispatch = Some(dispatch),
                     OnData::Write(msg) => self.pending.push_back(msg),
@@ -386,6 +409,7 @@ async fn serve<U, S, F>(
         heartbeat,
         last_seen: Instant::now(),
         log_budget: LogBudget::default(),
+        rate: hub.config.rate_limit.map(Bucket::new),
     };
     let end = std::future::poll_fn(|cx| session.poll_session(cx)).await;
     match &end {
