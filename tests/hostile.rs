@@ -352,3 +352,35 @@ async fn sockets_beyond_the_limit_are_closed_at_once_and_the_server_recovers() {
     ok.expect("served again").barrier().await;
     server.stop().await;
 }
+
+/// A message that starts and never finishes (a first fragment, or half a
+/// frame) is abandoned after the message timeout: the client is closed with
+/// 1008, even though it keeps the connection alive with pings.
+#[tokio::test]
+async fn a_message_that_never_finishes_is_abandoned_after_the_message_timeout() {
+    let mut server = start_with(config().message_timeout(Duration::from_millis(300))).await;
+    let mut healthy = Client::connect(&server, "healthy").await;
+
+    // A first fragment (FIN unset), then pings only.
+    let mut fragment = raw_upgrade(&server, "fragment").await;
+    let mut first = frame(0x1, br#"{"type":"echo","#);
+    first[0] &= 0x7f; // clear FIN
+    fragment.write_all(&first).await.unwrap();
+    fragment
+        .write_all(&frame(0x9, b"still here"))
+        .await
+        .unwrap();
+    assert_eq!(read_close_code(&mut fragment).await, Some(1008));
+    assert_eq!(server.next_disconnect().await.name, "fragment");
+
+    // Half a frame: the header promises 100 bytes, 10 arrive.
+    let mut half = raw_upgrade(&server, "half").await;
+    let mut header = vec![0x81, 0x80 | 100, 1, 2, 3, 4];
+    header.extend_from_slice(&[b'x'; 10]);
+    half.write_all(&header).await.unwrap();
+    assert_eq!(read_close_code(&mut half).await, Some(1008));
+    assert_eq!(server.next_disconnect().await.name, "half");
+
+    healthy.barrier().await;
+    server.stop().await;
+}

@@ -92,6 +92,8 @@ pub struct Config {
     pub max_rooms_per_client: usize,
     /// How fast one client may send; `None`: no limit.
     pub rate_limit: Option<RateLimit>,
+    /// Time a message (all its frames and fragments) may take to arrive.
+    pub message_timeout: Duration,
 }
 
 /// A static HTTP response served for a plain (non-upgrade) GET.
@@ -126,6 +128,7 @@ impl Default for Config {
     /// | tungstenite read buffer | 512 B (socket reads go through a 64 KiB stack buffer) |
     /// | write buffer | 16 KiB before a flush; at most 1 MiB pending |
     /// | rooms per client | 256 |
+    /// | time for one message to arrive | 30 s |
     /// | rate limit per client | 1,000 messages/s (bursts of 2,000), 4 MiB/s (bursts of 8 MiB) |
     fn default() -> Self {
         Config {
@@ -154,6 +157,7 @@ impl Default for Config {
             max_write_buffer_size: 1 << 20,
             max_rooms_per_client: 256,
             rate_limit: Some(RateLimit::default()),
+            message_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -279,6 +283,14 @@ impl Config {
         /// `$zocket.error`; a client that keeps sending while limited is
         /// closed with 1008.
         rate_limit: Option<RateLimit>
+    );
+    setter!(
+        /// Time a message may take to arrive, from its first byte to its last
+        /// (every frame and fragment). A client that starts a message and
+        /// stops sending it is closed with 1008 and the partial message's
+        /// buffer is freed, instead of being kept for as long as the client
+        /// answers pings.
+        message_timeout: Duration
     );
     setter!(
         /// Rooms one client may be in at once; a join beyond it is refused with

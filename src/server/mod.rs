@@ -6,6 +6,7 @@ mod axum; // Zocket::axum_route: the same checks and session behind an axum rout
 pub(crate) mod echo; // the conformance echo server the Autobahn suite runs against
 pub(crate) mod http; // request head parsing, handshake data, refusals, pages
 pub(crate) mod listener; // the accept loop, graceful shutdown, shutdown_signal
+pub(crate) mod scan; // FrameScanner: where the peer is in its frames, for message timeouts
 pub(crate) mod session; // one connection's poll loop
 pub(crate) mod socket; // BufferedSocket: reads without a large per-connection buffer
 pub(crate) mod upgrade; // the upgrade checks and on_connect, shared with axum

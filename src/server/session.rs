@@ -128,6 +128,9 @@ struct Session<U, S: Socket, F> {
     log_budget: LogBudget,
     /// The client's rate limit, when there is one.
     rate: Option<Bucket>,
+    /// Fires when the message in progress has taken `message_timeout`: the
+    /// start of that message, and the timer (made on first use, then reset).
+    partial: Option<(Instant, Pin<Box<Sleep>>)>,
 }
 
 /// Why a connection ended (for the log).
@@ -249,6 +252,32 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
         }
     }
 
+    /// Closes the connection when the message in progress has taken longer
+    /// than `message_timeout`; `true` if it did.
+    fn poll_message_timeout(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(since) = self.ws.get_ref().frames.partial_since() else {
+            return false;
+        };
+        let deadline = since + self.hub.config.message_timeout;
+        match &mut self.partial {
+            Some((start, sleep)) if *start != since => {
+                *start = since;
+                sleep.as_mut().reset(deadline);
+            }
+            Some(_) => {}
+            None => self.partial = Some((since, Box::pin(tokio::time::sleep_until(deadline)))),
+        }
+        let Some((_, sleep)) = &mut self.partial else {
+            return false;
+        };
+        if sleep.as_mut().poll(cx).is_pending() || !matches!(self.phase, Phase::Open) {
+            return false;
+        }
+        tracing::info!("a message took longer than the message timeout to arrive; closing");
+        self.close_with(1008, "message timeout");
+        true
+    }
+
     fn on_read_error(&mut self, e: tungstenite::Error) -> Option<End> {
         use tungstenite::Error as E;
         let (code, reason) = match &e {
@@ -332,6 +361,10 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 progressed = true;
             }
 
+            if self.poll_message_timeout(cx) {
+                progressed = true;
+            }
+
             if let Phase::Closing(deadline) = &mut self.phase
                 && deadline.as_mut().poll(cx).is_ready()
             {
@@ -410,6 +443,7 @@ async fn serve<U, S, F>(
         last_seen: Instant::now(),
         log_budget: LogBudget::default(),
         rate: hub.config.rate_limit.map(Bucket::new),
+        partial: None,
     };
     let end = std::future::poll_fn(|cx| session.poll_session(cx)).await;
     match &end {

@@ -15,6 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 
+use super::scan::FrameScanner;
+
 /// Size of one socket read.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -25,6 +27,8 @@ pub(crate) struct BufferedSocket<S = TcpStream> {
     inner: S,
     rest: Vec<u8>,
     pos: usize,
+    /// Where the peer is in its frames (read-only; see `scan`).
+    pub(crate) frames: FrameScanner,
 }
 
 /// What a connection can run over.
@@ -33,10 +37,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for S {}
 
 impl<S: Socket> BufferedSocket<S> {
     pub(crate) fn new(inner: S, already_read: Vec<u8>) -> Self {
+        let mut frames = FrameScanner::default();
+        frames.feed(&already_read);
         BufferedSocket {
             inner,
             rest: already_read,
             pos: 0,
+            frames,
         }
     }
 }
@@ -59,13 +66,19 @@ impl<S: Socket> AsyncRead for BufferedSocket<S> {
             return Poll::Ready(Ok(()));
         }
         if dst.remaining() >= READ_CHUNK {
-            return Pin::new(&mut this.inner).poll_read(cx, dst);
+            let before = dst.filled().len();
+            let read = Pin::new(&mut this.inner).poll_read(cx, dst);
+            if let Poll::Ready(Ok(())) = read {
+                this.frames.feed(&dst.filled()[before..]);
+            }
+            return read;
         }
         let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut chunk);
         match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let filled = buf.filled();
+                this.frames.feed(filled);
                 let n = dst.remaining().min(filled.len());
                 dst.put_slice(&filled[..n]);
                 if n < filled.len() {
