@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::engine::hub::{Hub, Joined};
+use crate::engine::hub::Hub;
+use crate::engine::hub::rooms::Joined;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::Reject;
 

@@ -1,0 +1,168 @@
+//! Delivery: queuing one serialized message for chosen clients, a room's
+//! members or everyone, on this node and, through the adapter, on others.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+use tungstenite::{Message, Utf8Bytes};
+
+use super::{Hub, Slot, State};
+use crate::engine::adapter::{Remote, Target};
+use crate::engine::config::SlowConsumer;
+use crate::engine::outbox::{CloseCmd, QueueError};
+use crate::protocol::client_id::ClientId;
+
+impl Hub {
+    /// Queues `text` for one slot; applies the slow-consumer policy when full.
+    pub(super) fn enqueue(&self, slot: &mut Slot, text: &Utf8Bytes) -> bool {
+        match slot.outbox.push(Message::Text(text.clone())) {
+            Ok(()) => true,
+            Err(QueueError::Closed) => false,
+            Err(QueueError::Full) => {
+                self.counters.dropped_slow.fetch_add(1, Ordering::Relaxed);
+                slot.dropped += 1;
+                match self.config.slow_consumer {
+                    SlowConsumer::Drop => {
+                        if slot.dropped == 1 || slot.dropped.is_multiple_of(1000) {
+                            tracing::warn!(client = %slot.id, dropped = slot.dropped,
+                                "slow consumer: outgoing queue full, message dropped");
+                        }
+                    }
+                    SlowConsumer::Close(code) => {
+                        let cmd = CloseCmd {
+                            code,
+                            reason: "slow consumer",
+                        };
+                        if slot.outbox.close(cmd) {
+                            tracing::warn!(client = %slot.id, code,
+                                "slow consumer: outgoing queue full, closing the connection");
+                        }
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// Delivers `text` to `target`: first to this node's clients, then, with
+    /// an adapter, to the other nodes. Returns how many of this node's
+    /// clients it was queued for.
+    pub(crate) fn deliver(
+        &self,
+        target: Target,
+        text: &Utf8Bytes,
+        except: Option<ClientId>,
+    ) -> usize {
+        let Some(adapter) = &self.adapter else {
+            return self.deliver_local(&target, text, except);
+        };
+        let n = self.deliver_local(&target, text, except);
+        let target = match target {
+            Target::Clients(ids) => {
+                let remote: Vec<ClientId> = ids
+                    .into_iter()
+                    .filter(|id| id.node() != self.node)
+                    .collect();
+                if remote.is_empty() {
+                    return n;
+                }
+                Target::Clients(remote)
+            }
+            other => other,
+        };
+        adapter.publish(Remote {
+            origin: self.node,
+            target,
+            except,
+            text: text.as_str().to_owned(),
+        });
+        n
+    }
+
+    /// Delivers `text` to this node's clients among `target`.
+    pub(super) fn deliver_local(
+        &self,
+        target: &Target,
+        text: &Utf8Bytes,
+        except: Option<ClientId>,
+    ) -> usize {
+        match target {
+            Target::Clients(ids) => self.deliver_to(ids.iter().copied(), text, except),
+            Target::Rooms(rooms) => self.deliver_to_rooms(rooms, text, except),
+            Target::All => self.deliver_all(text, except),
+        }
+    }
+
+    /// Queues `text` for each id on this node; returns how many queued it.
+    pub(crate) fn deliver_to(
+        &self,
+        ids: impl IntoIterator<Item = ClientId>,
+        text: &Utf8Bytes,
+        except: Option<ClientId>,
+    ) -> usize {
+        let mut state = self.lock();
+        let mut n = 0;
+        for id in ids {
+            if Some(id) == except {
+                continue;
+            }
+            if let Some(slot) = state.conns.get_mut(id.key()).filter(|s| s.id == id) {
+                n += usize::from(self.enqueue(slot, text));
+            }
+        }
+        n
+    }
+
+    /// Queues `text` for every member of the rooms (each member once).
+    pub(super) fn deliver_to_rooms(
+        &self,
+        rooms: &[String],
+        text: &Utf8Bytes,
+        except: Option<ClientId>,
+    ) -> usize {
+        let mut guard = self.lock();
+        let State {
+            conns, rooms: all, ..
+        } = &mut *guard;
+        let mut n = 0;
+        let mut deliver_one = |key: usize| {
+            if let Some(slot) = conns.get_mut(key)
+                && Some(slot.id) != except
+            {
+                n += usize::from(self.enqueue(slot, text));
+            }
+        };
+        match rooms {
+            [] => {}
+            [room] => {
+                // One room: members are distinct already.
+                if let Some(members) = all.get(room.as_str()) {
+                    members.iter().for_each(|&key| deliver_one(key));
+                }
+            }
+            several => {
+                let mut keys = HashSet::new();
+                for room in several {
+                    if let Some(members) = all.get(room.as_str()) {
+                        keys.extend(members.iter().copied());
+                    }
+                }
+                keys.into_iter().for_each(deliver_one);
+            }
+        }
+        n
+    }
+
+    /// Queues `text` for every connection on this node.
+    pub(super) fn deliver_all(&self, text: &Utf8Bytes, except: Option<ClientId>) -> usize {
+        let mut state = self.lock();
+        let mut n = 0;
+        for (_, slot) in state.conns.iter_mut() {
+            if Some(slot.id) == except {
+                continue;
+            }
+            n += usize::from(self.enqueue(slot, text));
+        }
+        n
+    }
+}

@@ -1,0 +1,212 @@
+//! The hub: connections, rooms and delivery, the server's shared,
+//! router-independent state.
+//!
+//! Connections live in a slab. A [`ClientId`] is the slab key plus a generation
+//! taken from a process-wide counter, so an id is never reused while anyone may
+//! still hold it. Rooms map a name to the set of member keys; a room is removed
+//! when its last member leaves. One `std::sync::Mutex` guards both; it is never
+//! held across an `.await`, and delivery only does non-blocking `try_send`s under it.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tungstenite::Utf8Bytes;
+
+use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote};
+use crate::engine::config::Config;
+use crate::engine::lifecycle::Lifecycle;
+use crate::engine::metrics::Counters;
+use crate::engine::outbox::{CloseCmd, Outbox, QueueLimits};
+use crate::protocol::client_id::ClientId;
+use crate::util::lock_unpoisoned;
+
+mod delivery; // queuing a message for clients, rooms, everyone; the adapter
+pub(crate) mod rooms; // join, leave, listings, and leaving every room when a connection ends
+
+pub(crate) struct Slot {
+    id: ClientId,
+    outbox: Arc<Outbox>,
+    rooms: HashSet<Arc<str>>,
+    dropped: u64,
+    /// The address the connection counts against, when known.
+    ip: Option<IpAddr>,
+    /// Gone, and still leaving its rooms (see `Hub::unregister_gradually`).
+    leaving: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    conns: slab::Slab<Slot>,
+    rooms: HashMap<Arc<str>, HashSet<usize>>,
+    /// Connections per address, for `max_connections_per_ip`.
+    per_ip: HashMap<IpAddr, usize>,
+    /// Slots of connections that are gone but still leaving their rooms.
+    leaving: usize,
+    closed: bool,
+}
+
+/// Shared state of one running app: connections, rooms, delivery (local
+/// and, through the adapter, to other nodes), configuration, counters and
+/// the lifecycle.
+pub(crate) struct Hub {
+    /// This node's id (0 without an adapter).
+    pub(crate) node: u32,
+    /// Carries deliveries to other nodes, when scaled out.
+    adapter: Option<DynAdapter>,
+    adapter_started: AtomicBool,
+    state: Mutex<State>,
+    generation: AtomicU32,
+    pub(crate) config: Config,
+    pub(crate) counters: Counters,
+    /// Running connection tasks and the shutdown flag.
+    pub(crate) lifecycle: Lifecycle,
+}
+
+/// Why a new connection cannot be registered.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RegisterError {
+    /// `max_connections` are open.
+    Full,
+    /// `max_connections_per_ip` are open from this address.
+    TooManyFromAddress,
+    /// A graceful shutdown has started.
+    ShuttingDown,
+}
+
+/// A new connection's id and outgoing queue.
+pub(crate) struct Registered {
+    pub(crate) id: ClientId,
+    pub(crate) outbox: Arc<Outbox>,
+}
+
+impl Hub {
+    pub(crate) fn new(
+        config: Config,
+        counters: Counters,
+        adapter: Option<DynAdapter>,
+    ) -> Arc<Self> {
+        Arc::new(Hub {
+            node: adapter.as_ref().map_or(0, |a| a.node()),
+            adapter,
+            adapter_started: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+            generation: AtomicU32::new(1),
+            config,
+            counters,
+            lifecycle: Lifecycle::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock_unpoisoned(&self.state)
+    }
+
+    /// Reserves a slot for a new connection.
+    /// Reserves a slot for a new connection from `ip` (when known).
+    pub(crate) fn register(&self, ip: Option<IpAddr>) -> Result<Registered, RegisterError> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(RegisterError::ShuttingDown);
+        }
+        if state.conns.len() >= self.config.max_connections {
+            return Err(RegisterError::Full);
+        }
+        if let (Some(ip), Some(limit)) = (ip, self.config.max_connections_per_ip)
+            && state.per_ip.get(&ip).copied().unwrap_or(0) >= limit
+        {
+            return Err(RegisterError::TooManyFromAddress);
+        }
+        if let Some(ip) = ip {
+            *state.per_ip.entry(ip).or_default() += 1;
+        }
+        let outbox = Arc::new(Outbox::new(QueueLimits {
+            soft_len: self.config.queue_len,
+            soft_bytes: self.config.queue_bytes,
+            grace: self.config.slow_consumer_grace,
+        }));
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let entry = state.conns.vacant_entry();
+        let id = ClientId::new(self.node, generation, entry.key());
+        entry.insert(Slot {
+            id,
+            outbox: outbox.clone(),
+            rooms: HashSet::new(),
+            dropped: 0,
+            ip,
+            leaving: false,
+        });
+        Ok(Registered { id, outbox })
+    }
+
+    pub(crate) fn connection_count(&self) -> usize {
+        let state = self.lock();
+        state.conns.len() - state.leaving
+    }
+
+    pub(crate) fn is_connected(&self, id: ClientId) -> bool {
+        self.lock()
+            .conns
+            .get(id.key())
+            .is_some_and(|s| s.id == id && !s.leaving)
+    }
+
+    /// Empties one connection's queue (for the fuzz harness, which has no socket).
+    #[cfg(any(fuzzing, test))]
+    pub(crate) fn drain(&self, id: ClientId) {
+        let state = self.lock();
+        if let Some(slot) = state.conns.get(id.key()).filter(|s| s.id == id) {
+            slot.outbox.clear();
+        }
+    }
+
+    /// Asks one connection to close.
+    pub(crate) fn close(&self, id: ClientId, code: u16, reason: &'static str) -> bool {
+        let state = self.lock();
+        match state.conns.get(id.key()).filter(|s| s.id == id) {
+            Some(slot) => {
+                slot.outbox.close(CloseCmd { code, reason });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops registrations and asks every connection to close with 1001.
+    pub(crate) fn begin_shutdown(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        for (_, slot) in state.conns.iter() {
+            slot.outbox.close(CloseCmd {
+                code: 1001,
+                reason: "server shutting down",
+            });
+        }
+        drop(state);
+        self.lifecycle.stop();
+    }
+
+    /// Starts the adapter (once) so deliveries from other nodes arrive here.
+    pub(crate) fn start_adapter(self: &Arc<Self>) {
+        if let Some(adapter) = &self.adapter
+            && !self.adapter_started.swap(true, Ordering::SeqCst)
+        {
+            let weak = Arc::downgrade(self);
+            adapter.start(Inbox::new(weak));
+        }
+    }
+}
+
+impl DeliverRemote for Hub {
+    fn node(&self) -> u32 {
+        self.node
+    }
+    fn deliver_remote(&self, remote: Remote) -> usize {
+        let text = Utf8Bytes::from(remote.text);
+        self.deliver_local(&remote.target, &text, remote.except)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! Rooms: joining, leaving, listing, and leaving them all when a
+//! connection ends, a batch at a time.
+
+use std::sync::Arc;
+
+use super::Hub;
+use crate::protocol::client_id::ClientId;
+
+/// What [`Hub::join`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Joined {
+    /// The client is now a member.
+    Member,
+    /// It was a member already.
+    AlreadyMember,
+    /// The connection is gone.
+    Gone,
+    /// It is in `max_rooms_per_client` rooms already; nothing changed.
+    TooManyRooms,
+}
+
+/// Rooms a leaving connection is removed from per hold of the lock.
+const LEAVE_BATCH: usize = 256;
+
+/// Room names, sorted, for `on_disconnect`.
+fn sorted_names(rooms: Vec<Arc<str>>) -> Vec<String> {
+    let mut names: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+    names.sort();
+    names
+}
+
+impl Hub {
+    /// Removes a connection and makes it leave all its rooms at once; returns
+    /// the rooms. For connections with few rooms (a refused handshake has none).
+    pub(crate) fn unregister(&self, id: ClientId) -> Vec<String> {
+        let Some(rooms) = self.begin_leave(id) else {
+            return Vec::new();
+        };
+        self.leave_rooms(id.key(), &rooms);
+        self.finish_leave(id);
+        sorted_names(rooms)
+    }
+
+    /// Removes a connection and makes it leave all its rooms a batch at a
+    /// time, yielding between batches, so a client in many rooms does not
+    /// hold the registry's lock (and every other client) for the whole
+    /// cleanup. Returns the rooms.
+    ///
+    /// Until it is done the connection keeps its slot, marked as leaving: it
+    /// gets nothing, counts as gone, and its slot key is not reused, so no
+    /// new connection can inherit a membership that is not removed yet.
+    pub(crate) async fn unregister_gradually(&self, id: ClientId) -> Vec<String> {
+        let Some(rooms) = self.begin_leave(id) else {
+            return Vec::new();
+        };
+        let mut batches = rooms.chunks(LEAVE_BATCH).peekable();
+        while let Some(batch) = batches.next() {
+            self.leave_rooms(id.key(), batch);
+            if batches.peek().is_some() {
+                tokio::task::yield_now().await;
+            }
+        }
+        self.finish_leave(id);
+        sorted_names(rooms)
+    }
+
+    /// Marks the connection as leaving and takes its rooms (the set moves
+    /// out in constant time; it becomes a list after the lock is released).
+    pub(super) fn begin_leave(&self, id: ClientId) -> Option<Vec<Arc<str>>> {
+        let mut state = self.lock();
+        let slot = state
+            .conns
+            .get_mut(id.key())
+            .filter(|s| s.id == id && !s.leaving)?;
+        slot.leaving = true;
+        let rooms = std::mem::take(&mut slot.rooms);
+        state.leaving += 1;
+        drop(state);
+        Some(rooms.into_iter().collect())
+    }
+
+    /// Removes slot `key` from the member lists of `rooms`, under one lock.
+    pub(super) fn leave_rooms(&self, key: usize, rooms: &[Arc<str>]) {
+        let mut state = self.lock();
+        for room in rooms {
+            if let Some(members) = state.rooms.get_mut(room) {
+                members.remove(&key);
+                if members.is_empty() {
+                    state.rooms.remove(room);
+                }
+            }
+        }
+    }
+
+    /// Frees the slot of a connection that has left its rooms.
+    pub(super) fn finish_leave(&self, id: ClientId) {
+        let mut state = self.lock();
+        let key = id.key();
+        if state.conns.get(key).is_none_or(|s| s.id != id) {
+            return;
+        }
+        let slot = state.conns.remove(key);
+        state.leaving -= 1;
+        if let Some(ip) = slot.ip
+            && let Some(n) = state.per_ip.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                state.per_ip.remove(&ip);
+            }
+        }
+    }
+
+    /// Makes `id` a member of `room`.
+    pub(crate) fn join(&self, id: ClientId, room: &str) -> Joined {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let key = id.key();
+        let Some(slot) = state
+            .conns
+            .get_mut(key)
+            .filter(|s| s.id == id && !s.leaving)
+        else {
+            return Joined::Gone;
+        };
+        if slot.rooms.contains(room) {
+            return Joined::AlreadyMember;
+        }
+        if slot.rooms.len() >= self.config.max_rooms_per_client {
+            return Joined::TooManyRooms;
+        }
+        let name: Arc<str> = match state.rooms.get_key_value(room) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(room),
+        };
+        slot.rooms.insert(name.clone());
+        state.rooms.entry(name).or_default().insert(key);
+        Joined::Member
+    }
+
+    pub(crate) fn leave(&self, id: ClientId, room: &str) -> bool {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let key = id.key();
+        let Some(slot) = state.conns.get_mut(key).filter(|s| s.id == id) else {
+            return false;
+        };
+        if !slot.rooms.remove(room) {
+            return false;
+        }
+        if let Some(members) = state.rooms.get_mut(room) {
+            members.remove(&key);
+            if members.is_empty() {
+                state.rooms.remove(room);
+            }
+        }
+        true
+    }
+
+    pub(crate) fn in_room(&self, id: ClientId, room: &str) -> bool {
+        let state = self.lock();
+        state
+            .conns
+            .get(id.key())
+            .is_some_and(|s| s.id == id && s.rooms.contains(room))
+    }
+
+    pub(crate) fn rooms_of(&self, id: ClientId) -> Vec<String> {
+        let state = self.lock();
+        let mut rooms: Vec<String> = state
+            .conns
+            .get(id.key())
+            .filter(|s| s.id == id)
+            .map(|s| s.rooms.iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default();
+        rooms.sort();
+        rooms
+    }
+
+    pub(crate) fn room_names(&self) -> Vec<String> {
+        let mut rooms: Vec<String> = self.lock().rooms.keys().map(|r| r.to_string()).collect();
+        rooms.sort();
+        rooms
+    }
+
+    pub(crate) fn members(&self, room: &str) -> Vec<ClientId> {
+        let state = self.lock();
+        let mut ids: Vec<ClientId> = state
+            .rooms
+            .get(room)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|k| state.conns.get(*k))
+                    .filter(|s| !s.leaving)
+                    .map(|s| s.id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    pub(crate) fn room_count(&self) -> usize {
+        self.lock().rooms.len()
+    }
+}
