@@ -111,11 +111,15 @@ mod zocket_server {
             .config(
                 // The per-client rate limit is off: each echo connection
                 // sends thousands of messages a second, which is the point.
+                // So are the per-address caps: every client of the load
+                // generator comes from 127.0.0.1.
                 Config::default()
                     .max_connections(100_000)
                     .max_message_size(1 << 20)
                     .max_frame_size(1 << 20)
-                    .rate_limit(None),
+                    .rate_limit(None)
+                    .max_pending_handshakes_per_ip(None)
+                    .max_connections_per_ip(None),
             )
             .on(Echo, echo)
             .on(Join, join)

@@ -191,9 +191,7 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
     async fn socket(self, stream: TcpStream, peer: SocketAddr, pending: PendingGuard) {
         // The handshake's state (request head, buffers) lives in its own
         // allocation, freed before the long-lived connection phase starts.
-        let handshake = Box::pin(self.handshake(stream, peer)).await;
-        drop(pending);
-        let Some((ws, upgraded)) = handshake else {
+        let Some((ws, upgraded)) = Box::pin(self.handshake(stream, peer, pending)).await else {
             return;
         };
         session::run(
@@ -209,11 +207,17 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
 
     /// Reads the upgrade request and answers it: a WebSocket ready to serve,
     /// or `None` once the socket got its HTTP answer (or went away).
+    ///
+    /// `pending` counts the socket as in its handshake; it is dropped with
+    /// this future's own allocation, so the long-lived session does not carry
+    /// it (nor anything else of the handshake's).
     async fn handshake(
         &self,
         mut stream: TcpStream,
         peer: SocketAddr,
+        pending: PendingGuard,
     ) -> Option<(super::socket::Ws, super::upgrade::Upgraded<U>)> {
+        let _pending = pending;
         let hub = &self.hub;
         let config = &hub.config;
         let deadline = tokio::time::Instant::now() + config.handshake_timeout;

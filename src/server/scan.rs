@@ -15,9 +15,9 @@ use tokio::time::Instant;
 pub(crate) struct FrameScanner {
     /// The current frame header, as far as it has arrived.
     header: [u8; 14],
-    have: usize,
+    have: u8,
     /// Header bytes needed (2 until the second byte says more).
-    need: usize,
+    need: u8,
     /// Payload bytes of the current frame still to come.
     payload_left: u64,
     /// A data frame without FIN has arrived and its last fragment has not.
@@ -49,9 +49,10 @@ impl FrameScanner {
                 bytes = &bytes[n as usize..];
                 continue;
             }
-            let take = (self.need - self.have).min(bytes.len());
-            self.header[self.have..self.have + take].copy_from_slice(&bytes[..take]);
-            self.have += take;
+            let (have, need) = (usize::from(self.have), usize::from(self.need));
+            let take = (need - have).min(bytes.len());
+            self.header[have..have + take].copy_from_slice(&bytes[..take]);
+            self.have += take as u8; // at most 14
             bytes = &bytes[take..];
             if self.have == 2 {
                 let len7 = self.header[1] & 0x7f;

@@ -124,13 +124,14 @@ struct Session<U, S: Socket, F> {
     phase: Phase,
     heartbeat: Option<(Duration, Pin<Box<Sleep>>)>,
     last_seen: Instant,
-    /// Bounds the log lines this client's failed messages cause.
-    log_budget: LogBudget,
+    /// Bounds the log lines this client's failed messages cause (made on the
+    /// first failure: most connections never have one).
+    log_budget: Option<Box<LogBudget>>,
     /// The client's rate limit, when there is one.
     rate: Option<Bucket>,
-    /// Fires when the message in progress has taken `message_timeout`: the
-    /// start of that message, and the timer (made on first use, then reset).
-    partial: Option<(Instant, Pin<Box<Sleep>>)>,
+    /// Fires when the message in progress has taken `message_timeout` (made
+    /// on first use; its deadline says which message it is timing).
+    partial: Option<Pin<Box<Sleep>>>,
 }
 
 /// Why a connection ended (for the log).
@@ -228,7 +229,12 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                                 None,
                                 "too many messages: slow down; this one was dropped",
                             );
-                            report(&self.hub, self.conn.id, failure, &mut self.log_budget);
+                            report(
+                                &self.hub,
+                                self.conn.id,
+                                failure,
+                                self.log_budget.get_or_insert_default(),
+                            );
                             return;
                         }
                         Admit::Close => {
@@ -242,9 +248,12 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 match self.frames.on_data(msg, &self.conn, &self.data) {
                     OnData::Run(dispatch) => self.dispatch = Some(dispatch),
                     OnData::Write(msg) => self.pending.push_back(msg),
-                    OnData::Fail(failure) => {
-                        report(&self.hub, self.conn.id, failure, &mut self.log_budget)
-                    }
+                    OnData::Fail(failure) => report(
+                        &self.hub,
+                        self.conn.id,
+                        failure,
+                        self.log_budget.get_or_insert_default(),
+                    ),
                 }
             }
             // tungstenite answers pings; a close is answered on the next read.
@@ -259,17 +268,12 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
             return false;
         };
         let deadline = since + self.hub.config.message_timeout;
-        match &mut self.partial {
-            Some((start, sleep)) if *start != since => {
-                *start = since;
-                sleep.as_mut().reset(deadline);
-            }
-            Some(_) => {}
-            None => self.partial = Some((since, Box::pin(tokio::time::sleep_until(deadline)))),
+        let sleep = self
+            .partial
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline); // a new message in progress
         }
-        let Some((_, sleep)) = &mut self.partial else {
-            return false;
-        };
         if sleep.as_mut().poll(cx).is_pending() || !matches!(self.phase, Phase::Open) {
             return false;
         }
@@ -316,7 +320,12 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
             {
                 self.dispatch = None;
                 if let Err(failure) = result {
-                    report(&self.hub, self.conn.id, failure, &mut self.log_budget);
+                    report(
+                        &self.hub,
+                        self.conn.id,
+                        failure,
+                        self.log_budget.get_or_insert_default(),
+                    );
                 }
                 progressed = true;
             }
@@ -441,7 +450,7 @@ async fn serve<U, S, F>(
         phase: Phase::Open,
         heartbeat,
         last_seen: Instant::now(),
-        log_budget: LogBudget::default(),
+        log_budget: None,
         rate: hub.config.rate_limit.map(Bucket::new),
         partial: None,
     };
@@ -453,7 +462,9 @@ async fn serve<U, S, F>(
     let Session { data, outbox, .. } = session;
     outbox.shut();
 
-    let rooms = hub.unregister_gradually(id).await;
+    // Boxed: a cold path, so the long-lived connection future does not carry
+    // its state (idle memory per connection).
+    let rooms = Box::pin(hub.unregister_gradually(id)).await;
     if let Some(on_disconnect) = frames.on_disconnect(conn, data, rooms) {
         match AssertUnwindSafe(on_disconnect).catch_unwind().await {
             Ok(Ok(())) => {}
