@@ -8,7 +8,9 @@ use tokio::time::Instant;
 ///
 /// A message over the limit is dropped and the client gets `rate_limited` on
 /// `$zocket.error`; a client that keeps sending while limited (another full
-/// message burst's worth) is closed with 1008.
+/// message burst's worth) is closed with 1008. A message larger than the byte
+/// burst is not refused for its size alone: it passes when the client has
+/// been quiet, and the client then waits until the bytes are repaid.
 ///
 /// ```
 /// use zocket::{Config, RateLimit};
@@ -90,7 +92,13 @@ impl Bucket {
         }
     }
 
-    /// Takes one message of `len` bytes from the buckets, if they hold it.
+    /// Takes one message of `len` bytes from the buckets, if they allow it.
+    ///
+    /// The byte bucket may go into debt: a message is allowed whenever the
+    /// bucket holds any bytes, and its whole length is taken. So a message
+    /// larger than the burst (up to `max_message_size`) still passes when the
+    /// client has been quiet, and the client then waits until the debt is
+    /// repaid at the sustained rate.
     pub(crate) fn admit(&mut self, len: usize) -> Admit {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
@@ -101,7 +109,7 @@ impl Bucket {
         self.bytes =
             (self.bytes + elapsed * limit.bytes_per_sec as f64).min(limit.burst_bytes as f64);
         let len = len as f64;
-        if self.messages >= 1.0 && self.bytes >= len {
+        if self.messages >= 1.0 && self.bytes > 0.0 {
             self.messages -= 1.0;
             self.bytes -= len;
             self.dropped_in_a_row = 0;
@@ -138,15 +146,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn bytes_are_limited_too() {
+    async fn bytes_are_limited_too_and_a_large_message_goes_into_debt() {
         let mut bucket = Bucket::new(RateLimit::new(1_000, 1_000, 1_000, 2_000));
         assert_eq!(bucket.admit(1_500), Admit::Yes);
-        assert_eq!(bucket.admit(1_000), Admit::Drop, "500 bytes left");
-        tokio::time::advance(Duration::from_millis(500)).await;
         assert_eq!(
             bucket.admit(1_000),
             Admit::Yes,
-            "500 more after half a second"
+            "500 left: allowed, 500 in debt"
         );
+        assert_eq!(bucket.admit(1), Admit::Drop, "in debt");
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(
+            bucket.admit(1),
+            Admit::Drop,
+            "the debt is repaid, nothing more"
+        );
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(bucket.admit(1), Admit::Yes);
+        // A message ten times the burst passes after a quiet spell.
+        let mut bucket = Bucket::new(RateLimit::new(1_000, 1_000, 1_000, 2_000));
+        assert_eq!(bucket.admit(20_000), Admit::Yes);
+        assert_eq!(bucket.admit(1), Admit::Drop);
     }
 }
