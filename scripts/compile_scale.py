@@ -63,7 +63,7 @@ def app(n, depth):
     )
     ons = "\n".join(f"        .on(In{i}, h{i})" for i in range(n // 2))
     sends = "\n".join(f"    client.send(In{i}, Num {{ n: {i} }}).unwrap();" for i in range(n // 2))
-    return f"""#![allow(dead_code)]
+    return f"""#![allow(dead_code, unused_imports)]
 use garde::Validate;
 use serde::{{Deserialize, Serialize}};
 use zocket::{{Client, Ctx, HandlerResult, Incoming, Namespace, Outgoing, Scope, Zocket}};
