@@ -112,8 +112,8 @@ impl Default for Config {
     /// | max message size | 64 KiB |
     /// | max frame size | 64 KiB |
     /// | max connections | 10,000 |
-    /// | sockets still in their handshake | 1,024 in all, 64 per address |
-    /// | connections per address | 1,000 |
+    /// | sockets still in their handshake | 1,024 in all; 64 per address once half are in use |
+    /// | connections per address | no cap |
     /// | trust `X-Forwarded-For` | no |
     /// | queue per connection, soft | 256 messages or 256 KiB |
     /// | queue per connection, hard | 4 x the soft bounds (1,024 messages or 1 MiB) |
@@ -137,7 +137,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_pending_handshakes: 1024,
             max_pending_handshakes_per_ip: Some(64),
-            max_connections_per_ip: Some(1_000),
+            max_connections_per_ip: None,
             trust_forwarded_for: false,
             queue_len: 256,
             queue_bytes: 256 << 10,
@@ -196,16 +196,21 @@ impl Config {
         max_pending_handshakes: usize
     );
     setter!(
-        /// Sockets in their handshake from one address; further sockets from
-        /// it are closed at once, so one host cannot hold the handshake budget
-        /// that other hosts need. `None` turns it off (behind a proxy, every
-        /// socket comes from the proxy's address).
+        /// Sockets in their handshake from one address once more than half of
+        /// `max_pending_handshakes` are in use; further sockets from it are
+        /// closed at once, so one host cannot hold the handshake budget that
+        /// other hosts need. While the budget is plentiful a host may use it
+        /// freely (a burst of connects from one machine is normal). `None`
+        /// turns it off (behind a proxy, every socket comes from the proxy).
         max_pending_handshakes_per_ip: Option<usize>
     );
     setter!(
         /// Connections from one address; an upgrade beyond it gets HTTP 429.
         /// The address is the socket's peer, or the first address of
-        /// `X-Forwarded-For` with `trust_forwarded_for`. `None` turns it off.
+        /// `X-Forwarded-For` with `trust_forwarded_for`. Off (`None`) by
+        /// default: behind NAT or a proxy one address carries many users, and
+        /// a load test runs from one machine; set it when clients connect
+        /// directly.
         max_connections_per_ip: Option<usize>
     );
     setter!(

@@ -56,10 +56,12 @@ impl Lifecycle {
     }
 
     /// Counts a socket from `ip` as in its handshake until the guard drops, or
-    /// says no: `max_total` sockets are in their handshake already, or
-    /// `max_per_ip` of them come from `ip`. Handshakes have their own budget,
-    /// apart from established connections, so one host holding slow
-    /// handshakes cannot take the slots of honest connects from others.
+    /// says no: `max_total` sockets are in their handshake already, or more
+    /// than half of them are and `max_per_ip` of them come from `ip`.
+    /// Handshakes have their own budget, apart from established connections;
+    /// while it is plentiful one host may use it freely (a burst of connects
+    /// from one machine is normal), and once it runs short a host holding its
+    /// share gets no more, so it cannot take the slots honest hosts need.
     pub(crate) fn try_pending(
         &self,
         ip: IpAddr,
@@ -70,8 +72,9 @@ impl Lifecycle {
         if pending.total >= max_total {
             return Err(PendingRefused::Total);
         }
+        let under_pressure = pending.total >= max_total / 2;
         let from_ip = pending.per_ip.entry(ip).or_default();
-        if max_per_ip.is_some_and(|max| *from_ip >= max) {
+        if under_pressure && max_per_ip.is_some_and(|max| *from_ip >= max) {
             return Err(PendingRefused::FromAddress);
         }
         *from_ip += 1;
@@ -166,21 +169,32 @@ mod tests {
         let life = Lifecycle::default();
         let a: IpAddr = [127, 0, 0, 2].into();
         let b: IpAddr = [127, 0, 0, 3].into();
-        let a1 = life.try_pending(a, 3, Some(2)).unwrap();
-        let _a2 = life.try_pending(a, 3, Some(2)).unwrap();
+        // A budget of 4: the per-address cap of 1 applies from 2 in use.
+        let a1 = life.try_pending(a, 4, Some(1)).unwrap();
+        let a2 = life.try_pending(a, 4, Some(1)).unwrap();
         assert_eq!(
-            life.try_pending(a, 3, Some(2)).unwrap_err(),
+            life.try_pending(a, 4, Some(1)).unwrap_err(),
+            PendingRefused::FromAddress,
+            "under pressure, a holds its share"
+        );
+        let _b1 = life.try_pending(b, 4, Some(1)).unwrap();
+        assert_eq!(
+            life.try_pending(b, 4, Some(1)).unwrap_err(),
             PendingRefused::FromAddress
         );
-        let _b1 = life.try_pending(b, 3, Some(2)).unwrap();
+        drop(a1);
+        drop(a2);
+        assert_eq!(life.pending_count(), 1);
+        let _a3 = life
+            .try_pending(a, 4, Some(1))
+            .expect("no pressure: a may again");
+        let _more: Vec<_> = (0..2)
+            .map(|_| life.try_pending(a, 100, None).unwrap())
+            .collect();
         assert_eq!(
-            life.try_pending(b, 3, Some(2)).unwrap_err(),
+            life.try_pending(b, 4, None).unwrap_err(),
             PendingRefused::Total
         );
-        drop(a1);
-        assert_eq!(life.pending_count(), 2);
-        assert!(life.try_pending(b, 3, Some(2)).is_ok(), "a slot came free");
-        assert!(life.try_pending(a, 100, None).is_ok(), "no per-address cap");
     }
 
     #[tokio::test]
