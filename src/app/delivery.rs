@@ -4,14 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use garde::Validate;
 use tungstenite::Utf8Bytes;
 
 use crate::engine::adapter::Target;
 use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::SendError;
-use crate::protocol::route::Outgoing;
+use crate::protocol::route::{AsJson, Outgoing, Payload};
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire;
 
@@ -28,14 +27,14 @@ where
     R: Contains<O, I>,
 {
     let route = wire_name::<R, O, I>(O::NAME);
-    if let Err(report) = payload.validate() {
+    if let Err(report) = payload.check() {
         return Err(SendError::Invalid {
             route,
             payload,
             report,
         });
     }
-    match wire::encode(&route, &payload) {
+    match wire::encode(&route, &AsJson(&payload)) {
         Ok(text) => Ok(Delivery {
             hub: hub.clone(),
             text: Utf8Bytes::from(text),

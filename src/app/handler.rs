@@ -10,7 +10,6 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
-use garde::Validate;
 use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 
@@ -18,7 +17,7 @@ use crate::app::context::Ctx;
 use crate::engine::conn::Conn;
 use crate::engine::dispatch::{ErasedHandler, Failure, decode_payload};
 use crate::protocol::error::HandlerError;
-use crate::protocol::route::{Incoming, Request};
+use crate::protocol::route::{AsJson, Incoming, Payload, Request};
 use crate::protocol::wire;
 
 /// An async function that handles one incoming route's payload `P` with
@@ -152,13 +151,13 @@ where
             // Sent as a plain message (no id): nobody is waiting for the answer.
             return Ok(());
         };
-        if let Err(report) = response.validate() {
+        if let Err(report) = response.check() {
             return Err(Failure::handler_failed(
                 route,
                 format!("invalid response: {report}"),
             ));
         }
-        let text = wire::encode_reply(id, &response).map_err(|e| {
+        let text = wire::encode_reply(id, &AsJson(&response)).map_err(|e| {
             Failure::handler_failed(route, format!("response cannot be serialized: {e}"))
         })?;
         hub.deliver_to([client], &Utf8Bytes::from(text), None);

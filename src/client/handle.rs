@@ -12,7 +12,7 @@ use super::policy::BufferPolicy;
 use super::shared::{ConnState, Handle, Shared};
 use super::subscription::{RouteStream, Subscription};
 use crate::protocol::error::SendError;
-use crate::protocol::route::{ERROR_ROUTE, Incoming, Outgoing, Payload, Request};
+use crate::protocol::route::{AsJson, ERROR_ROUTE, Incoming, Outgoing, Payload, Request};
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire::{self, ErrorPayload};
 
@@ -87,7 +87,7 @@ impl<R: 'static> Client<R> {
         payload: P,
         id: Option<u64>,
     ) -> Result<(), SendError<P>> {
-        if let Err(report) = payload.validate() {
+        if let Err(report) = payload.check() {
             return Err(SendError::Invalid {
                 route,
                 payload,
@@ -98,8 +98,8 @@ impl<R: 'static> Client<R> {
             return Err(SendError::Closed { route, payload });
         }
         let encoded = match id {
-            None => wire::encode(&route, &payload),
-            Some(id) => wire::encode_request(&route, &payload, id),
+            None => wire::encode(&route, &AsJson(&payload)),
+            Some(id) => wire::encode_request(&route, &AsJson(&payload), id),
         };
         let text = match encoded {
             Ok(t) => t,
@@ -295,7 +295,7 @@ impl<R: 'static> Client<R> {
 
 /// Deserializes and validates a payload from the server.
 fn accept_payload<P: Payload>(raw: &str) -> Result<P, PayloadError> {
-    let payload: P = serde_json::from_str(raw).map_err(PayloadError::Json)?;
-    payload.validate().map_err(PayloadError::Invalid)?;
+    let payload = P::from_json(raw).map_err(PayloadError::Json)?;
+    payload.check().map_err(PayloadError::Invalid)?;
     Ok(payload)
 }

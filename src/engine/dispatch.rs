@@ -84,7 +84,7 @@ impl Failure {
     reason = "the error path is cold; Failure is what the caller reports"
 )]
 pub(crate) fn decode_payload<P: Payload>(route: &str, raw: &str) -> Result<P, Failure> {
-    let payload: P = serde_json::from_str(raw).map_err(|e| {
+    let payload = P::from_json(raw).map_err(|e| {
         Failure::new(
             ErrorKind::InvalidPayload,
             Some(route),
@@ -92,7 +92,7 @@ pub(crate) fn decode_payload<P: Payload>(route: &str, raw: &str) -> Result<P, Fa
         )
         .details(vec![issue_of_json(&e)])
     })?;
-    if let Err(report) = payload.validate() {
+    if let Err(report) = payload.check() {
         return Err(Failure::new(
             ErrorKind::ValidationFailed,
             Some(route),

@@ -38,19 +38,54 @@ use serde::de::DeserializeOwned;
 /// is_payload::<Text>();
 /// is_payload::<()>(); // a route without data carries `null`
 /// ```
+///
+/// The serde and garde traits are the bounds of its one implementation, not
+/// supertraits, so that a type missing one of them is reported in the
+/// library's words ("`Opaque` cannot be used as a message payload") rather
+/// than as three unrelated trait errors. Its methods are the library's way to
+/// use those traits through `Payload` alone; you never call them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as a message payload",
     label = "not a payload",
-    note = "a payload needs `#[derive(Serialize, Deserialize, Validate)]` (garde's `Validate` with the default context `()`)"
+    note = "a payload is an owned type with `#[derive(Serialize, Deserialize, Validate)]` (garde's `Validate` with the default context `()`); borrowed types such as `&str` are not, use `String`"
 )]
-pub trait Payload:
-    Serialize + DeserializeOwned + Validate<Context = ()> + Send + Sync + 'static
-{
+pub trait Payload: Send + Sync + 'static {
+    /// Checks the value with its garde rules.
+    #[doc(hidden)]
+    fn check(&self) -> Result<(), garde::Report>;
+    /// Reads the value from JSON text.
+    #[doc(hidden)]
+    fn from_json(raw: &str) -> serde_json::Result<Self>
+    where
+        Self: Sized;
+    /// Writes the value with serde.
+    #[doc(hidden)]
+    fn write<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
 }
 
-impl<T> Payload for T where
-    T: Serialize + DeserializeOwned + Validate<Context = ()> + Send + Sync + 'static
+#[diagnostic::do_not_recommend]
+impl<T> Payload for T
+where
+    T: Serialize + DeserializeOwned + Validate<Context = ()> + Send + Sync + 'static,
 {
+    fn check(&self) -> Result<(), garde::Report> {
+        self.validate()
+    }
+    fn from_json(raw: &str) -> serde_json::Result<Self> {
+        serde_json::from_str(raw)
+    }
+    fn write<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.serialize(serializer)
+    }
+}
+
+/// A [`Payload`] seen as `Serialize`, for the wire encoder.
+pub(crate) struct AsJson<'a, P: ?Sized>(pub(crate) &'a P);
+
+impl<P: Payload> Serialize for AsJson<'_, P> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.write(serializer)
+    }
 }
 
 /// A client → server route.
