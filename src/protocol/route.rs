@@ -235,7 +235,7 @@ pub trait Namespace: Send + Sync + 'static {
 /// Scopes nest to any depth; each adds its namespace's name and a dot in front
 /// of the wire names inside it. `Scope` is a type-level marker and is never
 /// constructed.
-pub struct Scope<N, R>(PhantomData<fn() -> (N, R)>);
+pub struct Scope<N: Namespace, R>(PhantomData<fn() -> (N, R)>);
 
 /// The reserved wire name on which the server reports a dropped or rejected
 /// message to the client that sent it.

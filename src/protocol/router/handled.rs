@@ -6,7 +6,7 @@ use super::index::{
     At10, At11, At12, At13, At14, At15, Chunk, Handled, Inside, Rest, Skip,
 };
 use super::walk::Token;
-use crate::protocol::route::{Incoming, Outgoing, Request, Scope};
+use crate::protocol::route::{Incoming, Namespace, Outgoing, Request, Scope};
 
 /// Replaces the still unhandled route `R` at `Index` with a `Handled<R>` mark.
 ///
@@ -52,6 +52,7 @@ macro_rules! mark_at {
         impl<X, $($a,)* N, S, T, I> MarkHandled<X, Inside<$at, I>>
             for nest!($($a)* ; (Scope<N, S>, T))
         where
+            N: Namespace,
             S: MarkHandled<X, I>,
         {
             type Out = nest!($($a)* ; (Scope<N, S::Out>, T));
@@ -136,6 +137,7 @@ impl<X: Request> HasHandler<AsRequest> for Handled<X> {
 
 impl<N, S, P> HasHandler<AsScope<P>> for Scope<N, S>
 where
+    N: Namespace,
     S: EveryRouteHandled<P>,
 {
     fn seal(_: Token) {}
