@@ -157,6 +157,7 @@ impl<M: Clone, H: Clone, Sig> Clone for Guarded<M, H, Sig> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<R, P, C, O, M, H> Handler<R, P, C, O> for Guarded<M, H, fn(R, C, P) -> O>
 where
     R: 'static,
