@@ -112,7 +112,7 @@ impl Default for Config {
     /// | max message size | 64 KiB |
     /// | max frame size | 64 KiB |
     /// | max connections | 10,000 |
-    /// | sockets still in their handshake | 1,024 in all; 64 per address once half are in use |
+    /// | sockets still in their handshake | 4,096 in all; 64 per address once half are in use |
     /// | connections per address | no cap |
     /// | trust `X-Forwarded-For` | no |
     /// | queue per connection, soft | 256 messages or 256 KiB |
@@ -135,7 +135,7 @@ impl Default for Config {
             max_message_size: 64 << 10,
             max_frame_size: 64 << 10,
             max_connections: 10_000,
-            max_pending_handshakes: 1024,
+            max_pending_handshakes: 4096,
             max_pending_handshakes_per_ip: Some(64),
             max_connections_per_ip: None,
             trust_forwarded_for: false,
