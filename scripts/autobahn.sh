@@ -21,6 +21,23 @@ in_chroot() {
     chroot "$root" "$@"
 }
 
+# The Debian mirror this machine's apt is configured with (deb822 .sources
+# files or one-line .list files), so that no registry host is written here.
+debian_mirror() {
+  local uri
+  uri=$( {
+      grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        sed -E 's/^[[:space:]]*URIs:[[:space:]]*//' | tr ' ' '\n'
+      grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+        awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }'
+    } | grep -E '^[a-z]+://' | grep -v -- '-security' | head -n 1)
+  if [ -z "$uri" ]; then
+    echo "no Debian mirror found in the apt configuration" >&2
+    exit 1
+  fi
+  echo "$uri"
+}
+
 build_chroot() {
   echo "== building the bullseye chroot in $ROOT (cached)"
   command -v debootstrap >/dev/null || {
@@ -30,7 +47,7 @@ build_chroot() {
   rm -rf "$ROOT.tmp"
   debootstrap --variant=minbase \
     --include=python2.7,python2.7-dev,gcc,libc6-dev,libffi-dev,libssl-dev,ca-certificates,curl \
-    bullseye "$ROOT.tmp" http://deb.debian.org/debian >/tmp/zocket-debootstrap.log 2>&1 || {
+    bullseye "$ROOT.tmp" "$(debian_mirror)" >/tmp/zocket-debootstrap.log 2>&1 || {
       tail -20 /tmp/zocket-debootstrap.log; exit 1; }
   cp /etc/resolv.conf "$ROOT.tmp/etc/resolv.conf"
   cp /etc/ssl/certs/ca-certificates.crt "$ROOT.tmp/etc/ssl/certs/ca-certificates.crt"
