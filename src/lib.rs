@@ -82,6 +82,7 @@ pub use app::handle::ServerHandle;
 pub use app::handler::Handler;
 pub use app::headers::Headers;
 pub use app::middleware::{Guarded, Middleware, MiddlewareExt, Stack};
+pub use app::scope::ScopedBuilder;
 // Floor 4: transport.
 #[doc(hidden)]
 pub use server::echo::serve_conformance_echo;

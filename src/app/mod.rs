@@ -11,4 +11,5 @@ pub(crate) mod delivery; // Delivery: one serialized message, recipients chosen 
 pub(crate) mod handle; // ServerHandle: the server from outside handlers
 pub(crate) mod handler; // Handler, and its erasure into the dispatch table
 pub(crate) mod headers; // Headers: the handshake data on_connect takes
-pub(crate) mod middleware; // Middleware, Stack, Guarded: typed context transformers
+pub(crate) mod middleware;
+pub(crate) mod scope; // Builder::scope: one guard for every handler of a scope // Middleware, Stack, Guarded: typed context transformers
