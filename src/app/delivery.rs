@@ -81,24 +81,24 @@ impl Delivery {
     /// With an adapter, ids issued by other nodes are sent through it.
     /// Returns this node's count.
     pub fn to(self, ids: impl IntoIterator<Item = ClientId>) -> usize {
-        self.deliver(Target::Clients(ids.into_iter().collect()))
+        let n = self.hub.deliver_clients(ids, &self.text, self.except);
+        self.counted(n)
     }
     /// Sends to every member of these rooms, each member once (on every
     /// node, with an adapter). Returns this node's count.
     pub fn to_room<S: AsRef<str>>(self, rooms: impl IntoIterator<Item = S>) -> usize {
-        self.deliver(Target::Rooms(
-            rooms.into_iter().map(|r| r.as_ref().to_owned()).collect(),
-        ))
+        let n = self.hub.deliver_rooms(rooms, &self.text, self.except);
+        self.counted(n)
     }
     /// Sends to every connected client (on every node, with an adapter).
     /// Returns this node's count.
     pub fn broadcast(self) -> usize {
-        self.deliver(Target::All)
+        let n = self.hub.deliver(Target::All, &self.text, self.except);
+        self.counted(n)
     }
-    fn deliver(self, target: Target) -> usize {
-        let n = self.hub.deliver(target, &self.text, self.except);
-        self.hub.counters.message_out(&self.route, n);
-        n
+    fn counted(self, recipients: usize) -> usize {
+        self.hub.counters.message_out(&self.route, recipients);
+        recipients
     }
     /// The JSON text that will be sent.
     pub fn text(&self) -> &str {

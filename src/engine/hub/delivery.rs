@@ -88,7 +88,7 @@ impl Hub {
     ) -> usize {
         match target {
             Target::Clients(ids) => self.deliver_to(ids.iter().copied(), text, except),
-            Target::Rooms(rooms) => self.deliver_to_rooms(rooms, text, except),
+            Target::Rooms(rooms) => self.deliver_to_rooms(rooms.iter(), text, except),
             Target::All => self.deliver_all(text, except),
         }
     }
@@ -114,9 +114,38 @@ impl Hub {
     }
 
     /// Queues `text` for every member of the rooms (each member once).
-    pub(super) fn deliver_to_rooms(
+    /// Delivers `text` to these clients (on other nodes too, with an
+    /// adapter). Without an adapter the ids are not collected first.
+    pub(crate) fn deliver_clients(
         &self,
-        rooms: &[String],
+        ids: impl IntoIterator<Item = ClientId>,
+        text: &Utf8Bytes,
+        except: Option<ClientId>,
+    ) -> usize {
+        if self.adapter.is_none() {
+            return self.deliver_to(ids, text, except);
+        }
+        self.deliver(Target::Clients(ids.into_iter().collect()), text, except)
+    }
+
+    /// Delivers `text` to the members of these rooms (on other nodes too,
+    /// with an adapter). Without an adapter no room name is copied.
+    pub(crate) fn deliver_rooms<S: AsRef<str>>(
+        &self,
+        rooms: impl IntoIterator<Item = S>,
+        text: &Utf8Bytes,
+        except: Option<ClientId>,
+    ) -> usize {
+        if self.adapter.is_none() {
+            return self.deliver_to_rooms(rooms, text, except);
+        }
+        let rooms = rooms.into_iter().map(|r| r.as_ref().to_owned()).collect();
+        self.deliver(Target::Rooms(rooms), text, except)
+    }
+
+    pub(super) fn deliver_to_rooms<S: AsRef<str>>(
+        &self,
+        rooms: impl IntoIterator<Item = S>,
         text: &Utf8Bytes,
         except: Option<ClientId>,
     ) -> usize {
@@ -132,18 +161,19 @@ impl Hub {
                 n += usize::from(self.enqueue(slot, text));
             }
         };
-        match rooms {
-            [] => {}
-            [room] => {
+        let mut rooms = rooms.into_iter();
+        let Some(first) = rooms.next() else { return 0 };
+        match rooms.next() {
+            None => {
                 // One room: members are distinct already.
-                if let Some(members) = all.get(room.as_str()) {
+                if let Some(members) = all.get(first.as_ref()) {
                     members.iter().for_each(|&key| deliver_one(key));
                 }
             }
-            several => {
+            Some(second) => {
                 let mut keys = HashSet::new();
-                for room in several {
-                    if let Some(members) = all.get(room.as_str()) {
+                for room in [first, second].into_iter().chain(rooms) {
+                    if let Some(members) = all.get(room.as_ref()) {
                         keys.extend(members.iter().copied());
                     }
                 }
