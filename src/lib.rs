@@ -55,6 +55,23 @@ pub mod router {
     };
 }
 
+pub mod contract {
+    //! The contract across the border: JSON Schema, TypeScript types and zod
+    //! schemas generated from the router, and the fingerprint that lets a
+    //! server detect clients built against another contract.
+    #![doc = include_str!("docs/contract.md")]
+    #[cfg(feature = "schema")]
+    pub use crate::protocol::contract::document::Contract;
+    #[cfg(feature = "schema")]
+    pub use crate::protocol::contract::entry::RouteContract;
+    pub use crate::protocol::contract::identity::{
+        CONTRACT_PARAM, CONTRACT_ROUTES_PARAM, ContractCheck, ContractIdentity, DriftKind,
+        RouteDrift,
+    };
+    #[cfg(feature = "schema")]
+    pub use crate::protocol::router::describe::{Describe, DescribeNode};
+}
+
 pub mod docs {
     //! Guides that do not belong to one item.
     #![doc = include_str!("docs/debugging_type_errors.md")]
@@ -95,3 +112,6 @@ pub use client::{
 
 /// Re-exported so payload types can derive `Validate` without a direct dependency.
 pub use garde;
+/// Re-exported for the `schema` feature: payload types derive `JsonSchema`.
+#[cfg(feature = "schema")]
+pub use schemars;

@@ -161,7 +161,55 @@ where
 {
     /// Sets the server configuration (limits, policies, path, pages).
     pub fn config(mut self, config: Config) -> Self {
+        let contract = self.config.contract.take();
         self.config = config;
+        self.config.contract = self.config.contract.take().or(contract);
+        self
+    }
+
+    /// Declares the app's contract (its router, and `H`, the handshake data
+    /// type of `on_connect`; `()` for none), so the server can tell when a
+    /// client was built against another one: clients generated from a
+    /// [`Contract`](crate::contract::Contract) send its fingerprint in the
+    /// handshake (`zocket-contract`). On a mismatch, `check` decides:
+    /// [`ContractCheck::Warn`](crate::contract::ContractCheck) logs the routes
+    /// that differ and accepts; `Strict` refuses with HTTP 409 naming them.
+    /// Clients that send no fingerprint are accepted either way. Needs the
+    /// `schema` feature; `Shape` is inferred (`.contract::<Hello, _>(..)`).
+    ///
+    /// ```
+    /// # use garde::Validate; use serde::{Deserialize, Serialize};
+    /// use schemars::JsonSchema;
+    /// use zocket::contract::ContractCheck;
+    /// use zocket::{Incoming, Zocket};
+    /// # #[derive(Serialize, Deserialize, Validate, JsonSchema)]
+    /// # struct Text { #[garde(length(chars, min = 1))] text: String }
+    /// struct Post;
+    /// impl Incoming for Post {
+    ///     const NAME: &'static str = "post";
+    ///     type Payload = Text;
+    /// }
+    /// type AppRouter = (Post, ());
+    ///
+    /// let app = Zocket::<AppRouter>::builder()
+    ///     .contract::<(), _>(ContractCheck::Strict)
+    ///     .on(Post, |_: Text, _ctx: zocket::Ctx<AppRouter>| async { Ok(()) })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = app;
+    /// ```
+    #[cfg(feature = "schema")]
+    pub fn contract<H, Shape>(
+        mut self,
+        check: crate::protocol::contract::identity::ContractCheck,
+    ) -> Self
+    where
+        H: schemars::JsonSchema,
+        R: crate::protocol::router::describe::Describe<Shape>,
+    {
+        let contract =
+            crate::protocol::contract::document::Contract::of::<R, Shape>().with_handshake::<H>();
+        self.config.contract = Some((Arc::new(contract.identity()), check));
         self
     }
 

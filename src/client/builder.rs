@@ -18,6 +18,9 @@ use super::handle::Client;
 use super::policy::{BufferPolicy, Reconnect};
 use super::shared::{ConnState, Handle, Shared};
 use super::task::{Hook, Task};
+use crate::protocol::contract::identity::{
+    CONTRACT_PARAM, CONTRACT_ROUTES_PARAM, ContractIdentity,
+};
 use crate::protocol::router::Router;
 
 /// Configures and opens a [`Client`]; `.await` it to connect.
@@ -67,7 +70,24 @@ impl<R: 'static> ClientBuilder<R> {
         self.query.push((name.into(), value.into()));
         self
     }
-    /// A handshake value sent as a real HTTP header.
+    /// Sends the fingerprint of the contract this client was built against
+    /// (`zocket-contract`, with the route hashes in `zocket-routes`), so a
+    /// server that declared its contract can detect drift: it logs a warning,
+    /// or with `ContractCheck::Strict` refuses the connection with HTTP 409
+    /// naming the routes that differ (a [`ConnectError`](crate::ConnectError)
+    /// with that status). With the `schema` feature the identity comes from
+    /// `Contract::of::<R, _>().identity()`.
+    pub fn contract(mut self, identity: &ContractIdentity) -> Self {
+        self.query
+            .retain(|(n, _)| n != CONTRACT_PARAM && n != CONTRACT_ROUTES_PARAM);
+        self.query
+            .push((CONTRACT_PARAM.to_owned(), identity.fingerprint().to_owned()));
+        self.query
+            .push((CONTRACT_ROUTES_PARAM.to_owned(), identity.routes_param()));
+        self
+    }
+
+    /// A handshake value sent as an HTTP header (for non-browser servers).
     pub fn http_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self

@@ -3,9 +3,11 @@
 //! Every limit bounds one resource a client could exhaust; SECURITY.md maps
 //! each to the attack it stops.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::rate::RateLimit;
+use crate::protocol::contract::identity::{ContractCheck, ContractIdentity};
 
 /// What to do when a client's outgoing queue is full because it reads slower
 /// than messages arrive for it. The server never waits for a slow client.
@@ -94,6 +96,9 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     /// Time a message (all its frames and fragments) may take to arrive.
     pub message_timeout: Duration,
+    /// The app's contract and what to do with clients built against another
+    /// one; set by `Builder::contract`.
+    pub(crate) contract: Option<(Arc<ContractIdentity>, ContractCheck)>,
 }
 
 /// A static HTTP response served for a plain (non-upgrade) GET.
@@ -152,6 +157,7 @@ impl Default for Config {
             path: None,
             pages: Vec::new(),
             health_path: None,
+            contract: None,
             read_buffer_size: 512,
             write_buffer_size: 16 << 10,
             max_write_buffer_size: 1 << 20,

@@ -70,6 +70,21 @@ impl<'de> Deserialize<'de> for ClientId {
     }
 }
 
+/// A decimal string, as on the wire.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ClientId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ClientId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]{1,39}$",
+            "description": "A connected client's id, a decimal string."
+        })
+    }
+}
+
 impl garde::Validate for ClientId {
     type Context = ();
     fn validate_into(

@@ -88,6 +88,7 @@ fn encode_with_id<P: Serialize + ?Sized, I: Serialize>(
 /// What went wrong with a message, as told to the client on the reserved route
 /// [`ERROR_ROUTE`] (`"$zocket.error"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -112,6 +113,7 @@ pub enum ErrorKind {
 
 /// One problem found in a payload or in the handshake headers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Issue {
     /// Where: a field path such as `"text"` or `"items[2].name"`; empty for the whole value.
     pub path: String,
@@ -126,6 +128,7 @@ pub struct Issue {
 ///   "message":"payload failed validation","details":[{"path":"text","message":"length is lower than 1"}]}}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorPayload {
     /// What kind of failure.
     pub kind: ErrorKind,

@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::engine::config::Config;
+use crate::protocol::contract::identity::{CONTRACT_PARAM, CONTRACT_ROUTES_PARAM};
 use crate::protocol::wire::Issue;
 
 /// A parsed upgrade request head.
@@ -122,7 +123,19 @@ pub(crate) fn handshake_map(head: &Head) -> serde_json::Map<String, serde_json::
             );
         }
     }
+    // The contract parameters are zocket's, not the app's handshake data.
+    map.remove(CONTRACT_PARAM);
+    map.remove(CONTRACT_ROUTES_PARAM);
     map
+}
+
+/// The percent-decoded value of query parameter `name` (exact name), if present.
+pub(crate) fn query_value(head: &Head, name: &str) -> Option<String> {
+    let query = head.query.as_deref()?;
+    query.split('&').find_map(|pair| {
+        let (n, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(n) == name).then(|| percent_decode(value))
+    })
 }
 
 fn http_response(status: u16, content_type: &str, body: &[u8], extra: &str) -> Vec<u8> {
@@ -133,6 +146,7 @@ fn http_response(status: u16, content_type: &str, body: &[u8], extra: &str) -> V
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         426 => "Upgrade Required",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
@@ -237,6 +251,13 @@ impl Refusal {
         Refusal {
             status,
             body: serde_json::to_vec(&HttpError { error, details }).unwrap_or_default(),
+        }
+    }
+    /// A refusal whose body is `body`, serialized.
+    pub(crate) fn with_body(status: u16, body: &impl serde::Serialize) -> Self {
+        Refusal {
+            status,
+            body: serde_json::to_vec(body).unwrap_or_default(),
         }
     }
     /// The whole HTTP response.

@@ -10,11 +10,15 @@ use futures_util::FutureExt;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
-use super::http::{Head, Refusal, handshake_map};
+use super::http::{Head, Refusal, handshake_map, query_value};
 use super::socket::{BufferedSocket, Socket, Ws};
 use crate::engine::config::Config;
 use crate::engine::dispatch::{ConnectFn, ConnectRefusal};
 use crate::engine::hub::{Hub, RegisterError, Registered};
+use crate::protocol::contract::identity::{
+    CONTRACT_PARAM, CONTRACT_ROUTES_PARAM, ContractCheck, ContractIdentity, RouteDrift,
+};
+use crate::protocol::wire::excerpt;
 use crate::util::panic_message;
 
 /// A handshake that passed every check: the registered connection, its data
@@ -60,6 +64,9 @@ pub(crate) async fn upgrade<U>(
     {
         tracing::info!(peer, origin = %crate::protocol::wire::excerpt(origin), "upgrade refused: origin not allowed");
         return Err(Refusal::new(403, "Origin not allowed", None));
+    }
+    if let Some(refusal) = check_contract(config, head, peer) {
+        return Err(refusal);
     }
     let registered = match hub.register(ip) {
         Ok(r) => r,
@@ -115,6 +122,50 @@ pub(crate) async fn upgrade<U>(
     };
     hub.unregister(id);
     Err(refusal)
+}
+
+/// The 409 body: which contract each side has, and the routes that differ.
+#[derive(serde::Serialize)]
+struct ContractConflict<'a> {
+    error: &'static str,
+    server: &'a str,
+    client: &'a str,
+    routes: &'a [RouteDrift],
+}
+
+/// Compares the fingerprint a client sent (if any) with the app's contract (if
+/// the app declared one). `Some` refuses the upgrade (strict mode only).
+fn check_contract(config: &Config, head: &Head, peer: &str) -> Option<Refusal> {
+    let (ours, check) = config.contract.as_ref()?;
+    let theirs = query_value(head, CONTRACT_PARAM)?;
+    if theirs == ours.fingerprint() {
+        return None;
+    }
+    let theirs = excerpt(&theirs);
+    let drift = query_value(head, CONTRACT_ROUTES_PARAM)
+        .map(|routes| ours.diff(&ContractIdentity::parse_routes(&routes)))
+        .unwrap_or_default();
+    let names: Vec<&str> = drift.iter().take(16).map(|d| d.route.as_str()).collect();
+    match check {
+        ContractCheck::Strict => {
+            tracing::info!(peer, server = ours.fingerprint(), client = %theirs, routes = ?names,
+                "upgrade refused: client built against another contract");
+            Some(Refusal::with_body(
+                409,
+                &ContractConflict {
+                    error: "Contract mismatch",
+                    server: ours.fingerprint(),
+                    client: &theirs,
+                    routes: &drift,
+                },
+            ))
+        }
+        _ => {
+            tracing::warn!(peer, server = ours.fingerprint(), client = %theirs, routes = ?names,
+                "client built against another contract (accepted; ContractCheck::Strict refuses it)");
+            None
+        }
+    }
 }
 
 /// The address a connection counts against: the socket's peer, or with
