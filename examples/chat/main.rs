@@ -3,6 +3,8 @@
 //! ```text
 //! cargo run --example chat            # then open http://127.0.0.1:3000
 //! PORT=4000 cargo run --example chat
+//! cargo run --example chat -- --contract ts     # print the TypeScript module (types, zod)
+//! cargo run --example chat -- --contract json   # print the contract as JSON Schema
 //! ```
 //!
 //! The contract (other clients are written against it; see PROTOCOL.md):
@@ -11,24 +13,31 @@
 //!   `chat.typing {room, typing}`;
 //! - outgoing: `chat.onJoin`, `chat.onLeave`, `chat.onMessage`, `chat.onTyping`, each with
 //!   `{room, name, clientId, ...}`;
+//! - request: `chat.rooms` (payload `null`) answers `{rooms}`, the rooms you are in;
 //! - sending or typing in a room you have not joined is rejected by a middleware.
+//!
+//! Every payload derives `JsonSchema` too, so the contract can be exported for
+//! TypeScript clients (`clients/ts/`), and clients built against another
+//! version of it are noticed (`STRICT_CONTRACT=1` refuses them with 409).
 
 use garde::Validate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use zocket::contract::{Contract, ContractCheck};
 use zocket::{
-    ClientId, Config, Conn, Ctx, HandlerResult, Incoming, Middleware, MiddlewareExt, Namespace,
-    Outgoing, Reject, Scope, Zocket,
+    ClientId, Config, Conn, Ctx, HandlerError, HandlerResult, Incoming, Middleware, MiddlewareExt,
+    Namespace, Outgoing, Reject, Request, Scope, Zocket,
 };
 
 // ---- payloads: plain serde + garde types -------------------------------------------
 
-#[derive(Serialize, Deserialize, Validate)]
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
 struct Room {
     #[garde(length(chars, min = 1, max = 64))]
     room: String,
 }
 
-#[derive(Serialize, Deserialize, Validate)]
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
 struct Post {
     #[garde(length(chars, min = 1, max = 64))]
     room: String,
@@ -36,7 +45,7 @@ struct Post {
     text: String,
 }
 
-#[derive(Serialize, Deserialize, Validate)]
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
 struct Typing {
     #[garde(length(chars, min = 1, max = 64))]
     room: String,
@@ -45,7 +54,7 @@ struct Typing {
 }
 
 /// `{room, name, clientId}`: who joined or left.
-#[derive(Serialize, Deserialize, Validate)]
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct Member {
     #[garde(skip)]
@@ -56,7 +65,7 @@ struct Member {
     client_id: ClientId,
 }
 
-#[derive(Serialize, Deserialize, Validate)]
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct ChatMessage {
     #[garde(skip)]
@@ -69,7 +78,7 @@ struct ChatMessage {
     text: String,
 }
 
-#[derive(Serialize, Deserialize, Validate)]
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct TypingState {
     #[garde(skip)]
@@ -82,8 +91,15 @@ struct TypingState {
     typing: bool,
 }
 
+/// The answer to `chat.rooms`.
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
+struct MyRooms {
+    #[garde(skip)]
+    rooms: Vec<String>,
+}
+
 /// The handshake: `?name=alice` (or a `name` header).
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, JsonSchema)]
 struct Hello {
     #[garde(length(chars, min = 1, max = 32), custom(printable_name))]
     name: String,
@@ -125,6 +141,12 @@ impl Incoming for SetTyping {
     const NAME: &'static str = "typing";
     type Payload = Typing;
 }
+struct Rooms;
+impl Request for Rooms {
+    const NAME: &'static str = "rooms";
+    type Payload = ();
+    type Response = MyRooms;
+}
 struct OnJoin;
 impl Outgoing for OnJoin {
     const NAME: &'static str = "onJoin";
@@ -158,7 +180,10 @@ type Chat = (
         Leave,
         (
             Send,
-            (SetTyping, (OnJoin, (OnLeave, (OnMessage, (OnTyping, ()))))),
+            (
+                SetTyping,
+                (Rooms, (OnJoin, (OnLeave, (OnMessage, (OnTyping, ()))))),
+            ),
         ),
     ),
 );
@@ -258,6 +283,12 @@ async fn typing(t: Typing, ctx: C) -> HandlerResult {
     Ok(())
 }
 
+async fn rooms(_: (), ctx: C) -> Result<MyRooms, HandlerError> {
+    let mut rooms = ctx.rooms();
+    rooms.sort();
+    Ok(MyRooms { rooms })
+}
+
 /// A closing client has already left its rooms; tell the members who remain.
 async fn disconnected(ctx: C, rooms: Vec<String>) -> HandlerResult {
     for room in rooms {
@@ -269,6 +300,23 @@ async fn disconnected(ctx: C, rooms: Vec<String>) -> HandlerResult {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, format] = args.as_slice()
+        && flag == "--contract"
+    {
+        let contract = Contract::of::<AppRouter, _>().with_handshake::<Hello>();
+        match format.as_str() {
+            "ts" => print!("{}", contract.typescript()),
+            "json" => println!("{}", serde_json::to_string_pretty(&contract.to_json())?),
+            other => return Err(format!("--contract takes `ts` or `json`, not `{other}`").into()),
+        }
+        return Ok(());
+    }
+    let check = if std::env::var_os("STRICT_CONTRACT").is_some_and(|v| v == "1") {
+        ContractCheck::Strict
+    } else {
+        ContractCheck::Warn
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -287,12 +335,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .page("/", "text/html; charset=utf-8", include_str!("index.html"))
                 .health_check("/health"),
         )
+        .contract::<Hello, _>(check)
         .on_connect(|hello: Hello, _id| async move { Ok(User { name: hello.name }) })
         .on_disconnect(disconnected)
         .on(Join, join)
         .on(Leave, leave)
         .on(Send, MemberOnly.then(send))
         .on(SetTyping, MemberOnly.then(typing))
+        .on_request(Rooms, rooms)
         .build()?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
