@@ -14,7 +14,7 @@ pub struct ChatProcess {
 }
 
 /// `cargo test` builds the examples next to the test binaries' `deps/` folder.
-fn example_binary(name: &str) -> PathBuf {
+pub fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
         .parent()

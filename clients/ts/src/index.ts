@@ -104,12 +104,14 @@ export type NestedOn<M> = {
     : unknown) &
     NestedOn<Under<M, H>>;
 };
+type PayloadOf<T> = T extends { payload: infer P } ? P : never;
+type ResponseOf<T> = T extends { response: infer A } ? A : never;
 /** `request.chat.rooms(payload)` */
-export type NestedRequest<M extends Record<string, { payload: unknown; response: unknown }>> = {
+export type NestedRequest<M> = {
   [H in Head<keyof M & string>]: (H extends keyof M
-    ? (payload: M[H]["payload"]) => Promise<M[H]["response"]>
+    ? (payload: PayloadOf<M[H]>) => Promise<ResponseOf<M[H]>>
     : unknown) &
-    NestedRequest<Under<M, H> & Record<string, { payload: unknown; response: unknown }>>;
+    NestedRequest<Under<M, H>>;
 };
 
 export type SendFn<R extends RouteMap> = (<K extends keyof R["incoming"] & string>(

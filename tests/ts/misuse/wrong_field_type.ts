@@ -1,0 +1,5 @@
+// A payload field of the wrong type.
+import { createClient } from "../client.js";
+import { type Routes } from "../contract.js";
+const client = createClient<Routes>("ws://127.0.0.1:1/ws");
+client.send("chat.send", { room: "lobby", text: 42 });
