@@ -141,7 +141,7 @@ impl Dispatcher {
             .build()
             .expect("valid router");
         let hub = app.hub.clone();
-        let registered = hub.register(None).expect("room for one");
+        let registered = hub.register(None, 0).expect("room for one");
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");

@@ -81,7 +81,8 @@ pub mod docs {
 pub use protocol::client_id::ClientId;
 pub use protocol::error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
 pub use protocol::route::{
-    ERROR_ROUTE, Incoming, Namespace, Outgoing, Payload, REPLY_ROUTE, Request, Scope,
+    ERROR_ROUTE, Incoming, Namespace, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE, Request,
+    SESSION_PARAM, Scope, WELCOME_ROUTE,
 };
 pub use protocol::wire::{ErrorKind, ErrorPayload, Issue};
 // Floor 2: the engine.
@@ -91,6 +92,7 @@ pub use engine::config::{Config, SlowConsumer};
 pub use engine::conn::Conn;
 pub use engine::metrics::{Metrics, RouteOut};
 pub use engine::rate::RateLimit;
+pub use engine::recovery::Recovery;
 // Floor 3: the typed front.
 pub use app::builder::{Builder, Zocket};
 pub use app::context::Ctx;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::rate::RateLimit;
+use crate::engine::recovery::Recovery;
 use crate::protocol::contract::identity::{ContractCheck, ContractIdentity};
 
 /// What to do when a client's outgoing queue is full because it reads slower
@@ -96,6 +97,8 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     /// Time a message (all its frames and fragments) may take to arrive.
     pub message_timeout: Duration,
+    /// Connection-state recovery; `None` (the default): a dropped client is gone.
+    pub recovery: Option<Recovery>,
     /// The app's contract and what to do with clients built against another
     /// one; set by `Builder::contract`.
     pub(crate) contract: Option<(Arc<ContractIdentity>, ContractCheck)>,
@@ -158,6 +161,7 @@ impl Default for Config {
             pages: Vec::new(),
             health_path: None,
             contract: None,
+            recovery: None,
             read_buffer_size: 512,
             write_buffer_size: 16 << 10,
             max_write_buffer_size: 1 << 20,
@@ -181,6 +185,17 @@ macro_rules! setter {
 }
 
 impl Config {
+    setter!(
+        /// Connection-state recovery (off by default). With it, the server
+        /// greets each client on `$zocket.welcome` with a session token,
+        /// numbers the messages it writes (`"offset"`), and keeps a dropped
+        /// client's session (id, rooms, messages sent to it) for
+        /// [`Recovery::window`]: a client that reconnects in time with its
+        /// token and last offset gets it back with exactly the messages it
+        /// missed, and `on_disconnect` runs only when the window ends without
+        /// a resume. See PROTOCOL.md.
+        recovery: Option<Recovery>
+    );
     setter!(
         /// Largest message (after reassembling fragments) a client may send, in bytes.
         /// A larger one closes the connection with 1009.

@@ -50,6 +50,13 @@ impl Conn {
     pub fn rooms(&self) -> Vec<String> {
         self.hub.rooms_of(self.id)
     }
+    /// Whether this connection resumed a session its client had dropped
+    /// (connection-state recovery, [`Config::recovery`](crate::Config::recovery)):
+    /// it kept its id and rooms and got the messages it missed. `false` for
+    /// a fresh session, or with recovery off.
+    pub fn recovered(&self) -> bool {
+        self.hub.is_recovered(self.id)
+    }
     /// Closes this connection with a close code (e.g. 1008) and reason.
     pub fn close(&self, code: u16, reason: &'static str) {
         self.hub.close(self.id, code, reason);

@@ -37,6 +37,8 @@ pub(crate) struct Counters {
     pub(crate) dropped_slow: AtomicU64,
     pub(crate) connections_total: AtomicU64,
     pub(crate) handshakes_refused: AtomicU64,
+    pub(crate) sessions_detached: AtomicU64,
+    pub(crate) sessions_recovered: AtomicU64,
     incoming: HashMap<Box<str>, AtomicU64>,
     outgoing: HashMap<Box<str>, OutCounters>,
     errors: [AtomicU64; KINDS.len()],
@@ -82,6 +84,8 @@ impl Counters {
             connections_total: self.connections_total.load(Relaxed),
             handshakes_refused: self.handshakes_refused.load(Relaxed),
             dropped_slow: self.dropped_slow.load(Relaxed),
+            sessions_detached: self.sessions_detached.load(Relaxed),
+            sessions_recovered: self.sessions_recovered.load(Relaxed),
             messages_in: self
                 .incoming
                 .iter()
@@ -142,6 +146,10 @@ pub struct Metrics {
     pub handshakes_refused: u64,
     /// Messages not queued because a client's queue was full.
     pub dropped_slow: u64,
+    /// Sessions kept after their client dropped (recovery on).
+    pub sessions_detached: u64,
+    /// Of those, sessions a client took over again within the window.
+    pub sessions_recovered: u64,
     /// Messages handled per incoming route (wire name).
     pub messages_in: BTreeMap<String, u64>,
     /// Messages sent per outgoing route (wire name).

@@ -13,3 +13,4 @@ pub(crate) mod lifecycle; // running tasks and the shutdown flag
 pub(crate) mod metrics; // Counters and the Metrics snapshot
 pub(crate) mod outbox; // a connection's bounded outgoing queue
 pub(crate) mod rate; // RateLimit: per-client token buckets
+pub(crate) mod recovery; // Recovery: offsets, the written-message history, session tokens

@@ -10,6 +10,7 @@ use tokio::time::{Duration, Instant};
 use tungstenite::Message;
 use tungstenite::protocol::frame::CloseFrame;
 
+use crate::engine::recovery::History;
 use crate::util::lock_unpoisoned;
 
 /// Why the server is closing a connection.
@@ -68,6 +69,8 @@ struct OutboxState {
     over_since: Option<Instant>,
     close: Option<CloseCmd>,
     closed: bool,
+    /// With recovery on: the written messages, and the offsets they got.
+    history: Option<Box<History>>,
 }
 
 /// A connection's bounded outgoing queue, filled by any task (under the
@@ -78,6 +81,15 @@ pub(crate) struct Outbox {
     limits: QueueLimits,
     /// Set with `state.close`, readable without the lock.
     close_requested: AtomicBool,
+}
+
+/// Gives every text message its offset (see [`History`]).
+fn record<'a>(history: &mut History, messages: impl Iterator<Item = &'a mut Message>) {
+    for msg in messages {
+        if let Message::Text(text) = msg {
+            *text = history.record(std::mem::take(text));
+        }
+    }
 }
 
 /// The bytes a queued message holds.
@@ -165,12 +177,16 @@ impl Outbox {
     }
 
     /// Moves the queued messages into `into`, which must be empty: the
-    /// reader has caught up with everything queued so far.
+    /// reader has caught up with everything queued so far. With recovery on,
+    /// each text message gets its offset and is kept in the history.
     pub(crate) fn take(&self, into: &mut VecDeque<Message>) {
         let mut state = self.lock();
         std::mem::swap(&mut state.queue, into);
         state.bytes = 0;
         state.over_since = None;
+        if let Some(history) = &mut state.history {
+            record(history, into.iter_mut());
+        }
     }
 
     /// When a close was requested: appends what was queued before it to
@@ -180,9 +196,34 @@ impl Outbox {
             return None;
         }
         let mut state = self.lock();
+        let from = into.len();
         into.extend(state.queue.drain(..));
         state.bytes = 0;
+        if let Some(history) = &mut state.history {
+            record(history, into.iter_mut().skip(from));
+        }
         state.close.as_ref().map(CloseCmd::frame)
+    }
+
+    /// Keeps a history of written messages from now on (recovery).
+    pub(crate) fn record_history(&self, history: History) {
+        self.lock().history = Some(Box::new(history));
+    }
+
+    /// The written messages after offset `last`, to write again on a resume;
+    /// `None` if they are not all kept (or there is no history).
+    pub(crate) fn written_since(&self, last: u64) -> Option<Vec<tungstenite::Utf8Bytes>> {
+        self.lock().history.as_ref()?.since(last)
+    }
+
+    /// Drops what is queued and what is kept (a session that cannot be
+    /// recovered any more).
+    pub(crate) fn forget(&self) {
+        let mut state = self.lock();
+        state.queue = VecDeque::new();
+        state.bytes = 0;
+        state.over_since = None;
+        state.history = None;
     }
 
     /// Drops everything queued.

@@ -243,6 +243,18 @@ pub struct Scope<N: Namespace, R>(PhantomData<fn() -> (N, R)>);
 /// User routes cannot take it: their segments may not contain `$`.
 pub const ERROR_ROUTE: &str = "$zocket.error";
 
+/// The reserved route on which a server with recovery on greets each
+/// connection: `{"clientId": "..", "token": "..", "recovered": bool}`.
+/// Clients that do not know it ignore it, as they ignore `$zocket.error`.
+pub const WELCOME_ROUTE: &str = "$zocket.welcome";
+
+/// The handshake query parameter with which a client resumes a session: the
+/// token from its last `$zocket.welcome`.
+pub const SESSION_PARAM: &str = "zocket-session";
+
+/// The handshake query parameter with the last offset the resuming client received.
+pub const OFFSET_PARAM: &str = "zocket-offset";
+
 /// Refuses, when the code that uses `X` as a route marker is built, a marker
 /// that is not zero-sized: a struct with fields or an enum with several
 /// variants. Such a value would carry data the router never sees

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tungstenite::Message;
 
+use super::frames::{Dispatch, Frames, OnData};
 use super::listener::Service;
-use super::session::{Dispatch, Frames, OnData};
 use crate::app::builder::Zocket;
 use crate::engine::config::Config;
 use crate::engine::conn::Conn;

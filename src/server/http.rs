@@ -10,7 +10,9 @@ use tokio::net::TcpStream;
 
 use crate::engine::config::Config;
 use crate::protocol::contract::identity::{CONTRACT_PARAM, CONTRACT_ROUTES_PARAM};
+use crate::protocol::route::{OFFSET_PARAM, SESSION_PARAM};
 use crate::protocol::wire::Issue;
+use crate::util::fnv1a;
 
 /// A parsed upgrade request head.
 pub(crate) struct Head {
@@ -126,7 +128,39 @@ pub(crate) fn handshake_map(head: &Head) -> serde_json::Map<String, serde_json::
     // The contract parameters are zocket's, not the app's handshake data.
     map.remove(CONTRACT_PARAM);
     map.remove(CONTRACT_ROUTES_PARAM);
+    map.remove(SESSION_PARAM);
+    map.remove(OFFSET_PARAM);
     map
+}
+
+/// Digest of what identifies a client in its handshake: the query
+/// parameters (but zocket's own) and the `Authorization` and `Cookie`
+/// headers. A session token resumes only a session opened with the same.
+pub(crate) fn handshake_identity(head: &Head) -> u64 {
+    let mut parts: Vec<(String, String)> = Vec::new();
+    if let Some(query) = &head.query {
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = percent_decode(name);
+            if !name.starts_with("zocket-") {
+                parts.push((name, percent_decode(value)));
+            }
+        }
+    }
+    for header in ["authorization", "cookie"] {
+        if let Some(value) = head.header(header) {
+            parts.push((format!("header:{header}"), value.to_owned()));
+        }
+    }
+    parts.sort();
+    let mut text = String::new();
+    for (name, value) in parts {
+        text.push_str(&name);
+        text.push('\0');
+        text.push_str(&value);
+        text.push('\0');
+    }
+    fnv1a(text.as_bytes())
 }
 
 /// The percent-decoded value of query parameter `name` (exact name), if present.

@@ -10,8 +10,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 
+use super::frames::Frames;
 use super::http::{HeadRead, Refusal, plain_http, read_head, respond};
-use super::session::{self, Frames};
+use super::session;
 use super::upgrade::{upgrade, websocket};
 use crate::app::builder::Zocket;
 use crate::engine::dispatch::Handlers;

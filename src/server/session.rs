@@ -19,27 +19,28 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{FutureExt, Sink, Stream};
+use futures_util::{Sink, Stream};
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 use tungstenite::Message;
 use tungstenite::protocol::frame::CloseFrame;
 
+use super::frames::{Dispatch, Frames, OnData};
+use super::recovery::{conclude, greeting};
 use super::socket::{Socket, Ws};
 use crate::engine::conn::Conn;
-use crate::engine::dispatch::{Failure, Handlers, LogBudget, dispatch, report};
+use crate::engine::dispatch::{Failure, LogBudget, report};
+use crate::engine::hub::sessions::Welcome;
 use crate::engine::hub::{Hub, Registered};
 use crate::engine::outbox::{CloseCmd, Outbox};
 use crate::engine::rate::{Admit, Bucket};
 use crate::protocol::client_id::ClientId;
 use crate::protocol::wire::ErrorKind;
-use crate::util::panic_message;
 
 /// Frames one connection reads per wake-up before it yields to the others.
 ///
@@ -51,56 +52,6 @@ use crate::util::panic_message;
 /// this many messages per turn. A burst of up to this many messages still goes
 /// out to each member in one write.
 const FRAMES_PER_WAKEUP: usize = 32;
-
-/// A running handler: the boxed future of [`dispatch`], which catches panics.
-pub(crate) type Dispatch = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
-
-/// What a session does with each data frame, and when it ends.
-pub(crate) trait Frames<U>: Send + Sync + 'static {
-    /// Handles one text or binary frame.
-    fn on_data(self: &Arc<Self>, msg: Message, conn: &Conn, data: &U) -> OnData;
-    /// Runs once after the connection has left its rooms.
-    fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch>;
-}
-
-/// What to do with one data frame.
-pub(crate) enum OnData {
-    /// Run this handler; read nothing more until it is done (arrival order).
-    Run(Dispatch),
-    /// Write this message back.
-    Write(Message),
-    /// Tell the client what went wrong.
-    Fail(Failure),
-}
-
-/// An app: text frames go to their route's handler.
-impl<U: Clone + Send + Sync + 'static> Frames<U> for Handlers<U> {
-    fn on_data(self: &Arc<Self>, msg: Message, conn: &Conn, data: &U) -> OnData {
-        match msg {
-            Message::Text(text) => {
-                let handlers = self.clone();
-                let (conn, data) = (conn.clone(), data.clone());
-                OnData::Run(Box::pin(async move {
-                    dispatch(&handlers, text.as_str(), &conn, &data).await
-                }))
-            }
-            _ => OnData::Fail(Failure::new(
-                ErrorKind::UnsupportedFrame,
-                None,
-                "binary frames are not supported; send JSON text frames",
-            )),
-        }
-    }
-
-    fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch> {
-        let on_disconnect = self.on_disconnect.as_ref()?;
-        let run = on_disconnect(conn, data, rooms);
-        Some(Box::pin(async move {
-            run.await
-                .map_err(|e| Failure::handler_failed("on_disconnect", e.to_string()))
-        }))
-    }
-}
 
 enum Phase {
     Open,
@@ -132,6 +83,10 @@ struct Session<U, S: Socket, F> {
     /// Fires when the message in progress has taken `message_timeout` (made
     /// on first use; its deadline says which message it is timing).
     partial: Option<Pin<Box<Sleep>>>,
+    /// Whether the end of this connection leaves its session for the client
+    /// to resume (recovery on): not after a close from either side, except
+    /// the heartbeat's (a silent peer is what recovery is for).
+    detachable: bool,
 }
 
 /// Why a connection ended (for the log).
@@ -160,6 +115,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
     }
 
     fn close_with(&mut self, code: u16, reason: &'static str) {
+        self.detachable = false;
         self.begin_close(CloseCmd { code, reason }.frame());
     }
 
@@ -256,8 +212,10 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                     ),
                 }
             }
+            // The client said goodbye: its session ends with this connection.
+            Message::Close(_) => self.detachable = false,
             // tungstenite answers pings; a close is answered on the next read.
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {}
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
     }
 
@@ -285,6 +243,10 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
     fn on_read_error(&mut self, e: tungstenite::Error) -> Option<End> {
         use tungstenite::Error as E;
         let (code, reason) = match &e {
+            // The peer went away without a close frame: nothing to answer.
+            E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
+                return Some(End::Failed(e));
+            }
             E::Capacity(_) => (1009, "message too big"),
             E::Utf8(_) => (1007, "invalid UTF-8"),
             E::Protocol(_) => (1002, "protocol error"),
@@ -306,6 +268,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 && let Some(frame) = self.outbox.take_close(&mut self.pending)
             {
                 // What was queued before the request goes out first, then the close.
+                self.detachable = false;
                 self.begin_close(frame);
                 progressed = true;
             }
@@ -363,7 +326,14 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 }
                 if now - self.last_seen > every * 2 {
                     tracing::info!("peer silent for two heartbeat intervals; closing");
-                    self.close_with(1001, "heartbeat timeout");
+                    // Not a goodbye: the session stays resumable.
+                    self.begin_close(
+                        CloseCmd {
+                            code: 1001,
+                            reason: "heartbeat timeout",
+                        }
+                        .frame(),
+                    );
                 } else if matches!(self.phase, Phase::Open) && self.pending.is_empty() {
                     self.pending.push_back(Message::Ping(Default::default()));
                 }
@@ -408,9 +378,13 @@ pub(crate) async fn run<U, S, F>(
     S: Socket,
     F: Frames<U>,
 {
-    let Registered { id, outbox } = registered;
+    let Registered {
+        id,
+        outbox,
+        welcome,
+    } = registered;
     let span = tracing::info_span!("conn", client = %id, peer);
-    serve(frames, hub, ws, id, outbox, data)
+    serve(frames, hub, ws, id, outbox, data, welcome)
         .instrument(span)
         .await;
 }
@@ -422,12 +396,14 @@ async fn serve<U, S, F>(
     id: ClientId,
     outbox: Arc<Outbox>,
     data: U,
+    welcome: Option<Welcome>,
 ) where
     U: Send + Sync + 'static,
     S: Socket,
     F: Frames<U>,
 {
     tracing::debug!("connected");
+    let pending = welcome.map_or_else(VecDeque::new, |w| greeting(id, w));
     let heartbeat = hub
         .config
         .heartbeat
@@ -443,7 +419,7 @@ async fn serve<U, S, F>(
         outbox,
         conn: conn.clone(),
         data,
-        pending: VecDeque::new(),
+        pending,
         unflushed: false,
         write_blocked: None,
         dispatch: None,
@@ -453,29 +429,15 @@ async fn serve<U, S, F>(
         log_budget: None,
         rate: hub.config.rate_limit.map(Bucket::new),
         partial: None,
+        detachable: true,
     };
     let end = std::future::poll_fn(|cx| session.poll_session(cx)).await;
     match &end {
         End::Failed(error) => tracing::debug!(%error, "connection failed"),
         other => tracing::debug!(end = ?other, "connection ended"),
     }
-    let Session { data, outbox, .. } = session;
-    outbox.shut();
-
-    // Boxed: a cold path, so the long-lived connection future does not carry
-    // its state (idle memory per connection).
-    let rooms = Box::pin(hub.unregister_gradually(id)).await;
-    if let Some(on_disconnect) = frames.on_disconnect(conn, data, rooms) {
-        match AssertUnwindSafe(on_disconnect).catch_unwind().await {
-            Ok(Ok(())) => {}
-            Ok(Err(failure)) => {
-                tracing::error!(
-                    error = failure.log.as_deref().unwrap_or(""),
-                    "on_disconnect failed"
-                )
-            }
-            Err(panic) => tracing::error!(panic = panic_message(&panic), "on_disconnect panicked"),
-        }
-    }
-    tracing::debug!("disconnected");
+    let Session {
+        data, detachable, ..
+    } = session;
+    conclude(frames, hub, conn, data, detachable).await;
 }

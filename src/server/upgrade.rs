@@ -10,14 +10,16 @@ use futures_util::FutureExt;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
-use super::http::{Head, Refusal, handshake_map, query_value};
+use super::http::{Head, Refusal, handshake_identity, handshake_map, query_value};
 use super::socket::{BufferedSocket, Socket, Ws};
 use crate::engine::config::Config;
 use crate::engine::dispatch::{ConnectFn, ConnectRefusal};
+use crate::engine::hub::sessions::Welcome;
 use crate::engine::hub::{Hub, RegisterError, Registered};
 use crate::protocol::contract::identity::{
     CONTRACT_PARAM, CONTRACT_ROUTES_PARAM, ContractCheck, ContractIdentity, RouteDrift,
 };
+use crate::protocol::route::{OFFSET_PARAM, SESSION_PARAM};
 use crate::protocol::wire::excerpt;
 use crate::util::panic_message;
 
@@ -68,23 +70,55 @@ pub(crate) async fn upgrade<U>(
     if let Some(refusal) = check_contract(config, head, peer) {
         return Err(refusal);
     }
-    let registered = match hub.register(ip) {
-        Ok(r) => r,
-        Err(RegisterError::Full) => {
-            tracing::warn!(peer, "upgrade refused: max connections reached");
-            return Err(Refusal::new(503, "Server is full", None));
+    let identity = handshake_identity(head);
+    let resumed = match (&config.recovery, query_value(head, SESSION_PARAM)) {
+        (Some(_), Some(token)) => {
+            let last = query_value(head, OFFSET_PARAM)
+                .and_then(|o| o.parse::<u64>().ok())
+                .unwrap_or(0);
+            match hub.begin_resume(&token, last, identity) {
+                Ok(claimed) => Some(claimed),
+                Err(why) => {
+                    tracing::info!(
+                        peer,
+                        ?why,
+                        "session not resumed; the client starts a fresh one"
+                    );
+                    None
+                }
+            }
         }
-        Err(RegisterError::TooManyFromAddress) => {
-            tracing::warn!(peer, address = ?ip, "upgrade refused: max connections from this address reached");
-            return Err(Refusal::new(
-                429,
-                "Too many connections from this address",
-                None,
-            ));
-        }
-        Err(RegisterError::ShuttingDown) => {
-            return Err(Refusal::new(503, "Server is shutting down", None));
-        }
+        _ => None,
+    };
+    let resuming = resumed.is_some();
+    let registered = match resumed {
+        Some((id, outbox, replay)) => Registered {
+            id,
+            outbox,
+            welcome: Some(Welcome {
+                token: String::new(),
+                recovered: true,
+                replay,
+            }),
+        },
+        None => match hub.register(ip, identity) {
+            Ok(r) => r,
+            Err(RegisterError::Full) => {
+                tracing::warn!(peer, "upgrade refused: max connections reached");
+                return Err(Refusal::new(503, "Server is full", None));
+            }
+            Err(RegisterError::TooManyFromAddress) => {
+                tracing::warn!(peer, address = ?ip, "upgrade refused: max connections from this address reached");
+                return Err(Refusal::new(
+                    429,
+                    "Too many connections from this address",
+                    None,
+                ));
+            }
+            Err(RegisterError::ShuttingDown) => {
+                return Err(Refusal::new(503, "Server is shutting down", None));
+            }
+        },
     };
     let id = registered.id;
     let connect = AssertUnwindSafe(on_connect(handshake_map(head), id)).catch_unwind();
@@ -96,6 +130,14 @@ pub(crate) async fn upgrade<U>(
     };
     let refusal = match outcome {
         Connect::Accepted(data) => {
+            let mut registered = registered;
+            if resuming {
+                match (hub.finish_resume(id), registered.welcome.as_mut()) {
+                    (Some(token), Some(welcome)) => welcome.token = token,
+                    _ => return Err(Refusal::new(503, "Server is shutting down", None)),
+                }
+                tracing::info!(peer, client = %id, "session resumed");
+            }
             refused.accepted();
             return Ok(Upgraded {
                 registered,
@@ -120,7 +162,11 @@ pub(crate) async fn upgrade<U>(
             Refusal::new(503, "Handshake timed out", None)
         }
     };
-    hub.unregister(id);
+    if resuming {
+        hub.abort_resume(id);
+    } else {
+        hub.unregister(id);
+    }
     Err(refusal)
 }
 

@@ -18,6 +18,10 @@ impl Hub {
         match slot.outbox.push(Message::Text(text.clone())) {
             Ok(()) => true,
             Err(QueueError::Closed) => false,
+            Err(QueueError::Full) if Hub::away(slot) => {
+                Hub::lose(slot);
+                false
+            }
             Err(QueueError::Full) => {
                 self.counters.dropped_slow.fetch_add(1, Ordering::Relaxed);
                 slot.dropped += 1;

@@ -19,11 +19,13 @@ use crate::engine::config::Config;
 use crate::engine::lifecycle::Lifecycle;
 use crate::engine::metrics::Counters;
 use crate::engine::outbox::{CloseCmd, Outbox, QueueLimits};
+use crate::engine::recovery::History;
 use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
 mod delivery; // queuing a message for clients, rooms, everyone; the adapter
-pub(crate) mod rooms; // join, leave, listings, and leaving every room when a connection ends
+pub(crate) mod rooms;
+pub(crate) mod sessions; // recovery: detaching a dropped client's session, resuming it, expiry // join, leave, listings, and leaving every room when a connection ends
 
 pub(crate) struct Slot {
     id: ClientId,
@@ -34,6 +36,8 @@ pub(crate) struct Slot {
     ip: Option<IpAddr>,
     /// Gone, and still leaving its rooms (see `Hub::unregister_gradually`).
     leaving: bool,
+    /// With recovery on: the session's token and whether its client is away.
+    session: Option<Box<sessions::Session>>,
 }
 
 #[derive(Default)]
@@ -44,6 +48,8 @@ pub(crate) struct State {
     per_ip: HashMap<IpAddr, usize>,
     /// Slots of connections that are gone but still leaving their rooms.
     leaving: usize,
+    /// Slots whose client dropped and may resume (recovery).
+    detached: usize,
     closed: bool,
 }
 
@@ -75,10 +81,12 @@ pub(crate) enum RegisterError {
     ShuttingDown,
 }
 
-/// A new connection's id and outgoing queue.
+/// A new (or resumed) connection's id and outgoing queue.
 pub(crate) struct Registered {
     pub(crate) id: ClientId,
     pub(crate) outbox: Arc<Outbox>,
+    /// With recovery on: what to greet the client with.
+    pub(crate) welcome: Option<sessions::Welcome>,
 }
 
 impl Hub {
@@ -103,9 +111,13 @@ impl Hub {
         lock_unpoisoned(&self.state)
     }
 
-    /// Reserves a slot for a new connection.
-    /// Reserves a slot for a new connection from `ip` (when known).
-    pub(crate) fn register(&self, ip: Option<IpAddr>) -> Result<Registered, RegisterError> {
+    /// Reserves a slot for a new connection from `ip` (when known);
+    /// `identity` binds its session (with recovery on) to its handshake.
+    pub(crate) fn register(
+        &self,
+        ip: Option<IpAddr>,
+        identity: u64,
+    ) -> Result<Registered, RegisterError> {
         let mut state = self.lock();
         if state.closed {
             return Err(RegisterError::ShuttingDown);
@@ -129,6 +141,14 @@ impl Hub {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let entry = state.conns.vacant_entry();
         let id = ClientId::new(self.node, generation, entry.key());
+        let (session, welcome) = match &self.config.recovery {
+            Some(recovery) => {
+                outbox.record_history(History::new(recovery));
+                let (session, welcome) = sessions::Session::new(id, identity);
+                (Some(Box::new(session)), Some(welcome))
+            }
+            None => (None, None),
+        };
         entry.insert(Slot {
             id,
             outbox: outbox.clone(),
@@ -136,20 +156,34 @@ impl Hub {
             dropped: 0,
             ip,
             leaving: false,
+            session,
         });
-        Ok(Registered { id, outbox })
+        Ok(Registered {
+            id,
+            outbox,
+            welcome,
+        })
     }
 
     pub(crate) fn connection_count(&self) -> usize {
         let state = self.lock();
-        state.conns.len() - state.leaving
+        state.conns.len() - state.leaving - state.detached
+    }
+
+    /// The outgoing queue of `id`'s slot.
+    pub(crate) fn outbox_of(&self, id: ClientId) -> Option<Arc<Outbox>> {
+        self.lock()
+            .conns
+            .get(id.key())
+            .filter(|s| s.id == id)
+            .map(|s| s.outbox.clone())
     }
 
     pub(crate) fn is_connected(&self, id: ClientId) -> bool {
         self.lock()
             .conns
             .get(id.key())
-            .is_some_and(|s| s.id == id && !s.leaving)
+            .is_some_and(|s| s.id == id && !s.leaving && !Hub::away(s))
     }
 
     /// Empties one connection's queue (for the fuzz harness, which has no socket).

@@ -24,10 +24,10 @@ fn hub() -> Arc<Hub> {
 #[test]
 fn ids_are_not_reused_when_slots_are() {
     let core = hub();
-    let a = core.register(None).unwrap();
+    let a = core.register(None, 0).unwrap();
     let a_id = a.id;
     core.unregister(a_id);
-    let b = core.register(None).unwrap();
+    let b = core.register(None, 0).unwrap();
     assert_eq!(a_id.key(), b.id.key(), "slab slot is reused");
     assert_ne!(a_id, b.id, "but the id is not");
     assert_eq!(
@@ -41,8 +41,8 @@ fn ids_are_not_reused_when_slots_are() {
 #[test]
 fn rooms_are_removed_when_empty_and_on_unregister() {
     let core = hub();
-    let a = core.register(None).unwrap();
-    let b = core.register(None).unwrap();
+    let a = core.register(None, 0).unwrap();
+    let b = core.register(None, 0).unwrap();
     assert_eq!(core.join(a.id, "x"), Joined::Member);
     assert_eq!(
         core.join(a.id, "x"),
@@ -63,15 +63,15 @@ fn rooms_are_removed_when_empty_and_on_unregister() {
 #[test]
 fn capacity_is_enforced() {
     let core = hub();
-    let _k: Vec<_> = (0..3).map(|_| core.register(None).unwrap()).collect();
-    assert_eq!(core.register(None).err(), Some(RegisterError::Full));
+    let _k: Vec<_> = (0..3).map(|_| core.register(None, 0).unwrap()).collect();
+    assert_eq!(core.register(None, 0).err(), Some(RegisterError::Full));
 }
 
 #[test]
 fn full_queue_applies_close_policy_and_others_still_get_messages() {
     let core = hub();
-    let slow = core.register(None).unwrap();
-    let fast = core.register(None).unwrap();
+    let slow = core.register(None, 0).unwrap();
+    let fast = core.register(None, 0).unwrap();
     let msg = Utf8Bytes::from_static("x");
     for _ in 0..2 {
         assert_eq!(core.deliver_to([slow.id, fast.id], &msg, None), 2);
@@ -98,8 +98,8 @@ fn full_queue_applies_close_policy_and_others_still_get_messages() {
 #[test]
 fn room_delivery_dedups_and_honours_except() {
     let core = hub();
-    let a = core.register(None).unwrap();
-    let b = core.register(None).unwrap();
+    let a = core.register(None, 0).unwrap();
+    let b = core.register(None, 0).unwrap();
     core.join(a.id, "x");
     core.join(a.id, "y");
     core.join(b.id, "y");
@@ -113,7 +113,7 @@ fn room_delivery_dedups_and_honours_except() {
 #[test]
 fn a_join_beyond_the_room_limit_changes_nothing() {
     let core = hub();
-    let b = core.register(None).unwrap();
+    let b = core.register(None, 0).unwrap();
     for room in ["x", "y", "z"] {
         assert_eq!(core.join(b.id, room), Joined::Member);
     }

@@ -9,10 +9,11 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use super::entry::{Parts, RouteContract, direction_name};
-use super::identity::{ContractIdentity, canonical, fnv1a};
+use super::identity::{ContractIdentity, canonical};
 use crate::protocol::route::{ERROR_ROUTE, REPLY_ROUTE};
 use crate::protocol::router::describe::{Describe, describe};
 use crate::protocol::wire::ErrorPayload;
+use crate::util::fnv1a;
 
 /// The name under which the handshake data appears in a contract's route hashes.
 pub(crate) const HANDSHAKE_ENTRY: &str = "$handshake";

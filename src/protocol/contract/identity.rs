@@ -9,6 +9,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
+#[cfg(test)]
+use crate::util::fnv1a;
+
 /// The handshake query parameter carrying the client's contract fingerprint.
 pub const CONTRACT_PARAM: &str = "zocket-contract";
 /// The handshake query parameter listing the client's routes with their hashes
@@ -133,18 +136,6 @@ pub enum DriftKind {
     OnlyOnServer,
     /// Only the client has it.
     OnlyOnClient,
-}
-
-#[cfg_attr(not(feature = "schema"), allow(dead_code))]
-/// FNV-1a, 64 bits: stable across platforms and releases (unlike `std`'s
-/// hasher), and enough to tell contracts apart (this is not a security check).
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 #[cfg_attr(not(feature = "schema"), allow(dead_code))]

@@ -1,0 +1,229 @@
+//! Recovery in the hub: a dropped client's slot stays (its id, its rooms, its
+//! queue, which keeps filling) while its session is *detached*; a client that
+//! presents the session's token within the window takes it over again, and
+//! the window's end without one removes it like any closed connection.
+
+use std::sync::Arc;
+
+use tungstenite::Utf8Bytes;
+
+use super::Hub;
+use crate::engine::outbox::Outbox;
+use crate::engine::recovery::{new_secret, parse_token, same_secret, token};
+use crate::protocol::client_id::ClientId;
+
+/// A slot's session (recovery on).
+pub(crate) struct Session {
+    secret: [u8; 16],
+    /// Digest of the handshake's credentials: a token only resumes for the
+    /// same ones.
+    identity: u64,
+    state: State,
+    /// Whether the connection now in the slot took over a dropped session.
+    pub(crate) recovered: bool,
+    /// Messages for it were dropped while it was away: never resumed.
+    lost: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Attached,
+    /// Away; `epoch` names this absence, for its expiry.
+    Detached {
+        epoch: u64,
+    },
+    /// A client presented the token; its `on_connect` is running.
+    Resuming {
+        epoch: u64,
+    },
+    /// Expired, or lost messages it could not keep: never resumed.
+    Gone,
+}
+
+/// What a connection is greeted with on `$zocket.welcome`, and the messages
+/// it gets again first.
+pub(crate) struct Welcome {
+    pub(crate) token: String,
+    pub(crate) recovered: bool,
+    pub(crate) replay: Vec<Utf8Bytes>,
+}
+
+/// Why a token did not resume a session (for the log; the client just gets a
+/// fresh session).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NoResume {
+    /// Not a token, or no such session, or another secret or identity.
+    Unknown,
+    /// The session is connected, expired, or being resumed by someone else.
+    NotAway,
+    /// Messages after the client's offset are no longer kept.
+    TooFarBehind,
+}
+
+impl Session {
+    pub(crate) fn new(id: ClientId, identity: u64) -> (Session, Welcome) {
+        let secret = new_secret();
+        let welcome = Welcome {
+            token: token(id, &secret),
+            recovered: false,
+            replay: Vec::new(),
+        };
+        let session = Session {
+            secret,
+            identity,
+            state: State::Attached,
+            recovered: false,
+            lost: false,
+        };
+        (session, welcome)
+    }
+}
+
+impl Hub {
+    /// The connection in `id`'s slot ended without a close from either side:
+    /// keep its session for the window. `Some(epoch)` to pass to [`Hub::expire`];
+    /// `None` when it cannot be kept (recovery off, or already lost).
+    pub(crate) fn detach(&self, id: ClientId) -> Option<u64> {
+        let mut state = self.lock();
+        let slot = state.conns.get_mut(id.key()).filter(|s| s.id == id)?;
+        let session = slot.session.as_mut()?;
+        if session.state != State::Attached {
+            return None;
+        }
+        let epoch = self
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64;
+        session.state = State::Detached { epoch };
+        state.detached += 1;
+        self.counters
+            .sessions_detached
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(epoch)
+    }
+
+    /// The window of absence `epoch` ended: `true` if the session was not
+    /// resumed, and the caller now removes it (rooms, `on_disconnect`).
+    pub(crate) fn expire(&self, id: ClientId, epoch: u64) -> bool {
+        let mut state = self.lock();
+        let Some(session) = state
+            .conns
+            .get_mut(id.key())
+            .filter(|s| s.id == id)
+            .and_then(|s| s.session.as_mut())
+        else {
+            return false;
+        };
+        match session.state {
+            State::Detached { epoch: e } if e == epoch => {
+                session.state = State::Gone;
+                state.detached -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a slot's session is away (its client dropped, the window runs).
+    pub(super) fn away(slot: &super::Slot) -> bool {
+        slot.session
+            .as_ref()
+            .is_some_and(|s| matches!(s.state, State::Detached { .. } | State::Resuming { .. }))
+    }
+
+    /// Whether the connection in `id`'s slot took over a dropped session.
+    pub(crate) fn is_recovered(&self, id: ClientId) -> bool {
+        self.lock()
+            .conns
+            .get(id.key())
+            .filter(|s| s.id == id)
+            .and_then(|s| s.session.as_ref())
+            .is_some_and(|s| s.recovered)
+    }
+
+    /// A client presents `token` (and the last offset it received): claims
+    /// the session for it while its `on_connect` runs. On success, finish
+    /// with [`Hub::finish_resume`] or [`Hub::abort_resume`].
+    pub(crate) fn begin_resume(
+        &self,
+        token_text: &str,
+        last_offset: u64,
+        identity: u64,
+    ) -> Result<(ClientId, Arc<Outbox>, Vec<Utf8Bytes>), NoResume> {
+        let (id, secret) = parse_token(token_text).ok_or(NoResume::Unknown)?;
+        let mut state = self.lock();
+        let slot = state
+            .conns
+            .get_mut(id.key())
+            .filter(|s| s.id == id)
+            .ok_or(NoResume::Unknown)?;
+        let session = slot.session.as_mut().ok_or(NoResume::Unknown)?;
+        if !same_secret(&session.secret, &secret) || session.identity != identity {
+            return Err(NoResume::Unknown);
+        }
+        if session.lost {
+            return Err(NoResume::TooFarBehind);
+        }
+        let State::Detached { epoch } = session.state else {
+            return Err(NoResume::NotAway);
+        };
+        let replay = slot
+            .outbox
+            .written_since(last_offset)
+            .ok_or(NoResume::TooFarBehind)?;
+        session.state = State::Resuming { epoch };
+        Ok((id, slot.outbox.clone(), replay))
+    }
+
+    /// The resuming client's `on_connect` refused: the session waits on.
+    pub(crate) fn abort_resume(&self, id: ClientId) {
+        let mut state = self.lock();
+        if let Some(session) = state
+            .conns
+            .get_mut(id.key())
+            .filter(|s| s.id == id)
+            .and_then(|s| s.session.as_mut())
+            && let State::Resuming { epoch } = session.state
+        {
+            session.state = State::Detached { epoch };
+        }
+    }
+
+    /// The resuming client is accepted: the session is attached to it again.
+    pub(crate) fn finish_resume(&self, id: ClientId) -> Option<String> {
+        let mut state = self.lock();
+        let session = state
+            .conns
+            .get_mut(id.key())
+            .filter(|s| s.id == id)
+            .and_then(|s| s.session.as_mut())?;
+        if !matches!(session.state, State::Resuming { .. }) {
+            return None;
+        }
+        session.state = State::Attached;
+        session.recovered = true;
+        let token = token(id, &session.secret);
+        state.detached -= 1;
+        self.counters
+            .sessions_recovered
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(token)
+    }
+
+    /// A detached session's queue overflowed: it can no longer be recovered
+    /// whole, so it is not recovered at all (its client starts afresh and
+    /// knows to resynchronise). Called under the hub lock from delivery.
+    pub(super) fn lose(slot: &mut super::Slot) -> bool {
+        let Some(session) = slot.session.as_mut() else {
+            return false;
+        };
+        if !matches!(session.state, State::Detached { .. }) || session.lost {
+            return session.lost;
+        }
+        // Stays detached (the window still ends with `on_disconnect`), but
+        // nothing is kept and no token resumes it.
+        session.lost = true;
+        slot.outbox.forget();
+        tracing::info!(client = %slot.id, "a detached session's queue overflowed; it cannot be recovered");
+        true
+    }
+}

@@ -1,0 +1,63 @@
+//! [`Frames`]: what a session does with each data frame and at its end. An
+//! app dispatches frames to its handlers; the conformance echo server writes
+//! them back. The choice is made once per server, not checked per frame.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tungstenite::Message;
+
+use crate::engine::conn::Conn;
+use crate::engine::dispatch::{Failure, Handlers, dispatch};
+use crate::protocol::wire::ErrorKind;
+
+/// A running handler: the boxed future of [`dispatch`], which catches panics.
+pub(crate) type Dispatch = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+
+/// What a session does with each data frame, and when it ends.
+pub(crate) trait Frames<U>: Send + Sync + 'static {
+    /// Handles one text or binary frame.
+    fn on_data(self: &Arc<Self>, msg: Message, conn: &Conn, data: &U) -> OnData;
+    /// Runs once after the connection has left its rooms.
+    fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch>;
+}
+
+/// What to do with one data frame.
+pub(crate) enum OnData {
+    /// Run this handler; read nothing more until it is done (arrival order).
+    Run(Dispatch),
+    /// Write this message back.
+    Write(Message),
+    /// Tell the client what went wrong.
+    Fail(Failure),
+}
+
+/// An app: text frames go to their route's handler.
+impl<U: Clone + Send + Sync + 'static> Frames<U> for Handlers<U> {
+    fn on_data(self: &Arc<Self>, msg: Message, conn: &Conn, data: &U) -> OnData {
+        match msg {
+            Message::Text(text) => {
+                let handlers = self.clone();
+                let (conn, data) = (conn.clone(), data.clone());
+                OnData::Run(Box::pin(async move {
+                    dispatch(&handlers, text.as_str(), &conn, &data).await
+                }))
+            }
+            _ => OnData::Fail(Failure::new(
+                ErrorKind::UnsupportedFrame,
+                None,
+                "binary frames are not supported; send JSON text frames",
+            )),
+        }
+    }
+
+    fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch> {
+        let on_disconnect = self.on_disconnect.as_ref()?;
+        let run = on_disconnect(conn, data, rooms);
+        Some(Box::pin(async move {
+            run.await
+                .map_err(|e| Failure::handler_failed("on_disconnect", e.to_string()))
+        }))
+    }
+}

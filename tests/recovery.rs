@@ -1,0 +1,255 @@
+//! Connection-state recovery over real sockets: a client whose TCP connection
+//! dies (no close frame) comes back within the window with its token and last
+//! offset, and gets its id, its rooms and exactly the messages it missed.
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, Server, WAIT, config, start_with};
+use serde_json::{Value, json};
+use zocket::{Config, Recovery};
+
+fn recovery(window: Duration) -> Config {
+    config().recovery(Some(Recovery::default().window(window)))
+}
+
+/// The greeting every connection gets first with recovery on.
+struct Welcome {
+    id: String,
+    token: String,
+    recovered: bool,
+}
+
+async fn welcome(client: &mut Client) -> Welcome {
+    let p = client.expect("$zocket.welcome").await;
+    Welcome {
+        id: p["clientId"].as_str().unwrap().to_owned(),
+        token: p["token"].as_str().unwrap().to_owned(),
+        recovered: p["recovered"].as_bool().unwrap(),
+    }
+}
+
+/// Reads messages until `route`; returns its payload and the offset it carried.
+async fn expect_with_offset(client: &mut Client, route: &str) -> (Value, u64) {
+    let v = client.recv().await;
+    assert_eq!(v["type"], route, "unexpected message {v}");
+    let offset = v["offset"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no offset in {v}"));
+    (v["payload"].clone(), offset)
+}
+
+/// Kills the client's TCP connection: no close frame, a reset.
+fn kill(client: Client) {
+    if let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = client.ws.get_ref() {
+        let _ = tcp.set_zero_linger();
+    }
+    drop(client);
+}
+
+/// Waits until the server has noticed `n` dropped sessions.
+async fn detached(server: &Server, n: u64) {
+    tokio::time::timeout(WAIT, async {
+        while server.handle.metrics().sessions_detached < n {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("the server notices the dropped connection");
+}
+
+/// Round-trips an echo, skipping what arrives before it (the room messages a
+/// sender gets too): everything the client sent before has been handled.
+async fn settle(client: &mut Client) {
+    client.send("echo", json!({"text": "settle"})).await;
+    loop {
+        let v = client.recv().await;
+        if v["type"] == "onEcho" && v["payload"]["text"] == "settle" {
+            return;
+        }
+    }
+}
+
+async fn resume(server: &Server, name: &str, token: &str, offset: u64) -> Client {
+    let url = format!(
+        "{}?name={name}&zocket-session={token}&zocket-offset={offset}",
+        server.url()
+    );
+    Client::connect_url(&url).await
+}
+
+#[tokio::test]
+async fn a_dropped_client_gets_exactly_the_messages_it_missed_in_order() {
+    let mut server = start_with(recovery(Duration::from_secs(60))).await;
+    let mut alice = Client::connect(&server, "alice").await;
+    let first = welcome(&mut alice).await;
+    assert!(!first.recovered);
+    for room in ["r1", "r2"] {
+        alice.send("rooms.join", json!({"room": room})).await;
+    }
+    alice.send("echo", json!({"text": "ready"})).await;
+    let (_, last) = expect_with_offset(&mut alice, "onEcho").await;
+
+    let mut bob = Client::connect(&server, "bob").await;
+    welcome(&mut bob).await;
+    for room in ["r1", "r2"] {
+        bob.send("rooms.join", json!({"room": room})).await;
+    }
+    bob.barrier().await;
+
+    kill(alice);
+    detached(&server, 1).await;
+
+    // 7 messages to alice's rooms and 2 to her id, interleaved.
+    let plan = [
+        ("r1", "m1"),
+        ("r2", "m2"),
+        ("", "m3"),
+        ("r1", "m4"),
+        ("r2", "m5"),
+        ("r1", "m6"),
+        ("", "m7"),
+        ("r2", "m8"),
+        ("r1", "m9"),
+    ];
+    for (room, text) in plan {
+        if room.is_empty() {
+            bob.send("dm", json!({"to": [first.id], "text": text}))
+                .await;
+        } else {
+            bob.send("rooms.say", json!({"room": room, "text": text}))
+                .await;
+        }
+    }
+    settle(&mut bob).await; // all nine handled
+
+    let mut alice = resume(&server, "alice", &first.token, last).await;
+    let again = welcome(&mut alice).await;
+    assert!(again.recovered, "resumed within the window");
+    assert_eq!(again.id, first.id, "same client id");
+    let mut previous = last;
+    for (room, text) in plan {
+        let route = if room.is_empty() {
+            "onDm"
+        } else {
+            "rooms.onSay"
+        };
+        let (payload, offset) = expect_with_offset(&mut alice, route).await;
+        assert_eq!(payload["text"], text, "in order");
+        assert!(offset > previous, "offsets grow: {offset} after {previous}");
+        previous = offset;
+    }
+    // A tenth, sent after the resume, comes after the nine.
+    bob.send("rooms.say", json!({"room": "r1", "text": "m10"}))
+        .await;
+    let (payload, _) = expect_with_offset(&mut alice, "rooms.onSay").await;
+    assert_eq!(payload["text"], "m10");
+    settle(&mut bob).await;
+
+    let me = alice.whoami().await;
+    assert_eq!(me.id.to_string(), first.id);
+    assert_eq!(me.rooms, ["r1", "r2"], "rooms kept");
+    assert!(
+        server.disconnects.try_recv().is_err(),
+        "on_disconnect did not run"
+    );
+    let m = server.handle.metrics();
+    assert_eq!((m.sessions_detached, m.sessions_recovered), (1, 1));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn after_the_window_the_session_is_gone_and_on_disconnect_ran_once() {
+    let mut server = start_with(recovery(Duration::from_millis(200))).await;
+    let mut alice = Client::connect(&server, "alice").await;
+    let first = welcome(&mut alice).await;
+    alice.send("rooms.join", json!({"room": "r1"})).await;
+    alice.barrier().await;
+    kill(alice);
+    let gone = server.next_disconnect().await;
+    assert_eq!(
+        (gone.name.as_str(), gone.rooms.clone()),
+        ("alice", vec!["r1".to_owned()])
+    );
+
+    let mut alice = resume(&server, "alice", &first.token, 1).await;
+    let again = welcome(&mut alice).await;
+    assert!(!again.recovered, "too late: a fresh session");
+    assert_ne!(again.id, first.id);
+    let me = alice.whoami().await; // the next message: nothing was replayed
+    assert!(me.rooms.is_empty());
+    drop(alice);
+    let disconnects = server.stop_collecting().await;
+    assert!(
+        disconnects.iter().all(|d| d.id.to_string() != first.id),
+        "on_disconnect ran once for the old session"
+    );
+}
+
+#[tokio::test]
+async fn a_token_does_not_resume_a_session_for_another_client() {
+    let server = start_with(recovery(Duration::from_secs(60))).await;
+    let mut alice = Client::connect(&server, "alice").await;
+    let first = welcome(&mut alice).await;
+    alice.barrier().await;
+    kill(alice);
+    detached(&server, 1).await;
+
+    // Bob presents alice's token: he gets a session of his own.
+    let mut bob = resume(&server, "bob", &first.token, 0).await;
+    let bobs = welcome(&mut bob).await;
+    assert!(!bobs.recovered);
+    assert_ne!(bobs.id, first.id);
+    // A forged secret for alice's id does not work either.
+    let forged = format!("{}.{}", first.id, "0".repeat(32));
+    let mut mallory = resume(&server, "alice", &forged, 0).await;
+    assert!(!welcome(&mut mallory).await.recovered);
+    // Alice's own token still resumes her session.
+    let mut alice = resume(&server, "alice", &first.token, 0).await;
+    let again = welcome(&mut alice).await;
+    assert!(again.recovered);
+    assert_eq!(again.id, first.id);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_says_goodbye_is_gone_at_once() {
+    let mut server = start_with(recovery(Duration::from_secs(60))).await;
+    let mut alice = Client::connect(&server, "alice").await;
+    let first = welcome(&mut alice).await;
+    alice.ws.close(None).await.unwrap();
+    let gone = server.next_disconnect().await;
+    assert_eq!(
+        gone.id.to_string(),
+        first.id,
+        "on_disconnect at the close, not after the window"
+    );
+    let mut again = resume(&server, "alice", &first.token, 0).await;
+    assert!(!welcome(&mut again).await.recovered);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_whose_queue_overflowed_while_away_is_not_recovered() {
+    let server = start_with(recovery(Duration::from_secs(60)).queue_len(4)).await;
+    let mut alice = Client::connect(&server, "alice").await;
+    let first = welcome(&mut alice).await;
+    alice.barrier().await;
+    kill(alice);
+    detached(&server, 1).await;
+    let mut bob = Client::connect(&server, "bob").await;
+    welcome(&mut bob).await;
+    for i in 0..40 {
+        bob.send("dm", json!({"to": [first.id], "text": format!("m{i}")}))
+            .await;
+    }
+    bob.barrier().await;
+    let mut alice = resume(&server, "alice", &first.token, 0).await;
+    let again = welcome(&mut alice).await;
+    assert!(
+        !again.recovered,
+        "messages were lost: the client must resynchronise"
+    );
+    assert_ne!(again.id, first.id);
+    server.stop().await;
+}
