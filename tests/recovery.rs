@@ -253,3 +253,151 @@ async fn a_session_whose_queue_overflowed_while_away_is_not_recovered() {
     assert_ne!(again.id, first.id);
     server.stop().await;
 }
+
+/// A TCP proxy in front of the server: its connections can be cut (a reset,
+/// no close frame), and while it is paused it refuses new ones, so a test
+/// decides when a client can come back.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let accepting = open.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    let _ = client.set_zero_linger();
+                    continue; // dropped: refused
+                }
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut client, mut server) = (client, server);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.changed() => {
+                            let _ = client.set_zero_linger();
+                            let _ = server.set_zero_linger();
+                        }
+                    }
+                });
+            }
+        });
+        Proxy { addr, open, cut }
+    }
+    /// Cuts every connection and refuses new ones until `resume`.
+    fn cut_and_pause(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+    fn resume(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn the_rust_client_resumes_by_itself_and_its_buffered_sends_follow() {
+    use common::{Echo, Join, OnEcho, OnSay, Room, RoomText, Said, Say, TestRouter, Text};
+    use zocket::{ConnState, Reconnect};
+
+    let server = start_with(recovery(Duration::from_secs(60))).await;
+    let proxy = Proxy::start(server.addr).await;
+    let fast = Reconnect {
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        ..Reconnect::default()
+    };
+    let alice = zocket::Client::<TestRouter>::connect(format!("ws://{}/", proxy.addr))
+        .header("name", "alice")
+        .reconnect(fast)
+        .await
+        .expect("connects");
+    let (said_tx, mut said) = tokio::sync::mpsc::unbounded_channel();
+    let _sub = alice.on(OnSay, move |s: Said| {
+        let _ = said_tx.send(s.text);
+    });
+    let (echo_tx, mut echoes) = tokio::sync::mpsc::unbounded_channel();
+    let _echo = alice.on(OnEcho, move |t: Text| {
+        let _ = echo_tx.send(t.text);
+    });
+    alice.send(Join, Room { room: "r1".into() }).unwrap();
+    alice
+        .send(
+            Echo,
+            Text {
+                text: "joined".into(),
+            },
+        )
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, echoes.recv()).await.unwrap();
+    assert_eq!(got.as_deref(), Some("joined"));
+    assert!(!alice.recovered(), "the first connection resumes nothing");
+
+    let mut states = alice.state_changes();
+    proxy.cut_and_pause();
+    tokio::time::timeout(
+        WAIT,
+        states.wait_for(|s| matches!(s, ConnState::Reconnecting { .. })),
+    )
+    .await
+    .expect("the client notices")
+    .unwrap();
+    detached(&server, 1).await;
+
+    let mut bob = Client::connect(&server, "bob").await;
+    welcome(&mut bob).await;
+    bob.send("rooms.join", json!({"room": "r1"})).await;
+    for i in 1..=5 {
+        bob.send("rooms.say", json!({"room": "r1", "text": format!("m{i}")}))
+            .await;
+    }
+    settle(&mut bob).await;
+    // Sent while away: buffered by the client, sent after the resume.
+    alice
+        .send(
+            Say,
+            RoomText {
+                room: "r1".into(),
+                text: "back".into(),
+            },
+        )
+        .unwrap();
+
+    proxy.resume();
+    tokio::time::timeout(WAIT, states.wait_for(|s| *s == ConnState::Open))
+        .await
+        .expect("the client reconnects")
+        .unwrap();
+    assert!(alice.recovered(), "the session was resumed");
+    let mut texts = Vec::new();
+    while texts.len() < 6 {
+        let t = tokio::time::timeout(WAIT, said.recv())
+            .await
+            .expect("replayed within the wait");
+        texts.push(t.unwrap());
+    }
+    assert_eq!(
+        texts,
+        ["m1", "m2", "m3", "m4", "m5", "back"],
+        "missed messages in order, then its own"
+    );
+    // Bob gets alice's buffered message too.
+    loop {
+        let v = bob.recv().await;
+        if v["type"] == "rooms.onSay" && v["payload"]["text"] == "back" {
+            break;
+        }
+    }
+    server.stop().await;
+}

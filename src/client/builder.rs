@@ -169,6 +169,9 @@ impl<R: 'static> ClientBuilder<R> {
             pending: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
             request_timeout: self.request_timeout,
+            session: Mutex::new(None),
+            last_offset: AtomicU64::new(0),
+            recovered: AtomicBool::new(false),
         });
         let handle = Arc::new(Handle {
             shared: shared.clone(),

@@ -248,6 +248,21 @@ impl<R: 'static> Client<R> {
         RouteStream { rx, _sub: sub }
     }
 
+    /// Whether the current connection resumed the session of the previous
+    /// one (connection-state recovery on the server,
+    /// [`Config::recovery`](crate::Config::recovery)): same client id, same
+    /// rooms, and the messages sent while away arrived. `false` on the first
+    /// connection, when the server does not recover sessions, or when the
+    /// resume failed (too late, too far behind): then the app must
+    /// resynchronise, as after any fresh connection. Known before the
+    /// [`on_reconnect`](crate::ClientBuilder::on_reconnect) hook runs.
+    pub fn recovered(&self) -> bool {
+        self.handle
+            .shared
+            .recovered
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The current connection state.
     pub fn state(&self) -> ConnState {
         *self.shared().state.borrow()

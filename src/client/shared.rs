@@ -2,14 +2,16 @@
 //! listeners, pending requests and the connection state.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot, watch};
 
 use super::policy::BufferPolicy;
-use crate::protocol::route::{ERROR_ROUTE, REPLY_ROUTE};
+use crate::protocol::route::{
+    ERROR_ROUTE, OFFSET_PARAM, REPLY_ROUTE, SESSION_PARAM, WELCOME_ROUTE,
+};
 use crate::protocol::wire::{self, ErrorPayload};
 use crate::util::lock_unpoisoned;
 
@@ -50,6 +52,18 @@ pub(crate) struct Shared {
     pub(crate) pending: Mutex<Pending>,
     pub(crate) next_request: AtomicU64,
     pub(crate) request_timeout: Duration,
+    /// Recovery: the session token from the last `$zocket.welcome`, the last
+    /// offset received, and whether the current connection resumed.
+    pub(crate) session: Mutex<Option<String>>,
+    pub(crate) last_offset: AtomicU64,
+    pub(crate) recovered: AtomicBool,
+}
+
+/// The payload of `$zocket.welcome`.
+#[derive(serde::Deserialize)]
+struct Welcome {
+    token: String,
+    recovered: bool,
 }
 
 /// Answers by request id: the reply's raw payload, or the server's error.
@@ -73,6 +87,23 @@ impl Shared {
                 return;
             }
         };
+        if let Some(offset) = envelope.offset.and_then(|o| o.get().parse::<u64>().ok()) {
+            self.last_offset.fetch_max(offset, Ordering::SeqCst);
+        }
+        if envelope.route == WELCOME_ROUTE {
+            if let Some(welcome) = envelope
+                .payload
+                .and_then(|p| serde_json::from_str::<Welcome>(p.get()).ok())
+            {
+                if !welcome.recovered {
+                    // A fresh session: its offsets start again from 1.
+                    self.last_offset.store(0, Ordering::SeqCst);
+                }
+                self.recovered.store(welcome.recovered, Ordering::SeqCst);
+                *lock_unpoisoned(&self.session) = Some(welcome.token);
+            }
+            return;
+        }
         if envelope.route == REPLY_ROUTE {
             if let Some(id) = envelope.id.and_then(|i| i.get().parse::<u64>().ok())
                 && let Some(tx) = self.pending().remove(&id)
@@ -102,6 +133,20 @@ impl Shared {
                 tracing::error!(route = %envelope.route, "a listener panicked");
             }
         }
+    }
+}
+
+impl Shared {
+    /// The query to append to the next connection's URL to resume the
+    /// session (`zocket-session`, `zocket-offset`), when there is one.
+    pub(crate) fn resume_query(&self) -> Option<String> {
+        let token = lock_unpoisoned(&self.session).clone()?;
+        let offset = self.last_offset.load(Ordering::SeqCst);
+        let token: String = token
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        Some(format!("{SESSION_PARAM}={token}&{OFFSET_PARAM}={offset}"))
     }
 }
 

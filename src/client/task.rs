@@ -65,13 +65,30 @@ impl<R: 'static> Task<R> {
         let mut failures = 0u32;
         let mut opened_before = false;
         while !self.stopping() {
+            // With a session from a server with recovery on, ask to resume it.
+            let resume = self.shared.resume_query();
+            let request = match &resume {
+                Some(query) => with_query(&self.request, query),
+                None => self.request.clone(),
+            };
             let attempt = tokio::time::timeout(
                 self.connect_timeout,
-                tokio_tungstenite::connect_async(self.request.clone()),
+                tokio_tungstenite::connect_async(request),
             )
             .await;
             match attempt {
-                Ok(Ok((ws, _))) => {
+                Ok(Ok((mut ws, _))) => {
+                    self.shared.recovered.store(false, Ordering::SeqCst);
+                    if resume.is_some() {
+                        // The greeting comes first and says whether the session
+                        // was resumed; read it before the reconnect hook runs,
+                        // so the hook can tell (`Client::recovered`).
+                        if let Ok(Some(Ok(Message::Text(text)))) =
+                            tokio::time::timeout(self.connect_timeout, ws.next()).await
+                        {
+                            self.shared.dispatch(text.as_str());
+                        }
+                    }
                     failures = 0;
                     self.shared
                         .reconnect_requested
@@ -232,6 +249,20 @@ impl<R: 'static> Task<R> {
             }
         }
     }
+}
+
+/// `request` with `query` appended to its URL.
+fn with_query(
+    request: &tungstenite::handshake::client::Request,
+    query: &str,
+) -> tungstenite::handshake::client::Request {
+    let mut out = request.clone();
+    let uri = request.uri().to_string();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    if let Ok(uri) = format!("{uri}{sep}{query}").parse() {
+        *out.uri_mut() = uri;
+    }
+    out
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ pub(crate) struct Envelope<'a> {
     /// Request id (zocket extension): echoed in the reply or the error.
     #[serde(borrow, default)]
     pub(crate) id: Option<&'a RawValue>,
+    /// The message's position in the session, on messages from a server with
+    /// recovery on (zocket extension; servers ignore it on incoming messages).
+    #[serde(borrow, default)]
+    pub(crate) offset: Option<&'a RawValue>,
 }
 
 /// Longest request id accepted, in bytes of JSON.
