@@ -231,6 +231,96 @@ async fn idle_memory(server: &Server, n: usize) -> f64 {
     (after - before) / n as f64
 }
 
+/// Connects `n` clients to a server with recovery on, then cuts them all
+/// (no close frame): KiB of server memory per connected client, and per
+/// session kept for its window after the cut.
+async fn detached_memory(server: &Server, n: usize) -> (f64, f64) {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = server.rss_kib();
+    let mut conns = connect_many(server.port, n).await;
+    for ws in conns.iter_mut() {
+        ws.send(Message::text(echo_frame(1))).await.unwrap();
+    }
+    for ws in conns.iter_mut() {
+        loop {
+            if let Some(Ok(Message::Text(_))) = ws.next().await {
+                break;
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let connected = server.rss_kib();
+    for ws in &conns {
+        if let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.get_ref() {
+            let _ = tcp.set_zero_linger();
+        }
+    }
+    drop(conns);
+    // The server notices every reset and keeps each session for its window.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let detached = server.rss_kib();
+    (
+        (connected - before) / n as f64,
+        (detached - before) / n as f64,
+    )
+}
+
+/// Echo, fan-out and memory with recovery off and on: (figure, off, on).
+async fn recovery(args: &Args) -> Vec<(String, f64, f64)> {
+    let mut off: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut on: HashMap<String, Vec<f64>> = HashMap::new();
+    let fanout_n = args.fanout[0];
+    for rep in 0..args.repeats {
+        eprintln!("[recovery off/on] repeat {}/{}", rep + 1, args.repeats);
+        for (kind, into) in [("zocket", &mut off), ("zocket-recovery", &mut on)] {
+            support::EXPECT_WELCOME.store(kind == "zocket-recovery", Ordering::Relaxed);
+            let mut put = |k: String, v: f64| into.entry(k).or_default().push(v);
+            let s = Server::start(kind).await;
+            let r = echo(&s, args.echo_conns, args.depth, 40, args.secs).await;
+            put("echo 64 B msg/s".into(), r.msgs_per_sec);
+            put(
+                "echo 64 B server CPU µs/msg".into(),
+                r.server_cpu_us_per_msg,
+            );
+            s.stop().await;
+            let s = Server::start(kind).await;
+            let r = fanout(&s, fanout_n, args.burst, args.rounds).await;
+            put(
+                format!("fan-out {fanout_n} deliveries/s"),
+                r.deliveries_per_sec,
+            );
+            put(
+                format!("fan-out {fanout_n} server CPU µs/delivery"),
+                r.server_cpu_us_per_delivery,
+            );
+            s.stop().await;
+            let s = Server::start(kind).await;
+            if kind == "zocket-recovery" {
+                let (connected, detached) = detached_memory(&s, args.idle).await;
+                put(format!("idle {} conns KiB/conn", args.idle), connected);
+                put(
+                    format!("KiB per session kept after a drop ({})", args.idle),
+                    detached,
+                );
+            } else {
+                let kib = idle_memory(&s, args.idle).await;
+                put(format!("idle {} conns KiB/conn", args.idle), kib);
+            }
+            s.stop().await;
+        }
+    }
+    support::EXPECT_WELCOME.store(false, Ordering::Relaxed);
+    let mut rows: Vec<(String, f64, f64)> = on
+        .into_iter()
+        .map(|(k, v)| {
+            let off = off.get(&k).map_or(f64::NAN, |o| median(o.clone()));
+            (k, off, median(v))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -372,6 +462,11 @@ fn main() {
         } else {
             f64::NAN
         };
+        let recovery_rows = if args.runs("recovery") {
+            recovery(&args).await
+        } else {
+            Vec::new()
+        };
         #[cfg(feature = "redis")]
         let redis_rows = if args.runs("fanout-redis") {
             fanout_redis(&args).await
@@ -392,6 +487,19 @@ fn main() {
         rows.sort_by_key(|r| order(&r.name));
         if !rows.is_empty() {
             print_table(&args, &rows, raw4k_idle);
+        }
+        if !recovery_rows.is_empty() {
+            println!();
+            println!(
+                "zocket with connection-state recovery off vs on (Recovery::default(); median of {} run(s))",
+                args.repeats
+            );
+            println!();
+            println!("| workload | recovery off | recovery on | on / off |");
+            println!("|---|---|---|---|");
+            for (name, off, on) in &recovery_rows {
+                println!("| {name} | {off:.1} | {on:.1} | {:.2}x |", on / off);
+            }
         }
         #[cfg(feature = "redis")]
         if !redis_rows.is_empty() {

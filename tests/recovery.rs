@@ -139,6 +139,9 @@ async fn a_dropped_client_gets_exactly_the_messages_it_missed_in_order() {
         assert!(offset > previous, "offsets grow: {offset} after {previous}");
         previous = offset;
     }
+    // The app's on_recover hook ran after the replay, before anything new.
+    let (payload, _) = expect_with_offset(&mut alice, "onEcho").await;
+    assert_eq!(payload["text"], "recovered");
     // A tenth, sent after the resume, comes after the nine.
     bob.send("rooms.say", json!({"room": "r1", "text": "m10"}))
         .await;
@@ -209,6 +212,15 @@ async fn a_token_does_not_resume_a_session_for_another_client() {
     let again = welcome(&mut alice).await;
     assert!(again.recovered);
     assert_eq!(again.id, first.id);
+    // Written before the drop, after offset 0: the barrier's answer, again.
+    assert_eq!(
+        expect_with_offset(&mut alice, "onEcho").await.0["text"],
+        "barrier"
+    );
+    assert_eq!(
+        expect_with_offset(&mut alice, "onEcho").await.0["text"],
+        "recovered"
+    );
     server.stop().await;
 }
 

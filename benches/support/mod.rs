@@ -99,9 +99,22 @@ mod zocket_server {
         fn start(&self, _: zocket::adapter::Inbox) {}
     }
 
+    /// The same app with connection-state recovery on (default settings).
+    pub async fn serve_recovering(listener: tokio::net::TcpListener) {
+        serve_configured::<Local>(listener, None, Some(zocket::Recovery::default())).await
+    }
+
     pub async fn serve_with<A: zocket::adapter::Adapter>(
         listener: tokio::net::TcpListener,
         adapter: Option<A>,
+    ) {
+        serve_configured(listener, adapter, None).await
+    }
+
+    async fn serve_configured<A: zocket::adapter::Adapter>(
+        listener: tokio::net::TcpListener,
+        adapter: Option<A>,
+        recovery: Option<zocket::Recovery>,
     ) {
         let mut builder = Zocket::<Router>::builder();
         if let Some(adapter) = adapter {
@@ -119,7 +132,8 @@ mod zocket_server {
                     .max_frame_size(1 << 20)
                     .rate_limit(None)
                     .max_pending_handshakes_per_ip(None)
-                    .max_connections_per_ip(None),
+                    .max_connections_per_ip(None)
+                    .recovery(recovery),
             )
             .on(Echo, echo)
             .on(Join, join)
@@ -231,6 +245,7 @@ pub fn run_server(kind: &str) {
         println!("LISTENING {}", listener.local_addr().unwrap().port());
         match kind {
             "zocket" => zocket_server::serve(listener).await,
+            "zocket-recovery" => zocket_server::serve_recovering(listener).await,
             "raw" => raw_server::serve(listener, None).await,
             "raw-4k" => raw_server::serve(listener, Some(4096)).await,
             #[cfg(feature = "redis")]
@@ -317,6 +332,11 @@ pub fn has_taskset() -> bool {
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Set while measuring a server with recovery on: every connection starts
+/// with a `$zocket.welcome`, which the workloads must not count.
+pub static EXPECT_WELCOME: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 pub async fn connect(port: u16) -> Ws {
     for _ in 0..50 {
         let Ok(tcp) = TcpStream::connect(("127.0.0.1", port)).await else {
@@ -325,8 +345,12 @@ pub async fn connect(port: u16) -> Ws {
         };
         let _ = tcp.set_nodelay(true);
         let url = format!("ws://127.0.0.1:{port}/");
-        if let Ok((ws, _)) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await
+        if let Ok((mut ws, _)) =
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await
         {
+            if EXPECT_WELCOME.load(std::sync::atomic::Ordering::Relaxed) {
+                let _welcome = ws.next().await;
+            }
             return ws;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

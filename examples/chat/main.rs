@@ -16,6 +16,9 @@
 //! - request: `chat.rooms` (payload `null`) answers `{rooms}`, the rooms you are in;
 //! - sending or typing in a room you have not joined is rejected by a middleware.
 //!
+//! `RECOVERY_SECS=120` turns connection-state recovery on: a client that drops
+//! for less than that gets its session (id, rooms, missed messages) back.
+//!
 //! Every payload derives `JsonSchema` too, so the contract can be exported for
 //! TypeScript clients (`clients/ts/`), and clients built against another
 //! version of it are noticed (`STRICT_CONTRACT=1` refuses them with 409).
@@ -26,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use zocket::contract::{Contract, ContractCheck};
 use zocket::{
     ClientId, Config, Conn, Ctx, HandlerError, HandlerResult, Incoming, Middleware, MiddlewareExt,
-    Namespace, Outgoing, Reject, Request, Scope, Zocket,
+    Namespace, Outgoing, Recovery, Reject, Request, Scope, Zocket,
 };
 
 // ---- payloads: plain serde + garde types -------------------------------------------
@@ -328,9 +331,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
 
+    let recovery = std::env::var("RECOVERY_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(|secs| Recovery::default().window(std::time::Duration::from_secs(secs)));
     let app = Zocket::<AppRouter>::builder()
         .config(
             Config::default()
+                .recovery(recovery)
                 .path("/ws")
                 .page("/", "text/html; charset=utf-8", include_str!("index.html"))
                 .health_check("/health"),

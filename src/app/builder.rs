@@ -12,7 +12,9 @@ use crate::app::handler::{Handler, MessageEntry, RequestEntry};
 use crate::app::headers::{Headers, parse_headers};
 use crate::engine::adapter::{Adapter, DynAdapter};
 use crate::engine::config::Config;
-use crate::engine::dispatch::{ConnectFn, ConnectRefusal, DisconnectFn, ErasedHandler, Handlers};
+use crate::engine::dispatch::{
+    ConnectFn, ConnectRefusal, DisconnectFn, ErasedHandler, Handlers, RecoverFn,
+};
 use crate::engine::hub::Hub;
 use crate::engine::metrics::Counters;
 use crate::protocol::client_id::ClientId;
@@ -60,6 +62,7 @@ impl<R> Zocket<R, ()> {
             adapter: None,
             on_connect: Arc::new(|_, _| Box::pin(async { Ok(()) })),
             on_disconnect: None,
+            on_recover: None,
             handlers: Vec::new(),
             _types: PhantomData,
         }
@@ -88,6 +91,7 @@ pub struct Builder<R, U, S> {
     adapter: Option<DynAdapter>,
     on_connect: ConnectFn<U>,
     on_disconnect: Option<DisconnectFn<U>>,
+    on_recover: Option<RecoverFn<U>>,
     handlers: Vec<(String, Box<dyn ErasedHandler<U>>)>,
     _types: PhantomData<fn() -> (R, S)>,
 }
@@ -143,11 +147,15 @@ where
         let on_disconnect = this.on_disconnect.map(|old| -> DisconnectFn<U2> {
             Arc::new(move |conn, _data: U2, rooms| old(conn, (), rooms))
         });
+        let on_recover = this
+            .on_recover
+            .map(|old| -> RecoverFn<U2> { Arc::new(move |conn, _data: U2| old(conn, ())) });
         Builder {
             config: this.config,
             adapter: this.adapter,
             on_connect,
             on_disconnect,
+            on_recover,
             handlers: Vec::new(),
             _types: PhantomData,
         }
@@ -238,6 +246,24 @@ where
         self
     }
 
+    /// Runs `f` when a client resumes its dropped session (connection-state
+    /// recovery, [`Config::recovery`]): after `on_connect` accepted it again
+    /// and the messages it missed were queued, before its first message is
+    /// handled. Its id and rooms are the session's; `f` gets a context for it.
+    /// `ctx.conn().recovered()` tells the same in any handler.
+    pub fn on_recover<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Ctx<R, U>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.on_recover = Some(Arc::new(move |conn, data| {
+            let f = f.clone();
+            Box::pin(async move { f(Ctx::new(data, conn)).await })
+        }));
+        self
+    }
+
     /// Registers the handler for incoming route `route`.
     ///
     /// Compile errors, in plain words: `route` must be an incoming route of `R`
@@ -296,6 +322,7 @@ where
             adapter: self.adapter,
             on_connect: self.on_connect,
             on_disconnect: self.on_disconnect,
+            on_recover: self.on_recover,
             handlers: self.handlers,
             _types: PhantomData,
         }
@@ -366,6 +393,7 @@ where
                 table,
                 on_connect: self.on_connect,
                 on_disconnect: self.on_disconnect,
+                on_recover: self.on_recover,
             }),
             hub: Hub::new(self.config, Counters::new(&routes.routes), self.adapter),
             routes: Arc::new(routes),

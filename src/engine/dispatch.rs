@@ -139,12 +139,17 @@ pub(crate) type ConnectFn<U> = Arc<
 pub(crate) type DisconnectFn<U> =
     Arc<dyn Fn(Conn, U, Vec<String>) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
+/// `on_recover`, erased: a connection that resumed its dropped session, and its data.
+pub(crate) type RecoverFn<U> =
+    Arc<dyn Fn(Conn, U) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
 /// The erased, router-independent part of a built app: the dispatch table
 /// and the connection hooks.
 pub(crate) struct Handlers<U> {
     pub(crate) table: HashMap<Box<str>, Box<dyn ErasedHandler<U>>>,
     pub(crate) on_connect: ConnectFn<U>,
     pub(crate) on_disconnect: Option<DisconnectFn<U>>,
+    pub(crate) on_recover: Option<RecoverFn<U>>,
 }
 
 /// Parses one text frame's envelope, looks its route up and runs the entry

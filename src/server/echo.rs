@@ -26,6 +26,9 @@ impl Frames<()> for Echo {
     fn on_disconnect(&self, _: Conn, _: (), _: Vec<String>) -> Option<Dispatch> {
         None
     }
+    fn on_recover(&self, _: &Conn, _: &()) -> Option<Dispatch> {
+        None
+    }
 }
 
 /// Serves the conformance echo server on `listener` with `config` until

@@ -21,6 +21,8 @@ pub(crate) trait Frames<U>: Send + Sync + 'static {
     fn on_data(self: &Arc<Self>, msg: Message, conn: &Conn, data: &U) -> OnData;
     /// Runs once after the connection has left its rooms.
     fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch>;
+    /// Runs first on a connection that resumed a dropped session.
+    fn on_recover(&self, conn: &Conn, data: &U) -> Option<Dispatch>;
 }
 
 /// What to do with one data frame.
@@ -50,6 +52,14 @@ impl<U: Clone + Send + Sync + 'static> Frames<U> for Handlers<U> {
                 "binary frames are not supported; send JSON text frames",
             )),
         }
+    }
+
+    fn on_recover(&self, conn: &Conn, data: &U) -> Option<Dispatch> {
+        let run = self.on_recover.as_ref()?(conn.clone(), data.clone());
+        Some(Box::pin(async move {
+            run.await
+                .map_err(|e| Failure::handler_failed("on_recover", e.to_string()))
+        }))
     }
 
     fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch> {

@@ -403,6 +403,7 @@ async fn serve<U, S, F>(
     F: Frames<U>,
 {
     tracing::debug!("connected");
+    let recovered = welcome.as_ref().is_some_and(|w| w.recovered);
     let pending = welcome.map_or_else(VecDeque::new, |w| greeting(id, w));
     let heartbeat = hub
         .config
@@ -431,6 +432,10 @@ async fn serve<U, S, F>(
         partial: None,
         detachable: true,
     };
+    if recovered {
+        // Before the client's first message: the app's own catch-up.
+        session.dispatch = frames.on_recover(&conn, &session.data);
+    }
     let end = std::future::poll_fn(|cx| session.poll_session(cx)).await;
     match &end {
         End::Failed(error) => tracing::debug!(%error, "connection failed"),

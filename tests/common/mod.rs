@@ -388,6 +388,17 @@ pub fn app_with<A: zocket::adapter::Adapter>(config: Config, adapter: Option<A>)
                 Ok(())
             }
         })
+        .on_recover(|ctx: C| async move {
+            // With recovery on: tells a resumed client, after its missed messages.
+            assert!(ctx.conn().recovered());
+            ctx.reply(
+                OnEcho,
+                Text {
+                    text: "recovered".into(),
+                },
+            )?;
+            Ok(())
+        })
         .on(Echo, move |msg: Text, ctx: C| {
             let calls = calls.clone();
             async move {

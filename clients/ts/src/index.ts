@@ -145,6 +145,14 @@ export interface ZocketClient<R extends RouteMap> {
   onState(callback: (state: ConnState) => void): () => void;
   /** The current state. */
   readonly state: ConnState;
+  /**
+   * Whether the current connection resumed the previous one's session (a server
+   * with connection-state recovery): same client id and rooms, and the messages
+   * sent while away arrived. `false` on a fresh session: resynchronise then.
+   */
+  readonly recovered: boolean;
+  /** The client id the server gave this session (servers with recovery on), if known. */
+  readonly clientId: string | undefined;
   /** Resolves when the connection is open (the first time, or again after a drop). */
   opened(): Promise<void>;
   /** Closes for good (no reconnection). */
@@ -153,6 +161,7 @@ export interface ZocketClient<R extends RouteMap> {
 
 const ERROR_ROUTE = "$zocket.error";
 const REPLY_ROUTE = "$zocket.reply";
+const WELCOME_ROUTE = "$zocket.welcome";
 
 /** Makes `fn(route, arg)` callable as `fn("a.b", arg)` and as `fn.a.b(arg)`. */
 function nested(fn: (route: string, arg: unknown) => unknown, path: string[] = []): unknown {
@@ -193,6 +202,11 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
   let closedForGood = false;
   let attempt = 0;
   let nextId = 1;
+  // Connection-state recovery: the session token, the last offset received.
+  let session: { token: string; clientId: string } | null = null;
+  let lastOffset = 0;
+  let recovered = false;
+  let awaitingWelcome: (() => void) | null = null;
 
   const setState = (s: ConnState) => {
     state = s;
@@ -222,7 +236,7 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
   };
   const onMessage = (data: unknown) => {
     if (typeof data !== "string") data = String(data);
-    let msg: { type?: unknown; payload?: unknown; id?: unknown };
+    let msg: { type?: unknown; payload?: unknown; id?: unknown; offset?: unknown };
     try {
       msg = JSON.parse(data as string);
     } catch {
@@ -230,6 +244,24 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
     }
     if (typeof msg?.type !== "string") return;
     const payload = msg.payload ?? null;
+    if (typeof msg.offset === "number" && msg.offset > lastOffset) lastOffset = msg.offset;
+    if (msg.type === WELCOME_ROUTE) {
+      const w = payload as { clientId?: unknown; token?: unknown; recovered?: unknown };
+      if (typeof w?.token === "string" && typeof w.clientId === "string") {
+        recovered = w.recovered === true;
+        if (!recovered) lastOffset = 0; // a fresh session: offsets start again
+        session = { token: w.token, clientId: w.clientId };
+      }
+      const open = awaitingWelcome;
+      awaitingWelcome = null;
+      open?.();
+      return;
+    }
+    if (awaitingWelcome) {
+      const open = awaitingWelcome;
+      awaitingWelcome = null;
+      open();
+    }
     if (msg.type === REPLY_ROUTE || (msg.type === ERROR_ROUTE && (payload as ZocketError)?.id !== undefined)) {
       const id = msg.type === REPLY_ROUTE ? msg.id : (payload as ZocketError).id;
       const waiter = pending.get(String(id));
@@ -245,9 +277,16 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
   };
   const connect = () => {
     setState("connecting");
-    const ws = new Socket(target.toString());
+    recovered = false;
+    const url = new URL(target.toString());
+    if (session) {
+      url.searchParams.set("zocket-session", session.token);
+      url.searchParams.set("zocket-offset", String(lastOffset));
+    }
+    const ws = new Socket(url.toString());
     socket = ws;
-    ws.onopen = () => {
+    const markOpen = () => {
+      if (socket !== ws || state === "open") return;
       attempt = 0;
       setState("open");
       for (const frame of queue.splice(0)) ws.send(frame);
@@ -255,11 +294,20 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
       openWaiters = [];
       for (const w of waiters) w();
     };
+    ws.onopen = () => {
+      if (!session) return markOpen();
+      // Resuming: the welcome comes first and says whether it worked; buffered
+      // sends wait for it, so they follow the replayed messages. A server that
+      // stopped greeting gets them after a short wait.
+      awaitingWelcome = markOpen;
+      setTimeout(markOpen, 2000);
+    };
     ws.onmessage = (ev) => onMessage(ev.data);
     ws.onerror = () => {};
     ws.onclose = () => {
       if (socket !== ws) return;
       socket = null;
+      awaitingWelcome = null;
       for (const [id, w] of pending) {
         clearTimeout(w.timer);
         w.reject(new RequestError("connection closed before the answer"));
@@ -304,6 +352,12 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
     },
     get state() {
       return state;
+    },
+    get recovered() {
+      return recovered;
+    },
+    get clientId() {
+      return session?.clientId;
     },
     opened: () => (state === "open" ? Promise.resolve() : new Promise<void>((resolve) => openWaiters.push(resolve))),
     close: () => {
