@@ -13,6 +13,7 @@
 #![cfg(feature = "schema")]
 
 mod chat_process;
+mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -440,4 +441,85 @@ async fn the_typescript_client_runs_every_chat_route() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("ts client scenario passed"));
+}
+
+#[tokio::test]
+async fn the_typescript_client_resumes_its_session_after_a_cut() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let Some((node, tsc_path)) = tools() else {
+        return skip_or_fail(
+            "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
+        );
+    };
+    let dir = workspace("recovery");
+    let (ok, output) = tsc(&node, &tsc_path, &dir, &["recovery_scenario.ts"], true);
+    assert!(ok, "{output}");
+    let chat = ChatProcess::start_with_env(&[("RECOVERY_SECS", "60")]).await;
+    let server: std::net::SocketAddr = chat.addr.parse().unwrap();
+    let proxy = proxy::Proxy::start(server).await;
+    let mut child = tokio::process::Command::new(&node)
+        .arg("out/recovery_scenario.js")
+        .arg(proxy.addr.to_string())
+        .arg(&chat.addr)
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let run = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            println!("{line}");
+            seen.push(line.clone());
+            match line.as_str() {
+                "CUT" => {
+                    proxy.cut_and_pause();
+                    // The server has noticed once its health check counts one connection.
+                    loop {
+                        let (_, body) = health(server).await;
+                        if body.contains("\"connections\":1") {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    stdin.write_all(b"AWAY\n").await.unwrap();
+                }
+                "SENT" => proxy.resume(),
+                "ts recovery scenario passed" => return,
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the scenario ends within a minute");
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "scenario failed:\n{}", seen.join("\n"));
+}
+
+/// `GET /health` of the chat example: (status, body).
+async fn health(addr: std::net::SocketAddr) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
 }

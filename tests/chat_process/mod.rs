@@ -31,7 +31,13 @@ pub fn example_binary(name: &str) -> PathBuf {
 
 impl ChatProcess {
     pub async fn start() -> ChatProcess {
+        Self::start_with_env(&[]).await
+    }
+
+    /// Starts it with extra environment variables (e.g. `RECOVERY_SECS`).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> ChatProcess {
         let mut child = Command::new(example_binary("chat"))
+            .envs(env.iter().copied())
             .env("PORT", "0")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
