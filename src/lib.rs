@@ -11,6 +11,7 @@
 // 4. server/    transport: accept loop, HTTP upgrade, the session loop, axum
 //
 // client/ stands beside them and uses floor 1 only. `util` is below them all.
+// testing/ (the public test kit) sits on top: it serves apps over in-memory pipes.
 
 mod app;
 mod client;
@@ -21,6 +22,7 @@ mod engine;
 pub mod fuzzing;
 mod protocol;
 mod server;
+pub mod testing;
 mod util;
 
 pub mod adapter {

@@ -224,6 +224,7 @@ fn floor(module: &str) -> Option<f32> {
         "engine" => Some(2.0),
         "app" => Some(3.0),
         "server" => Some(4.0),
+        "testing" => Some(5.0),
         _ => None,
     }
 }

@@ -301,6 +301,33 @@ async fn disconnected(ctx: C, rooms: Vec<String>) -> HandlerResult {
     Ok(())
 }
 
+/// The chat app: its page, routes, handlers and middleware, with `config`
+/// for limits and recovery (the tests build it too).
+fn app(
+    config: Config,
+    check: ContractCheck,
+) -> Result<Zocket<AppRouter, User>, zocket::BuildError> {
+    Zocket::<AppRouter>::builder()
+        .config(
+            config
+                .path("/ws")
+                .page("/", "text/html; charset=utf-8", include_str!("index.html"))
+                .health_check("/health"),
+        )
+        .contract::<Hello, _>(check)
+        .on_connect(|hello: Hello, _id| async move { Ok(User { name: hello.name }) })
+        .on_disconnect(disconnected)
+        .on(Join, join)
+        .on(Leave, leave)
+        .on(Send, MemberOnly.then(send))
+        .on(SetTyping, MemberOnly.then(typing))
+        .on_request(Rooms, rooms)
+        .build()
+}
+
+#[cfg(test)]
+mod tests; // the chat app tested with zocket::testing: `cargo test --example chat`
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -335,23 +362,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|s| s.parse().ok())
         .map(|secs| Recovery::default().window(std::time::Duration::from_secs(secs)));
-    let app = Zocket::<AppRouter>::builder()
-        .config(
-            Config::default()
-                .recovery(recovery)
-                .path("/ws")
-                .page("/", "text/html; charset=utf-8", include_str!("index.html"))
-                .health_check("/health"),
-        )
-        .contract::<Hello, _>(check)
-        .on_connect(|hello: Hello, _id| async move { Ok(User { name: hello.name }) })
-        .on_disconnect(disconnected)
-        .on(Join, join)
-        .on(Leave, leave)
-        .on(Send, MemberOnly.then(send))
-        .on(SetTyping, MemberOnly.then(typing))
-        .on_request(Rooms, rooms)
-        .build()?;
+    let app = app(Config::default().recovery(recovery), check)?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(

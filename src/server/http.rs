@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::engine::config::Config;
 use crate::protocol::contract::identity::{CONTRACT_PARAM, CONTRACT_ROUTES_PARAM};
@@ -209,7 +208,7 @@ pub(crate) const UPGRADE_REQUIRED: &[u8] =
     br#"{"error":"Upgrade Required: this endpoint speaks WebSocket"}"#;
 
 /// Writes an HTTP response and closes the socket.
-pub(crate) async fn respond(mut stream: TcpStream, response: Vec<u8>) {
+pub(crate) async fn respond<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, response: Vec<u8>) {
     let write = async {
         stream.write_all(&response).await?;
         stream.shutdown().await
@@ -246,7 +245,7 @@ pub(crate) enum HeadRead {
 }
 
 /// Reads the request head, within the size limit.
-pub(crate) async fn read_head(stream: &mut TcpStream, max: usize) -> HeadRead {
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, max: usize) -> HeadRead {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {

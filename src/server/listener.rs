@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::net::{TcpListener, ToSocketAddrs};
 
 use super::frames::Frames;
 use super::http::{HeadRead, Refusal, plain_http, read_head, respond};
 use super::session;
+use super::socket::{Socket, Ws};
 use super::upgrade::{upgrade, websocket};
 use crate::app::builder::Zocket;
 use crate::engine::dispatch::Handlers;
@@ -160,7 +161,7 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
                         let service = self.clone();
                         let guard = hub.lifecycle.task_guard();
                         tokio::spawn(async move {
-                            service.socket(stream, peer, pending).await;
+                            service.socket(stream, Some(peer), Some(pending)).await;
                             drop(guard);
                         });
                     }
@@ -187,21 +188,28 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
         Ok(())
     }
 
-    /// Serves one accepted socket: the HTTP handshake (counted as pending
-    /// until it ends), then the session.
-    async fn socket(self, stream: TcpStream, peer: SocketAddr, pending: PendingGuard) {
+    /// Serves one accepted socket (TCP, or an in-memory pipe of the test
+    /// kit): the HTTP handshake (counted as pending until it ends), then the
+    /// session.
+    pub(crate) async fn socket<S: Socket>(
+        self,
+        stream: S,
+        peer: Option<SocketAddr>,
+        pending: Option<PendingGuard>,
+    ) {
         // The handshake's state (request head, buffers) lives in its own
         // allocation, freed before the long-lived connection phase starts.
         let Some((ws, upgraded)) = Box::pin(self.handshake(stream, peer, pending)).await else {
             return;
         };
+        let peer = peer.map_or_else(|| "in-memory".to_owned(), |p| p.to_string());
         session::run(
             self.frames,
             self.hub,
             ws,
             upgraded.registered,
             upgraded.data,
-            &peer.to_string(),
+            &peer,
         )
         .await;
     }
@@ -212,12 +220,12 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
     /// `pending` counts the socket as in its handshake; it is dropped with
     /// this future's own allocation, so the long-lived session does not carry
     /// it (nor anything else of the handshake's).
-    async fn handshake(
+    async fn handshake<S: Socket>(
         &self,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-        pending: PendingGuard,
-    ) -> Option<(super::socket::Ws, super::upgrade::Upgraded<U>)> {
+        mut stream: S,
+        peer: Option<SocketAddr>,
+        pending: Option<PendingGuard>,
+    ) -> Option<(Ws<S>, super::upgrade::Upgraded<U>)> {
         let _pending = pending;
         let hub = &self.hub;
         let config = &hub.config;
@@ -229,7 +237,7 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
         };
         let (head, rest) = match read {
             Err(_) => {
-                tracing::debug!(%peer, "handshake timed out");
+                tracing::debug!(?peer, "handshake timed out");
                 return None;
             }
             Ok(HeadRead::Hangup) => return None,
@@ -245,7 +253,7 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
         } else if config.path.as_ref().is_some_and(|path| head.path != *path) {
             Refusal::new(404, "Not found", None).http()
         } else {
-            match upgrade(hub, &self.handlers.on_connect, &head, Some(peer), deadline).await {
+            match upgrade(hub, &self.handlers.on_connect, &head, peer, deadline).await {
                 Ok(upgraded) => {
                     drop(head);
                     let response = format!(
