@@ -157,7 +157,7 @@ async fn with_recovery_a_dropped_member_comes_back_with_what_it_missed() {
     )
     .await;
     bob.expect(OnMessage).await;
-    let mut alice = away.resume(&server).await.unwrap();
+    let mut alice = server.resume(away).await.unwrap();
     assert_eq!(alice.expect(OnMessage).await.text, "you there?");
     assert!(alice.recovered());
     assert_eq!(alice.id(), Some(id));

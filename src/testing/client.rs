@@ -12,7 +12,6 @@ use tokio::io::DuplexStream;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::Message;
 
-use super::TestServer;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::route::{
     AsJson, ERROR_ROUTE, Incoming, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE, Request,
@@ -83,7 +82,7 @@ pub struct TestClient<R> {
 }
 
 /// A connection that was dropped without a close frame; with recovery on
-/// it can [`resume`](Dropped::resume).
+/// [`TestServer::resume`](super::TestServer::resume) brings it back.
 pub struct Dropped<R> {
     query: Vec<(String, String)>,
     token: Option<String>,
@@ -91,25 +90,18 @@ pub struct Dropped<R> {
     _router: PhantomData<fn() -> R>,
 }
 
-impl<R: 'static> Dropped<R> {
-    /// Reconnects with the session token and the last offset received, as the
-    /// real clients do; the new connection's [`TestClient::recovered`] says
-    /// whether the session was resumed.
-    ///
-    /// # Errors
-    ///
-    /// [`Refused`] when the handshake is refused.
-    pub async fn resume<U>(self, server: &TestServer<R, U>) -> Result<TestClient<R>, Refused>
-    where
-        U: Clone + Send + Sync + 'static,
-    {
+impl<R> Dropped<R> {
+    /// The handshake query to resume with: the original one, plus the
+    /// session token and the last offset received (when the server sent a
+    /// welcome).
+    pub(crate) fn resume_query(self) -> Vec<(String, String)> {
         let mut query = self.query;
         query.retain(|(k, _)| k != SESSION_PARAM && k != OFFSET_PARAM);
         if let Some(token) = self.token {
             query.push((SESSION_PARAM.to_owned(), token));
             query.push((OFFSET_PARAM.to_owned(), self.last_offset.to_string()));
         }
-        server.open(query, &[]).await
+        query
     }
 }
 
@@ -360,7 +352,7 @@ impl<R: 'static> TestClient<R> {
     }
 
     /// Drops the connection without a close frame, as a network failure
-    /// would. With recovery on, [`Dropped::resume`] comes back.
+    /// would. With recovery on, [`TestServer::resume`](super::TestServer::resume) comes back.
     pub fn drop_connection(self) -> Dropped<R> {
         let token = self.session.as_ref().map(|(t, _, _)| t.clone());
         Dropped {
