@@ -60,7 +60,7 @@ impl Refused {
     }
 }
 
-/// A typed client of a [`TestServer`], over an in-memory connection.
+/// A typed client of a [`TestServer`](super::TestServer), over an in-memory connection.
 ///
 /// Sends are not validated on the client side (unlike [`Client`](crate::Client)),
 /// so a test can check what the server does with an invalid payload; only
