@@ -110,7 +110,7 @@ impl Hub {
             if Some(id) == except {
                 continue;
             }
-            if let Some(slot) = state.conns.get_mut(id.key()).filter(|s| s.id == id) {
+            if let Some(slot) = state.slot_mut(id) {
                 n += usize::from(self.enqueue(slot, text));
             }
         }

@@ -50,7 +50,28 @@ pub(crate) struct State {
     leaving: usize,
     /// Slots whose client dropped and may resume (recovery).
     detached: usize,
+    /// Sessions of other nodes' ids that moved here (recovery across nodes),
+    /// by id: their slot keys here.
+    adopted: HashMap<ClientId, usize>,
     closed: bool,
+}
+
+impl State {
+    /// The slot key of `id` here: the one its id names, or the one it got
+    /// when its session moved here from another node.
+    pub(super) fn key(&self, id: ClientId) -> usize {
+        if self.adopted.is_empty() {
+            return id.key();
+        }
+        self.adopted.get(&id).copied().unwrap_or_else(|| id.key())
+    }
+    pub(super) fn slot(&self, id: ClientId) -> Option<&Slot> {
+        self.conns.get(self.key(id)).filter(|s| s.id == id)
+    }
+    pub(super) fn slot_mut(&mut self, id: ClientId) -> Option<&mut Slot> {
+        let key = self.key(id);
+        self.conns.get_mut(key).filter(|s| s.id == id)
+    }
 }
 
 /// Shared state of one running app: connections, rooms, delivery (local
@@ -173,24 +194,21 @@ impl Hub {
     /// The outgoing queue of `id`'s slot.
     pub(crate) fn outbox_of(&self, id: ClientId) -> Option<Arc<Outbox>> {
         self.lock()
-            .conns
-            .get(id.key())
-            .filter(|s| s.id == id)
+            .slot(id)
             .map(|s| s.outbox.clone())
     }
 
     pub(crate) fn is_connected(&self, id: ClientId) -> bool {
         self.lock()
-            .conns
-            .get(id.key())
-            .is_some_and(|s| s.id == id && !s.leaving && !Hub::away(s))
+            .slot(id)
+            .is_some_and(|s| !s.leaving && !Hub::away(s))
     }
 
     /// Empties one connection's queue (for the fuzz harness, which has no socket).
     #[cfg(any(fuzzing, test))]
     pub(crate) fn drain(&self, id: ClientId) {
         let state = self.lock();
-        if let Some(slot) = state.conns.get(id.key()).filter(|s| s.id == id) {
+        if let Some(slot) = state.slot(id) {
             slot.outbox.clear();
         }
     }
@@ -198,7 +216,7 @@ impl Hub {
     /// Asks one connection to close.
     pub(crate) fn close(&self, id: ClientId, code: u16, reason: &'static str) -> bool {
         let state = self.lock();
-        match state.conns.get(id.key()).filter(|s| s.id == id) {
+        match state.slot(id) {
             Some(slot) => {
                 slot.outbox.close(CloseCmd { code, reason });
                 true

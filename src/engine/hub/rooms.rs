@@ -33,10 +33,10 @@ impl Hub {
     /// Removes a connection and makes it leave all its rooms at once; returns
     /// the rooms. For connections with few rooms (a refused handshake has none).
     pub(crate) fn unregister(&self, id: ClientId) -> Vec<String> {
-        let Some(rooms) = self.begin_leave(id) else {
+        let Some((key, rooms)) = self.begin_leave(id) else {
             return Vec::new();
         };
-        self.leave_rooms(id.key(), &rooms);
+        self.leave_rooms(key, &rooms);
         self.finish_leave(id);
         sorted_names(rooms)
     }
@@ -50,12 +50,12 @@ impl Hub {
     /// gets nothing, counts as gone, and its slot key is not reused, so no
     /// new connection can inherit a membership that is not removed yet.
     pub(crate) async fn unregister_gradually(&self, id: ClientId) -> Vec<String> {
-        let Some(rooms) = self.begin_leave(id) else {
+        let Some((key, rooms)) = self.begin_leave(id) else {
             return Vec::new();
         };
         let mut batches = rooms.chunks(LEAVE_BATCH).peekable();
         while let Some(batch) = batches.next() {
-            self.leave_rooms(id.key(), batch);
+            self.leave_rooms(key, batch);
             if batches.peek().is_some() {
                 tokio::task::yield_now().await;
             }
@@ -65,18 +65,19 @@ impl Hub {
     }
 
     /// Marks the connection as leaving and takes its rooms (the set moves
-    /// out in constant time; it becomes a list after the lock is released).
-    pub(super) fn begin_leave(&self, id: ClientId) -> Option<Vec<Arc<str>>> {
+    /// out in constant time; it becomes a list after the lock is released),
+    /// with its slot key.
+    pub(super) fn begin_leave(&self, id: ClientId) -> Option<(usize, Vec<Arc<str>>)> {
         let mut state = self.lock();
+        let key = state.key(id);
         let slot = state
-            .conns
-            .get_mut(id.key())
-            .filter(|s| s.id == id && !s.leaving)?;
+            .slot_mut(id)
+            .filter(|s| !s.leaving)?;
         slot.leaving = true;
         let rooms = std::mem::take(&mut slot.rooms);
         state.leaving += 1;
         drop(state);
-        Some(rooms.into_iter().collect())
+        Some((key, rooms.into_iter().collect()))
     }
 
     /// Removes slot `key` from the member lists of `rooms`, under one lock.
@@ -95,11 +96,12 @@ impl Hub {
     /// Frees the slot of a connection that has left its rooms.
     pub(super) fn finish_leave(&self, id: ClientId) {
         let mut state = self.lock();
-        let key = id.key();
+        let key = state.key(id);
         if state.conns.get(key).is_none_or(|s| s.id != id) {
             return;
         }
         let slot = state.conns.remove(key);
+        state.adopted.remove(&id);
         state.leaving -= 1;
         if let Some(ip) = slot.ip
             && let Some(n) = state.per_ip.get_mut(&ip)
@@ -115,7 +117,7 @@ impl Hub {
     pub(crate) fn join(&self, id: ClientId, room: &str) -> Joined {
         let mut state = self.lock();
         let state = &mut *state;
-        let key = id.key();
+        let key = state.key(id);
         let Some(slot) = state
             .conns
             .get_mut(key)
@@ -141,7 +143,7 @@ impl Hub {
     pub(crate) fn leave(&self, id: ClientId, room: &str) -> bool {
         let mut state = self.lock();
         let state = &mut *state;
-        let key = id.key();
+        let key = state.key(id);
         let Some(slot) = state.conns.get_mut(key).filter(|s| s.id == id) else {
             return false;
         };
@@ -160,17 +162,14 @@ impl Hub {
     pub(crate) fn in_room(&self, id: ClientId, room: &str) -> bool {
         let state = self.lock();
         state
-            .conns
-            .get(id.key())
-            .is_some_and(|s| s.id == id && s.rooms.contains(room))
+            .slot(id)
+            .is_some_and(|s| s.rooms.contains(room))
     }
 
     pub(crate) fn rooms_of(&self, id: ClientId) -> Vec<String> {
         let state = self.lock();
         let mut rooms: Vec<String> = state
-            .conns
-            .get(id.key())
-            .filter(|s| s.id == id)
+            .slot(id)
             .map(|s| s.rooms.iter().map(|r| r.to_string()).collect())
             .unwrap_or_default();
         rooms.sort();

@@ -85,7 +85,7 @@ impl Hub {
     /// `None` when it cannot be kept (recovery off, or already lost).
     pub(crate) fn detach(&self, id: ClientId) -> Option<u64> {
         let mut state = self.lock();
-        let slot = state.conns.get_mut(id.key()).filter(|s| s.id == id)?;
+        let slot = state.slot_mut(id)?;
         let session = slot.session.as_mut()?;
         if session.state != State::Attached {
             return None;
@@ -106,9 +106,7 @@ impl Hub {
     pub(crate) fn expire(&self, id: ClientId, epoch: u64) -> bool {
         let mut state = self.lock();
         let Some(session) = state
-            .conns
-            .get_mut(id.key())
-            .filter(|s| s.id == id)
+            .slot_mut(id)
             .and_then(|s| s.session.as_mut())
         else {
             return false;
@@ -133,9 +131,7 @@ impl Hub {
     /// Whether the connection in `id`'s slot took over a dropped session.
     pub(crate) fn is_recovered(&self, id: ClientId) -> bool {
         self.lock()
-            .conns
-            .get(id.key())
-            .filter(|s| s.id == id)
+            .slot(id)
             .and_then(|s| s.session.as_ref())
             .is_some_and(|s| s.recovered)
     }
@@ -152,9 +148,7 @@ impl Hub {
         let (id, secret) = parse_token(token_text).ok_or(NoResume::Unknown)?;
         let mut state = self.lock();
         let slot = state
-            .conns
-            .get_mut(id.key())
-            .filter(|s| s.id == id)
+            .slot_mut(id)
             .ok_or(NoResume::Unknown)?;
         let session = slot.session.as_mut().ok_or(NoResume::Unknown)?;
         if !same_secret(&session.secret, &secret) || session.identity != identity {
@@ -178,9 +172,7 @@ impl Hub {
     pub(crate) fn abort_resume(&self, id: ClientId) {
         let mut state = self.lock();
         if let Some(session) = state
-            .conns
-            .get_mut(id.key())
-            .filter(|s| s.id == id)
+            .slot_mut(id)
             .and_then(|s| s.session.as_mut())
             && let State::Resuming { epoch } = session.state
         {
@@ -192,9 +184,7 @@ impl Hub {
     pub(crate) fn finish_resume(&self, id: ClientId) -> Option<String> {
         let mut state = self.lock();
         let session = state
-            .conns
-            .get_mut(id.key())
-            .filter(|s| s.id == id)
+            .slot_mut(id)
             .and_then(|s| s.session.as_mut())?;
         if !matches!(session.state, State::Resuming { .. }) {
             return None;
