@@ -302,3 +302,137 @@ async fn a_node_is_subscribed_when_connect_returns_and_unsubscribes_when_dropped
     }
     drop(first);
 }
+
+/// Connection-state recovery across nodes: a client dropped on one node
+/// comes back through another and gets its id, its rooms and exactly the
+/// messages it missed (sent from both nodes), in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_dropped_on_one_node_resumes_on_another() {
+    use std::time::Duration;
+    let prefix = format!(
+        "zocket-test-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    let recovering = || {
+        config().recovery(Some(
+            zocket::Recovery::default().window(Duration::from_secs(60)),
+        ))
+    };
+    let (Some(a1), Some(a2)) = (adapter(&prefix).await, adapter(&prefix).await) else {
+        return;
+    };
+    let mut node_a = start_node(recovering(), Some(a1)).await;
+    let mut node_b = start_node(recovering(), Some(a2)).await;
+
+    let mut alice = Client::connect(&node_a, "alice").await;
+    let welcome = alice.expect("$zocket.welcome").await;
+    let (id, token) = (
+        welcome["clientId"].as_str().unwrap().to_owned(),
+        welcome["token"].as_str().unwrap().to_owned(),
+    );
+    for room in ["r1", "r2"] {
+        alice.send("rooms.join", json!({"room": room})).await;
+    }
+    alice.send("echo", json!({"text": "ready"})).await;
+    let ready = alice.recv().await;
+    let last = ready["offset"].as_u64().unwrap();
+
+    let mut bob = Client::connect(&node_b, "bob").await;
+    bob.expect("$zocket.welcome").await;
+    for room in ["r1", "r2"] {
+        bob.send("rooms.join", json!({"room": room})).await;
+    }
+    bob.barrier().await;
+
+    // Alice's connection dies (a reset, no close frame).
+    if let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = alice.ws.get_ref() {
+        let _ = tcp.set_zero_linger();
+    }
+    drop(alice);
+    tokio::time::timeout(WAIT, async {
+        while node_a.handle.metrics().sessions_detached < 1 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("node A notices");
+
+    // From node B: 7 to her rooms, 2 to her id.
+    let plan = [
+        ("r1", "m1"),
+        ("r2", "m2"),
+        ("", "m3"),
+        ("r1", "m4"),
+        ("r2", "m5"),
+        ("r1", "m6"),
+        ("", "m7"),
+        ("r2", "m8"),
+        ("r1", "m9"),
+    ];
+    for (room, text) in plan {
+        if room.is_empty() {
+            bob.send("dm", json!({"to": [id], "text": text})).await;
+        } else {
+            bob.send("rooms.say", json!({"room": room, "text": text}))
+                .await;
+        }
+    }
+    bob.send("echo", json!({"text": "sent"})).await;
+    loop {
+        let v = bob.recv().await;
+        if v["type"] == "onEcho" {
+            break;
+        }
+    }
+
+    // She comes back through node B.
+    let url = format!(
+        "{}?name=alice&zocket-session={token}&zocket-offset={last}",
+        node_b.url()
+    );
+    let mut alice = Client::connect_url(&url).await;
+    let again = alice.expect("$zocket.welcome").await;
+    assert_eq!(
+        again["recovered"], true,
+        "resumed on the other node: {again}"
+    );
+    assert_eq!(again["clientId"], id.as_str(), "same client id");
+    let mut previous = last;
+    for (room, text) in plan {
+        let v = alice.recv().await;
+        let route = if room.is_empty() {
+            "onDm"
+        } else {
+            "rooms.onSay"
+        };
+        assert_eq!(
+            (v["type"].as_str(), v["payload"]["text"].as_str()),
+            (Some(route), Some(text)),
+            "{v}"
+        );
+        let offset = v["offset"].as_u64().unwrap();
+        assert!(offset > previous, "offsets keep growing across the move");
+        previous = offset;
+    }
+    assert_eq!(
+        alice.expect("onEcho").await["text"],
+        "recovered",
+        "on_recover ran on node B"
+    );
+    bob.send("rooms.say", json!({"room": "r1", "text": "m10"}))
+        .await;
+    assert_eq!(alice.expect("rooms.onSay").await["text"], "m10");
+    let me = alice.whoami().await;
+    assert_eq!(
+        (me.id.to_string(), me.rooms.clone()),
+        (id.clone(), vec!["r1".to_owned(), "r2".to_owned()])
+    );
+    assert!(
+        node_a.disconnects.try_recv().is_err(),
+        "no on_disconnect on node A"
+    );
+    assert!(node_b.disconnects.try_recv().is_err(), "nor on node B");
+    node_a.stop().await;
+    node_b.stop().await;
+}

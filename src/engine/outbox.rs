@@ -216,6 +216,24 @@ impl Outbox {
         self.lock().history.as_ref()?.since(last)
     }
 
+    /// Hands a detached session over to another node: what the client
+    /// missed after offset `last` (written messages, then the queued ones,
+    /// which get their offsets now), and the next offset. Empties the queue.
+    pub(crate) fn hand_over(&self, last: u64) -> Option<(Vec<tungstenite::Utf8Bytes>, u64)> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let history = state.history.as_mut()?;
+        let queued = std::mem::take(&mut state.queue);
+        state.bytes = 0;
+        for msg in queued {
+            if let Message::Text(text) = msg {
+                history.record(text);
+            }
+        }
+        let replay = history.since(last)?;
+        Some((replay, history.next()))
+    }
+
     /// Drops what is queued and what is kept (a session that cannot be
     /// recovered any more).
     pub(crate) fn forget(&self) {

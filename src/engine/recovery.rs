@@ -81,6 +81,19 @@ impl History {
         }
     }
 
+    /// A history that continues a session from another node: its next offset is `next`.
+    pub(crate) fn continuing(recovery: &Recovery, next: u64) -> Self {
+        History {
+            next: next.max(1),
+            ..History::new(recovery)
+        }
+    }
+
+    /// The offset the next written message gets.
+    pub(crate) fn next(&self) -> u64 {
+        self.next
+    }
+
     /// Gives `text` the next offset, keeps it, and returns the text to write.
     pub(crate) fn record(&mut self, text: Utf8Bytes) -> Utf8Bytes {
         let offset = self.next;

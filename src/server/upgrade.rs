@@ -71,28 +71,31 @@ pub(crate) async fn upgrade<U>(
         return Err(refusal);
     }
     let identity = handshake_identity(head);
-    let resumed = match (&config.recovery, query_value(head, SESSION_PARAM)) {
-        (Some(_), Some(token)) => {
-            let last = query_value(head, OFFSET_PARAM)
-                .and_then(|o| o.parse::<u64>().ok())
-                .unwrap_or(0);
-            match hub.begin_resume(&token, last, identity) {
-                Ok(claimed) => Some(claimed),
-                Err(why) => {
-                    tracing::info!(
-                        peer,
-                        ?why,
-                        "session not resumed; the client starts a fresh one"
-                    );
-                    None
-                }
+    // Recovery: a token resumes a session kept here, or one kept on another
+    // node (handed over through the adapter); anything else starts afresh.
+    let mut resuming = false;
+    let mut adopted = None;
+    if let (Some(_), Some(token)) = (&config.recovery, query_value(head, SESSION_PARAM)) {
+        let last = query_value(head, OFFSET_PARAM)
+            .and_then(|o| o.parse::<u64>().ok())
+            .unwrap_or(0);
+        match hub.begin_resume(&token, last, identity) {
+            Ok(claimed) => {
+                resuming = true;
+                adopted = Some(Ok(claimed));
             }
+            Err(why) => match hub.request_handover(&token, last, identity).await {
+                Some(given) => adopted = Some(Err(given)),
+                None => tracing::info!(
+                    peer,
+                    ?why,
+                    "session not resumed; the client starts a fresh one"
+                ),
+            },
         }
-        _ => None,
-    };
-    let resuming = resumed.is_some();
-    let registered = match resumed {
-        Some((id, outbox, replay)) => Registered {
+    }
+    let registered = match adopted {
+        Some(Ok((id, outbox, replay))) => Ok(Registered {
             id,
             outbox,
             welcome: Some(Welcome {
@@ -100,25 +103,27 @@ pub(crate) async fn upgrade<U>(
                 recovered: true,
                 replay,
             }),
-        },
-        None => match hub.register(ip, identity) {
-            Ok(r) => r,
-            Err(RegisterError::Full) => {
-                tracing::warn!(peer, "upgrade refused: max connections reached");
-                return Err(Refusal::new(503, "Server is full", None));
-            }
-            Err(RegisterError::TooManyFromAddress) => {
-                tracing::warn!(peer, address = ?ip, "upgrade refused: max connections from this address reached");
-                return Err(Refusal::new(
-                    429,
-                    "Too many connections from this address",
-                    None,
-                ));
-            }
-            Err(RegisterError::ShuttingDown) => {
-                return Err(Refusal::new(503, "Server is shutting down", None));
-            }
-        },
+        }),
+        Some(Err((id, given))) => hub.adopt(id, identity, ip, given),
+        None => hub.register(ip, identity),
+    };
+    let registered = match registered {
+        Ok(r) => r,
+        Err(RegisterError::Full) => {
+            tracing::warn!(peer, "upgrade refused: max connections reached");
+            return Err(Refusal::new(503, "Server is full", None));
+        }
+        Err(RegisterError::TooManyFromAddress) => {
+            tracing::warn!(peer, address = ?ip, "upgrade refused: max connections from this address reached");
+            return Err(Refusal::new(
+                429,
+                "Too many connections from this address",
+                None,
+            ));
+        }
+        Err(RegisterError::ShuttingDown) => {
+            return Err(Refusal::new(503, "Server is shutting down", None));
+        }
     };
     let id = registered.id;
     let connect = AssertUnwindSafe(on_connect(handshake_map(head), id)).catch_unwind();

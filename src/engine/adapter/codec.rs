@@ -28,6 +28,7 @@ pub fn encode(remote: &Remote) -> Vec<u8> {
                 out.extend_from_slice(&id.as_u128().to_be_bytes());
             }
         }
+        Target::Session => out.push(3),
         Target::Rooms(rooms) => {
             out.push(2);
             out.extend_from_slice(&(rooms.len() as u32).to_be_bytes());
@@ -79,6 +80,7 @@ pub fn decode(bytes: &[u8]) -> Option<Remote> {
             }
             Target::Rooms(rooms)
         }
+        3 => Target::Session,
         _ => return None,
     };
     let text = std::str::from_utf8(r.0).ok()?.to_owned();

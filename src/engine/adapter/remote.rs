@@ -12,6 +12,10 @@ pub enum Target {
     Rooms(Vec<String>),
     /// Every client on every node.
     All,
+    /// Not a delivery: a message about a session moving between nodes
+    /// (connection-state recovery), in `text`. Adapters carry it like any
+    /// other; only zocket reads it.
+    Session,
 }
 
 /// A delivery travelling between nodes.

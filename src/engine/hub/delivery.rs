@@ -94,6 +94,8 @@ impl Hub {
             Target::Clients(ids) => self.deliver_to(ids.iter().copied(), text, except),
             Target::Rooms(rooms) => self.deliver_to_rooms(rooms.iter(), text, except),
             Target::All => self.deliver_all(text, except),
+            // Session hand-overs are not deliveries (see `handover`).
+            Target::Session => 0,
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tungstenite::Utf8Bytes;
 
-use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote};
+use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, Target};
 use crate::engine::config::Config;
 use crate::engine::lifecycle::Lifecycle;
 use crate::engine::metrics::Counters;
@@ -24,6 +24,7 @@ use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
 mod delivery; // queuing a message for clients, rooms, everyone; the adapter
+pub(crate) mod handover; // recovery across nodes: a dropped session moves to the node its client reached
 pub(crate) mod rooms;
 pub(crate) mod sessions; // recovery: detaching a dropped client's session, resuming it, expiry // join, leave, listings, and leaving every room when a connection ends
 
@@ -89,6 +90,8 @@ pub(crate) struct Hub {
     pub(crate) counters: Counters,
     /// Running connection tasks and the shutdown flag.
     pub(crate) lifecycle: Lifecycle,
+    /// Hand-overs this node asked other nodes for, by request number.
+    handovers: handover::Waiting,
 }
 
 /// Why a new connection cannot be registered.
@@ -125,6 +128,7 @@ impl Hub {
             config,
             counters,
             lifecycle: Lifecycle::default(),
+            handovers: handover::Waiting::default(),
         })
     }
 
@@ -193,9 +197,7 @@ impl Hub {
 
     /// The outgoing queue of `id`'s slot.
     pub(crate) fn outbox_of(&self, id: ClientId) -> Option<Arc<Outbox>> {
-        self.lock()
-            .slot(id)
-            .map(|s| s.outbox.clone())
+        self.lock().slot(id).map(|s| s.outbox.clone())
     }
 
     pub(crate) fn is_connected(&self, id: ClientId) -> bool {
@@ -255,6 +257,10 @@ impl DeliverRemote for Hub {
         self.node
     }
     fn deliver_remote(&self, remote: Remote) -> usize {
+        if remote.target == Target::Session {
+            self.on_session_message(&remote.text);
+            return 0;
+        }
         let text = Utf8Bytes::from(remote.text);
         self.deliver_local(&remote.target, &text, remote.except)
     }

@@ -70,9 +70,7 @@ impl Hub {
     pub(super) fn begin_leave(&self, id: ClientId) -> Option<(usize, Vec<Arc<str>>)> {
         let mut state = self.lock();
         let key = state.key(id);
-        let slot = state
-            .slot_mut(id)
-            .filter(|s| !s.leaving)?;
+        let slot = state.slot_mut(id).filter(|s| !s.leaving)?;
         slot.leaving = true;
         let rooms = std::mem::take(&mut slot.rooms);
         state.leaving += 1;
@@ -161,9 +159,7 @@ impl Hub {
 
     pub(crate) fn in_room(&self, id: ClientId, room: &str) -> bool {
         let state = self.lock();
-        state
-            .slot(id)
-            .is_some_and(|s| s.rooms.contains(room))
+        state.slot(id).is_some_and(|s| s.rooms.contains(room))
     }
 
     pub(crate) fn rooms_of(&self, id: ClientId) -> Vec<String> {

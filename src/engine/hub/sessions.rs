@@ -61,6 +61,30 @@ pub(crate) enum NoResume {
 }
 
 impl Session {
+    /// Whether `slot`'s session may be handed to another node for a client
+    /// presenting `secret` with handshake `identity`: it is away, whole, and
+    /// theirs. Claims it (no local resume or expiry can take it meanwhile).
+    pub(super) fn may_hand_over(slot: &mut super::Slot, secret: &[u8; 16], identity: u64) -> bool {
+        let Some(session) = slot.session.as_mut() else {
+            return false;
+        };
+        let State::Detached { epoch } = session.state else {
+            return false;
+        };
+        if !same_secret(&session.secret, secret) || session.identity != identity || session.lost {
+            return false;
+        }
+        session.state = State::Resuming { epoch };
+        true
+    }
+
+    /// The session left this node for good.
+    pub(super) fn gone(slot: &mut super::Slot) {
+        if let Some(session) = slot.session.as_mut() {
+            session.state = State::Gone;
+        }
+    }
+
     pub(crate) fn new(id: ClientId, identity: u64) -> (Session, Welcome) {
         let secret = new_secret();
         let welcome = Welcome {
@@ -105,10 +129,7 @@ impl Hub {
     /// resumed, and the caller now removes it (rooms, `on_disconnect`).
     pub(crate) fn expire(&self, id: ClientId, epoch: u64) -> bool {
         let mut state = self.lock();
-        let Some(session) = state
-            .slot_mut(id)
-            .and_then(|s| s.session.as_mut())
-        else {
+        let Some(session) = state.slot_mut(id).and_then(|s| s.session.as_mut()) else {
             return false;
         };
         match session.state {
@@ -147,9 +168,7 @@ impl Hub {
     ) -> Result<(ClientId, Arc<Outbox>, Vec<Utf8Bytes>), NoResume> {
         let (id, secret) = parse_token(token_text).ok_or(NoResume::Unknown)?;
         let mut state = self.lock();
-        let slot = state
-            .slot_mut(id)
-            .ok_or(NoResume::Unknown)?;
+        let slot = state.slot_mut(id).ok_or(NoResume::Unknown)?;
         let session = slot.session.as_mut().ok_or(NoResume::Unknown)?;
         if !same_secret(&session.secret, &secret) || session.identity != identity {
             return Err(NoResume::Unknown);
@@ -171,9 +190,7 @@ impl Hub {
     /// The resuming client's `on_connect` refused: the session waits on.
     pub(crate) fn abort_resume(&self, id: ClientId) {
         let mut state = self.lock();
-        if let Some(session) = state
-            .slot_mut(id)
-            .and_then(|s| s.session.as_mut())
+        if let Some(session) = state.slot_mut(id).and_then(|s| s.session.as_mut())
             && let State::Resuming { epoch } = session.state
         {
             session.state = State::Detached { epoch };
@@ -183,9 +200,7 @@ impl Hub {
     /// The resuming client is accepted: the session is attached to it again.
     pub(crate) fn finish_resume(&self, id: ClientId) -> Option<String> {
         let mut state = self.lock();
-        let session = state
-            .slot_mut(id)
-            .and_then(|s| s.session.as_mut())?;
+        let session = state.slot_mut(id).and_then(|s| s.session.as_mut())?;
         if !matches!(session.state, State::Resuming { .. }) {
             return None;
         }

@@ -1,0 +1,248 @@
+//! Recovery across nodes. A dropped client's session stays on the node that
+//! held its connection; when the client comes back through another node,
+//! that node asks for it over the adapter (`Target::Session` messages), the
+//! holding node hands it over (the rooms, and the messages the client missed
+//! after its offset, with their offsets) and forgets it without running
+//! `on_disconnect`, and the new node adopts it under the same client id.
+//!
+//! Messages sent to the client while the session is in transit (between
+//! the hand-over and the adoption, one round trip through the adapter) are
+//! not kept; a hand-over that does not complete within [`HANDOVER_TIMEOUT`]
+//! gives the client a fresh session.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tungstenite::Utf8Bytes;
+
+use super::sessions::{Session, Welcome};
+use super::{Hub, RegisterError, Registered, Slot};
+use crate::engine::adapter::{Remote, Target};
+use crate::engine::outbox::{Outbox, QueueLimits};
+use crate::engine::recovery::{History, parse_token};
+use crate::protocol::client_id::ClientId;
+use crate::util::lock_unpoisoned;
+
+/// How long a node waits for another node to hand a session over.
+pub(crate) const HANDOVER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Hand-overs this node is waiting for, by request number.
+#[derive(Default)]
+pub(crate) struct Waiting {
+    next: std::sync::atomic::AtomicU64,
+    waiting: Mutex<HashMap<u64, oneshot::Sender<Given>>>,
+}
+
+/// What travels in `Remote::text` for `Target::Session`.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum SessionMessage {
+    /// "Give me this session": from node `from` (where the client came back)
+    /// to node `to` (which holds it).
+    Ask {
+        from: u32,
+        to: u32,
+        request: u64,
+        token: String,
+        identity: u64,
+        last: u64,
+    },
+    /// The answer, to node `to`; `session` is `None` when it cannot be given.
+    Give {
+        to: u32,
+        request: u64,
+        session: Option<Given>,
+    },
+}
+
+/// A session handed over: its rooms, the messages to write again, the next offset.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Given {
+    rooms: Vec<String>,
+    replay: Vec<String>,
+    next: u64,
+}
+
+impl Hub {
+    /// The client of token `token` came back here, but its session is on
+    /// another node: asks for it. `None` if it is not there to give (unknown,
+    /// expired, resumed elsewhere, too far behind) or no answer came in time.
+    pub(crate) async fn request_handover(
+        &self,
+        token: &str,
+        last: u64,
+        identity: u64,
+    ) -> Option<(ClientId, Given)> {
+        let adapter = self.adapter.as_ref()?;
+        let (id, _) = parse_token(token)?;
+        if id.node() == self.node {
+            return None;
+        }
+        let request = self.handovers.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock_unpoisoned(&self.handovers.waiting).insert(request, tx);
+        let ask = SessionMessage::Ask {
+            from: self.node,
+            to: id.node(),
+            request,
+            token: token.to_owned(),
+            identity,
+            last,
+        };
+        adapter.publish(Remote {
+            origin: self.node,
+            target: Target::Session,
+            except: None,
+            text: serde_json::to_string(&ask).ok()?,
+        });
+        let given = tokio::time::timeout(HANDOVER_TIMEOUT, rx).await;
+        lock_unpoisoned(&self.handovers.waiting).remove(&request);
+        match given {
+            Ok(Ok(given)) => Some((id, given)),
+            _ => {
+                tracing::info!(client = %id, "no session handed over by its node; a fresh one starts");
+                None
+            }
+        }
+    }
+
+    /// A `Target::Session` message from another node.
+    pub(super) fn on_session_message(&self, text: &str) {
+        let Ok(message) = serde_json::from_str::<SessionMessage>(text) else {
+            tracing::warn!("ignoring a malformed session message from another node");
+            return;
+        };
+        match message {
+            SessionMessage::Ask {
+                from,
+                to,
+                request,
+                token,
+                identity,
+                last,
+            } if to == self.node => {
+                let session = self.give_session(&token, identity, last);
+                let give = SessionMessage::Give {
+                    to: from,
+                    request,
+                    session,
+                };
+                if let (Some(adapter), Ok(text)) = (&self.adapter, serde_json::to_string(&give)) {
+                    adapter.publish(Remote {
+                        origin: self.node,
+                        target: Target::Session,
+                        except: None,
+                        text,
+                    });
+                }
+            }
+            SessionMessage::Give {
+                to,
+                request,
+                session,
+            } if to == self.node => {
+                let waiter = lock_unpoisoned(&self.handovers.waiting).remove(&request);
+                if let (Some(tx), Some(session)) = (waiter, session) {
+                    let _ = tx.send(session);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Gives away a detached session of this node: its rooms and what its
+    /// client missed after `last`. The slot is removed without
+    /// `on_disconnect` (the session lives on, elsewhere).
+    fn give_session(&self, token: &str, identity: u64, last: u64) -> Option<Given> {
+        let (id, secret) = parse_token(token)?;
+        let outbox = {
+            let mut state = self.lock();
+            let slot = state.slot_mut(id)?;
+            if !Session::may_hand_over(slot, &secret, identity) {
+                return None;
+            }
+            slot.outbox.clone()
+        };
+        let Some((replay, next)) = outbox.hand_over(last) else {
+            // Too far behind: the session cannot be recovered whole; it waits
+            // out its window here.
+            self.abort_resume(id);
+            return None;
+        };
+        {
+            let mut state = self.lock();
+            if let Some(slot) = state.slot_mut(id) {
+                Session::gone(slot);
+            }
+            state.detached -= 1;
+        }
+        outbox.shut();
+        let rooms = self.unregister(id);
+        tracing::info!(client = %id, "session handed over to another node");
+        Some(Given {
+            rooms,
+            replay: replay.iter().map(|t| t.as_str().to_owned()).collect(),
+            next,
+        })
+    }
+
+    /// Takes in a session handed over by another node, under its own id.
+    pub(crate) fn adopt(
+        &self,
+        id: ClientId,
+        identity: u64,
+        ip: Option<IpAddr>,
+        given: Given,
+    ) -> Result<Registered, RegisterError> {
+        let recovery = self.config.recovery.ok_or(RegisterError::ShuttingDown)?;
+        let mut state = self.lock();
+        if state.closed {
+            return Err(RegisterError::ShuttingDown);
+        }
+        if state.conns.len() >= self.config.max_connections {
+            return Err(RegisterError::Full);
+        }
+        if let Some(ip) = ip {
+            *state.per_ip.entry(ip).or_default() += 1;
+        }
+        let outbox = Arc::new(Outbox::new(QueueLimits {
+            soft_len: self.config.queue_len,
+            soft_bytes: self.config.queue_bytes,
+            grace: self.config.slow_consumer_grace,
+        }));
+        outbox.record_history(History::continuing(&recovery, given.next));
+        let (mut session, welcome) = Session::new(id, identity);
+        session.recovered = true;
+        let key = state.conns.insert(Slot {
+            id,
+            outbox: outbox.clone(),
+            rooms: Default::default(),
+            dropped: 0,
+            ip,
+            leaving: false,
+            session: Some(Box::new(session)),
+        });
+        state.adopted.insert(id, key);
+        drop(state);
+        for room in &given.rooms {
+            let _ = self.join(id, room);
+        }
+        self.counters
+            .sessions_recovered
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(Registered {
+            id,
+            outbox,
+            welcome: Some(Welcome {
+                recovered: true,
+                replay: given.replay.into_iter().map(Utf8Bytes::from).collect(),
+                ..welcome
+            }),
+        })
+    }
+}
