@@ -74,6 +74,15 @@ pub mod contract {
     pub use crate::protocol::router::describe::{Describe, DescribeNode};
 }
 
+pub mod presence {
+    //! Who is in a room: entries keyed by a user key the app chooses, with
+    //! typed metadata, and join/leave/update diffs on an outgoing route.
+    #![doc = include_str!("docs/presence.md")]
+    pub use crate::app::presence::{
+        Presence, PresenceDiff, PresenceError, PresenceEvent, PresenceMeta,
+    };
+}
+
 pub mod docs {
     //! Guides that do not belong to one item.
     #![doc = include_str!("docs/debugging_type_errors.md")]

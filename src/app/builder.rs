@@ -10,6 +10,7 @@ use crate::app::context::Ctx;
 use crate::app::handle::ServerHandle;
 use crate::app::handler::{Handler, MessageEntry, RequestEntry};
 use crate::app::headers::{Headers, parse_headers};
+use crate::app::presence::{Presence, PresenceDiff, PresenceMeta};
 use crate::engine::adapter::{Adapter, DynAdapter};
 use crate::engine::config::Config;
 use crate::engine::dispatch::{
@@ -19,7 +20,7 @@ use crate::engine::hub::Hub;
 use crate::engine::metrics::Counters;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{BuildError, HandlerResult, Reject};
-use crate::protocol::route::{Incoming, Request};
+use crate::protocol::route::{Incoming, Outgoing, Request};
 use crate::protocol::router::{
     Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, wire_name,
 };
@@ -63,6 +64,7 @@ impl<R> Zocket<R, ()> {
             on_connect: Arc::new(|_, _| Box::pin(async { Ok(()) })),
             on_disconnect: None,
             on_recover: None,
+            attach: Vec::new(),
             handlers: Vec::new(),
             _types: PhantomData,
         }
@@ -92,9 +94,14 @@ pub struct Builder<R, U, S> {
     on_connect: ConnectFn<U>,
     on_disconnect: Option<DisconnectFn<U>>,
     on_recover: Option<RecoverFn<U>>,
+    /// Run with the app's hub at `build` (presence attachments).
+    attach: Vec<Attach>,
     handlers: Vec<(String, Box<dyn ErasedHandler<U>>)>,
     _types: PhantomData<fn() -> (R, S)>,
 }
+
+/// Something to do with the app's hub once it exists.
+type Attach = Box<dyn FnOnce(&Arc<Hub>) + Send>;
 
 /// A builder on which no handler is registered yet: the only place
 /// [`Builder::on_connect`] can go, since handlers take the data it makes.
@@ -156,6 +163,7 @@ where
             on_connect,
             on_disconnect,
             on_recover,
+            attach: this.attach,
             handlers: Vec::new(),
             _types: PhantomData,
         }
@@ -264,6 +272,23 @@ where
         self
     }
 
+    /// Attaches `presence`: its diffs go to the room's members on `route`,
+    /// an outgoing route of this router carrying [`PresenceDiff`](crate::presence::PresenceDiff)s
+    /// of its metadata type, and a session's entries are removed when it ends.
+    pub fn presence<M, O, I>(mut self, presence: &Presence<M>, route: O) -> Self
+    where
+        M: PresenceMeta,
+        O: Outgoing<Payload = PresenceDiff<M>>,
+        R: Contains<O, I>,
+    {
+        let _ = route;
+        let name = wire_name::<R, O, I>(O::NAME);
+        let presence = presence.clone();
+        self.attach
+            .push(Box::new(move |hub| presence.attach(name, hub)));
+        self
+    }
+
     /// Registers the handler for incoming route `route`.
     ///
     /// Compile errors, in plain words: `route` must be an incoming route of `R`
@@ -323,6 +348,7 @@ where
             on_connect: self.on_connect,
             on_disconnect: self.on_disconnect,
             on_recover: self.on_recover,
+            attach: self.attach,
             handlers: self.handlers,
             _types: PhantomData,
         }
@@ -395,7 +421,13 @@ where
                 on_disconnect: self.on_disconnect,
                 on_recover: self.on_recover,
             }),
-            hub: Hub::new(self.config, Counters::new(&routes.routes), self.adapter),
+            hub: {
+                let hub = Hub::new(self.config, Counters::new(&routes.routes), self.adapter);
+                for attach in self.attach {
+                    attach(&hub);
+                }
+                hub
+            },
             routes: Arc::new(routes),
             _router: PhantomData,
         })

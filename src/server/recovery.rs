@@ -95,6 +95,7 @@ where
     if let Some(outbox) = hub.outbox_of(id) {
         outbox.shut();
     }
+    hub.session_ended(id);
     // Boxed: a cold path, so the long-lived connection future does not carry
     // its state (idle memory per connection).
     let rooms = Box::pin(hub.unregister_gradually(id)).await;

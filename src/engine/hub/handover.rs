@@ -182,6 +182,7 @@ impl Hub {
             state.detached -= 1;
         }
         outbox.shut();
+        self.session_ended(id);
         let rooms = self.unregister(id);
         tracing::info!(client = %id, "session handed over to another node");
         Some(Given {

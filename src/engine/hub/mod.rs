@@ -92,7 +92,13 @@ pub(crate) struct Hub {
     pub(crate) lifecycle: Lifecycle,
     /// Hand-overs this node asked other nodes for, by request number.
     handovers: handover::Waiting,
+    /// Run with a client's id when its session ends, before `on_disconnect`
+    /// (presence clean-up).
+    gone: Mutex<Vec<GoneHook>>,
 }
+
+/// See [`Hub::on_gone`].
+pub(crate) type GoneHook = Arc<dyn Fn(ClientId) + Send + Sync>;
 
 /// Why a new connection cannot be registered.
 #[derive(Debug, PartialEq, Eq)]
@@ -129,6 +135,7 @@ impl Hub {
             counters,
             lifecycle: Lifecycle::default(),
             handovers: handover::Waiting::default(),
+            gone: Mutex::new(Vec::new()),
         })
     }
 
@@ -193,6 +200,20 @@ impl Hub {
     pub(crate) fn connection_count(&self) -> usize {
         let state = self.lock();
         state.conns.len() - state.leaving - state.detached
+    }
+
+    /// Runs `hook` with the id of every session that ends here (closed,
+    /// expired, or handed to another node), before its `on_disconnect`.
+    pub(crate) fn on_gone(&self, hook: GoneHook) {
+        lock_unpoisoned(&self.gone).push(hook);
+    }
+
+    /// Tells the [`on_gone`](Hub::on_gone) hooks that `id`'s session ended.
+    pub(crate) fn session_ended(&self, id: ClientId) {
+        let hooks: Vec<GoneHook> = lock_unpoisoned(&self.gone).clone();
+        for hook in hooks {
+            hook(id);
+        }
     }
 
     /// The outgoing queue of `id`'s slot.
