@@ -270,8 +270,12 @@ async fn two_browsers_chat_and_see_server_errors() {
     // Both join the lobby; alice sees bob arrive.
     alice.click(&mut cdp, "join").await;
     alice.wait_text(&mut cdp, "members", "alice").await;
+    alice.wait_text(&mut cdp, "online", "alice").await;
     bob.click(&mut cdp, "join").await;
     alice.wait_text(&mut cdp, "members", "bob").await;
+    // Presence: bob comes online on alice's page (and sees both on his own).
+    alice.wait_text(&mut cdp, "online", "bob").await;
+    bob.wait_text(&mut cdp, "online", "alice").await;
     alice
         .wait_text(&mut cdp, "messages", "bob joined lobby")
         .await;
@@ -315,4 +319,16 @@ async fn two_browsers_chat_and_see_server_errors() {
     alice
         .wait_text(&mut cdp, "messages", "bob left lobby")
         .await;
+    // ...and goes offline on her page.
+    alice
+        .eval(
+            &mut cdp,
+            "waitFor('bob to go offline in the lobby', () => !online.get('lobby').has('bob'))",
+        )
+        .await;
+    // (alice's page shows the room in its input, "elsewhere" by now; the lobby's list:)
+    let online = alice
+        .eval(&mut cdp, "[...online.get('lobby').keys()].join(',')")
+        .await;
+    assert_eq!(online, "alice");
 }

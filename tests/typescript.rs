@@ -189,7 +189,7 @@ fn tsc_accepts_the_right_use_and_names_the_route_or_field_of_every_misuse() {
             "misuse/request_on_message_route.ts",
             &[
                 "\"chat.join\"",
-                "not assignable to parameter of type '\"chat.rooms\"'",
+                "not assignable to parameter of type '\"chat.rooms\" | \"chat.who\"'",
             ],
         ),
     ];

@@ -14,6 +14,9 @@
 //! - outgoing: `chat.onJoin`, `chat.onLeave`, `chat.onMessage`, `chat.onTyping`, each with
 //!   `{room, name, clientId, ...}`;
 //! - request: `chat.rooms` (payload `null`) answers `{rooms}`, the rooms you are in;
+//! - presence: who is online in a room, by name (two tabs of one name count once):
+//!   request `chat.who {room}` answers `{room, online: {name: [{name}]}}`, and
+//!   `chat.onPresence` carries the join/leave/update diffs;
 //! - sending or typing in a room you have not joined is rejected by a middleware.
 //!
 //! `RECOVERY_SECS=120` turns connection-state recovery on: a client that drops
@@ -27,6 +30,7 @@ use garde::Validate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use zocket::contract::{Contract, ContractCheck};
+use zocket::presence::{Presence, PresenceDiff};
 use zocket::{
     ClientId, Config, Conn, Ctx, HandlerError, HandlerResult, Incoming, Middleware, MiddlewareExt,
     Namespace, Outgoing, Recovery, Reject, Request, Scope, Zocket,
@@ -101,6 +105,22 @@ struct MyRooms {
     rooms: Vec<String>,
 }
 
+/// What a room shows about someone online.
+#[derive(Clone, Debug, Serialize, Deserialize, Validate, JsonSchema)]
+struct Online {
+    #[garde(skip)]
+    name: String,
+}
+
+/// The answer to `chat.who`.
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
+struct WhoIsHere {
+    #[garde(skip)]
+    room: String,
+    #[garde(skip)]
+    online: std::collections::BTreeMap<String, Vec<Online>>,
+}
+
 /// The handshake: `?name=alice` (or a `name` header).
 #[derive(Deserialize, Validate, JsonSchema)]
 struct Hello {
@@ -150,6 +170,17 @@ impl Request for Rooms {
     type Payload = ();
     type Response = MyRooms;
 }
+struct Who;
+impl Request for Who {
+    const NAME: &'static str = "who";
+    type Payload = Room;
+    type Response = WhoIsHere;
+}
+struct OnPresence;
+impl Outgoing for OnPresence {
+    const NAME: &'static str = "onPresence";
+    type Payload = PresenceDiff<Online>;
+}
 struct OnJoin;
 impl Outgoing for OnJoin {
     const NAME: &'static str = "onJoin";
@@ -185,7 +216,13 @@ type Chat = (
             Send,
             (
                 SetTyping,
-                (Rooms, (OnJoin, (OnLeave, (OnMessage, (OnTyping, ()))))),
+                (
+                    Rooms,
+                    (
+                        Who,
+                        (OnPresence, (OnJoin, (OnLeave, (OnMessage, (OnTyping, ()))))),
+                    ),
+                ),
             ),
         ),
     ),
@@ -198,6 +235,8 @@ type AppRouter = (Scope<ChatNs, Chat>, ());
 #[derive(Clone)]
 struct User {
     name: String,
+    /// The app's presence, carried by every connection's data.
+    presence: Presence<Online>,
 }
 
 type C = Ctx<AppRouter, User>;
@@ -249,17 +288,32 @@ async fn join(r: Room, ctx: C) -> HandlerResult {
     if ctx.join(&r.room)? {
         let member = member(&ctx, &r.room);
         // Everyone in the room, the joiner included.
-        ctx.send(OnJoin, member)?.to_room([r.room]);
+        ctx.send(OnJoin, member)?.to_room([r.room.clone()]);
+        // Online under the user's name: two tabs of one name count once.
+        let name = ctx.data().name.clone();
+        let online = Online { name: name.clone() };
+        ctx.data()
+            .presence
+            .track(ctx.conn(), &r.room, &name, online)?;
     }
     Ok(())
 }
 
 async fn leave(r: Room, ctx: C) -> HandlerResult {
     if ctx.leave(&r.room) {
+        ctx.data().presence.untrack(ctx.conn(), &r.room);
         let member = member(&ctx, &r.room);
         ctx.send(OnLeave, member)?.to_room([r.room]); // the members who remain
     }
     Ok(())
+}
+
+async fn who(r: Room, ctx: C) -> Result<WhoIsHere, HandlerError> {
+    let online = ctx.data().presence.list(&r.room);
+    Ok(WhoIsHere {
+        room: r.room,
+        online,
+    })
 }
 
 async fn send(p: Post, ctx: C) -> HandlerResult {
@@ -307,6 +361,7 @@ fn app(
     config: Config,
     check: ContractCheck,
 ) -> Result<Zocket<AppRouter, User>, zocket::BuildError> {
+    let presence = Presence::<Online>::new();
     Zocket::<AppRouter>::builder()
         .config(
             config
@@ -315,13 +370,23 @@ fn app(
                 .health_check("/health"),
         )
         .contract::<Hello, _>(check)
-        .on_connect(|hello: Hello, _id| async move { Ok(User { name: hello.name }) })
+        .presence(&presence, OnPresence)
+        .on_connect(move |hello: Hello, _id| {
+            let presence = presence.clone();
+            async move {
+                Ok(User {
+                    name: hello.name,
+                    presence,
+                })
+            }
+        })
         .on_disconnect(disconnected)
         .on(Join, join)
         .on(Leave, leave)
         .on(Send, MemberOnly.then(send))
         .on(SetTyping, MemberOnly.then(typing))
         .on_request(Rooms, rooms)
+        .on_request(Who, who)
         .build()
 }
 

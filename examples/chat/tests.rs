@@ -2,6 +2,7 @@
 //! in memory, typed. `cargo test --example chat` (and `cargo test`) runs them.
 
 use zocket::ErrorKind;
+use zocket::presence::PresenceEvent;
 use zocket::testing::{TestClient, TestServer};
 
 use super::*;
@@ -18,16 +19,23 @@ fn room(name: &str) -> Room {
     Room { room: name.into() }
 }
 
+/// `client` joins `r`: it sees its own join, then itself come online.
+async fn enter(client: &mut TestClient<AppRouter>, r: &str, name: &str) {
+    client.send(Join, room(r)).await;
+    assert_eq!(client.expect(OnJoin).await.name, name);
+    let diff = client.expect(OnPresence).await;
+    assert_eq!((diff.key.as_str(), diff.event), (name, PresenceEvent::Join));
+}
+
 #[tokio::test]
 async fn members_of_a_room_see_each_other_join_talk_and_leave() {
     let server = server();
     let mut alice = user(&server, "alice").await;
     let mut bob = user(&server, "bob").await;
-    alice.send(Join, room("lobby")).await;
-    assert_eq!(alice.expect(OnJoin).await.name, "alice");
-    bob.send(Join, room("lobby")).await;
+    enter(&mut alice, "lobby", "alice").await;
+    enter(&mut bob, "lobby", "bob").await;
     assert_eq!(alice.expect(OnJoin).await.name, "bob");
-    assert_eq!(bob.expect(OnJoin).await.name, "bob");
+    assert_eq!(alice.expect(OnPresence).await.key, "bob");
 
     bob.send(
         Send,
@@ -55,6 +63,11 @@ async fn members_of_a_room_see_each_other_join_talk_and_leave() {
     alice.expect_nothing().await; // typing goes to the others only
 
     bob.send(Leave, room("lobby")).await;
+    let gone = alice.expect(OnPresence).await;
+    assert_eq!(
+        (gone.key.as_str(), gone.event),
+        ("bob", PresenceEvent::Leave)
+    );
     assert_eq!(alice.expect(OnLeave).await.name, "bob");
 }
 
@@ -63,8 +76,7 @@ async fn writing_to_a_room_you_have_not_joined_is_rejected_and_nobody_hears_it()
     let server = server();
     let mut alice = user(&server, "alice").await;
     let mut bob = user(&server, "bob").await;
-    bob.send(Join, room("lobby")).await;
-    bob.expect(OnJoin).await;
+    enter(&mut bob, "lobby", "bob").await;
     alice
         .send(
             Send,
@@ -96,8 +108,7 @@ async fn the_rooms_request_answers_the_rooms_you_are_in() {
     let server = server();
     let mut alice = user(&server, "alice").await;
     for r in ["b", "a"] {
-        alice.send(Join, room(r)).await;
-        alice.expect(OnJoin).await;
+        enter(&mut alice, r, "alice").await;
     }
     assert_eq!(alice.request(Rooms, ()).await.unwrap().rooms, ["a", "b"]);
 }
@@ -122,13 +133,48 @@ async fn a_member_who_disconnects_is_seen_leaving() {
     let server = server();
     let mut alice = user(&server, "alice").await;
     let mut bob = user(&server, "bob").await;
-    for c in [&mut alice, &mut bob] {
-        c.send(Join, room("lobby")).await;
-    }
+    enter(&mut alice, "lobby", "alice").await;
+    enter(&mut bob, "lobby", "bob").await;
     alice.expect(OnJoin).await;
-    alice.expect(OnJoin).await;
+    alice.expect(OnPresence).await;
     bob.close().await;
+    let gone = alice.expect(OnPresence).await;
+    assert_eq!(
+        (gone.key.as_str(), gone.event),
+        ("bob", PresenceEvent::Leave)
+    );
     assert_eq!(alice.expect(OnLeave).await.name, "bob");
+}
+
+#[tokio::test]
+async fn two_tabs_of_one_name_are_online_once() {
+    let server = server();
+    let mut watcher = user(&server, "watcher").await;
+    enter(&mut watcher, "lobby", "watcher").await;
+    let mut tab1 = user(&server, "ann").await;
+    let mut tab2 = user(&server, "ann").await;
+    enter(&mut tab1, "lobby", "ann").await;
+    watcher.expect(OnJoin).await;
+    assert_eq!(watcher.expect(OnPresence).await.event, PresenceEvent::Join);
+    tab2.send(Join, room("lobby")).await;
+    watcher.expect(OnJoin).await;
+    let second = watcher.expect(OnPresence).await;
+    assert_eq!(
+        (second.event, second.metas.len()),
+        (PresenceEvent::Update, 2),
+        "no second join"
+    );
+    let who = watcher.request(Who, room("lobby")).await.unwrap();
+    assert_eq!(who.online.keys().collect::<Vec<_>>(), ["ann", "watcher"]);
+    assert_eq!(who.online["ann"].len(), 2);
+    tab1.close().await;
+    assert_eq!(
+        watcher.expect(OnPresence).await.event,
+        PresenceEvent::Update
+    );
+    watcher.expect(OnLeave).await;
+    tab2.close().await;
+    assert_eq!(watcher.expect(OnPresence).await.event, PresenceEvent::Leave);
 }
 
 #[tokio::test]
@@ -137,11 +183,10 @@ async fn with_recovery_a_dropped_member_comes_back_with_what_it_missed() {
     let server = TestServer::new(app(config, ContractCheck::Warn).unwrap());
     let mut alice = user(&server, "alice").await;
     let mut bob = user(&server, "bob").await;
-    alice.send(Join, room("lobby")).await;
+    enter(&mut alice, "lobby", "alice").await;
+    enter(&mut bob, "lobby", "bob").await;
     alice.expect(OnJoin).await;
-    bob.send(Join, room("lobby")).await;
-    bob.expect(OnJoin).await;
-    alice.expect(OnJoin).await;
+    alice.expect(OnPresence).await;
     let id = alice.id().expect("told on $zocket.welcome");
     let away = alice.drop_connection();
     // bob talks while alice is away (her session is kept once the server noticed).
