@@ -79,7 +79,7 @@ pub mod presence {
     //! typed metadata, and join/leave/update diffs on an outgoing route.
     #![doc = include_str!("docs/presence.md")]
     pub use crate::app::presence::{
-        Presence, PresenceDiff, PresenceError, PresenceEvent, PresenceMeta,
+        DEFAULT_NODE_TIMEOUT, Presence, PresenceDiff, PresenceError, PresenceEvent, PresenceMeta,
     };
 }
 

@@ -19,6 +19,11 @@
 //!   `chat.onPresence` carries the join/leave/update diffs;
 //! - sending or typing in a room you have not joined is rejected by a middleware.
 //!
+//! `REDIS_URL=redis://127.0.0.1:6379/` (with `--features redis`) joins a cluster
+//! of chat processes sharing rooms and presence through Redis (`REDIS_PREFIX`
+//! names the cluster; `PRESENCE_TIMEOUT_SECS` is how long a silent node's
+//! users stay listed, 15 by default).
+//!
 //! `RECOVERY_SECS=120` turns connection-state recovery on: a client that drops
 //! for less than that gets its session (id, rooms, missed messages) back.
 //!
@@ -357,12 +362,41 @@ async fn disconnected(ctx: C, rooms: Vec<String>) -> HandlerResult {
 
 /// The chat app: its page, routes, handlers and middleware, with `config`
 /// for limits and recovery (the tests build it too).
+/// The cluster adapter, when the chat runs as several processes.
+struct Cluster(Box<dyn zocket::adapter::Adapter>);
+impl zocket::adapter::Adapter for Cluster {
+    fn node(&self) -> u32 {
+        self.0.node()
+    }
+    fn publish(&self, remote: zocket::adapter::Remote) {
+        self.0.publish(remote)
+    }
+    fn start(&self, inbox: zocket::adapter::Inbox) {
+        self.0.start(inbox)
+    }
+}
+
+/// The chat app on one node (what the tests build).
+#[cfg_attr(not(test), allow(dead_code))]
 fn app(
     config: Config,
     check: ContractCheck,
 ) -> Result<Zocket<AppRouter, User>, zocket::BuildError> {
-    let presence = Presence::<Online>::new();
-    Zocket::<AppRouter>::builder()
+    app_in(config, check, None, zocket::presence::DEFAULT_NODE_TIMEOUT)
+}
+
+fn app_in(
+    config: Config,
+    check: ContractCheck,
+    cluster: Option<Cluster>,
+    presence_timeout: std::time::Duration,
+) -> Result<Zocket<AppRouter, User>, zocket::BuildError> {
+    let presence = Presence::<Online>::new().node_timeout(presence_timeout);
+    let mut builder = Zocket::<AppRouter>::builder();
+    if let Some(cluster) = cluster {
+        builder = builder.adapter(cluster);
+    }
+    builder
         .config(
             config
                 .path("/ws")
@@ -390,8 +424,32 @@ fn app(
         .build()
 }
 
+/// With `REDIS_URL` (and the `redis` feature): the Redis adapter.
+async fn cluster() -> Result<Option<Cluster>, Box<dyn std::error::Error>> {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        return Ok(None);
+    };
+    #[cfg(feature = "redis")]
+    {
+        let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "zocket-chat".into());
+        let adapter = zocket::RedisAdapter::connect(&url, &prefix).await?;
+        println!(
+            "chat: joined the cluster at {url} as node {}",
+            zocket::adapter::Adapter::node(&adapter)
+        );
+        Ok(Some(Cluster(Box::new(adapter))))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        Err(format!(
+            "REDIS_URL={url} needs the `redis` feature: cargo run --features redis --example chat"
+        )
+        .into())
+    }
+}
+
 #[cfg(test)]
-mod tests; // the chat app tested with zocket::testing: `cargo test --example chat`
+mod tests; // the chat app tested with zocket::testing (tests/chat_app.rs runs them)
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -427,7 +485,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|s| s.parse().ok())
         .map(|secs| Recovery::default().window(std::time::Duration::from_secs(secs)));
-    let app = app(Config::default().recovery(recovery), check)?;
+    let cluster = cluster().await?;
+    let presence_timeout = std::env::var("PRESENCE_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(
+            zocket::presence::DEFAULT_NODE_TIMEOUT,
+            std::time::Duration::from_secs,
+        );
+    let app = app_in(
+        Config::default().recovery(recovery),
+        check,
+        cluster,
+        presence_timeout,
+    )?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(

@@ -1,5 +1,5 @@
 //! The chat app tested the way an app author would: with `zocket::testing`,
-//! in memory, typed. `cargo test --example chat` (and `cargo test`) runs them.
+//! in memory, typed. `cargo test` runs them (through tests/chat_app.rs).
 
 use zocket::ErrorKind;
 use zocket::presence::PresenceEvent;

@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 
 pub struct ChatProcess {
     pub addr: String,
-    _child: Child,
+    child: Child,
 }
 
 /// `cargo test` builds the examples next to the test binaries' `deps/` folder.
@@ -59,10 +59,12 @@ impl ChatProcess {
         .expect("the chat example starts listening");
         // Keep draining its output so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        ChatProcess {
-            addr,
-            _child: child,
-        }
+        ChatProcess { addr, child }
+    }
+
+    /// Kills the process with SIGKILL: no goodbye to anyone.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill the chat example");
     }
 }
 

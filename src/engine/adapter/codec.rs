@@ -29,6 +29,7 @@ pub fn encode(remote: &Remote) -> Vec<u8> {
             }
         }
         Target::Session => out.push(3),
+        Target::Presence => out.push(4),
         Target::Rooms(rooms) => {
             out.push(2);
             out.extend_from_slice(&(rooms.len() as u32).to_be_bytes());
@@ -81,6 +82,7 @@ pub fn decode(bytes: &[u8]) -> Option<Remote> {
             Target::Rooms(rooms)
         }
         3 => Target::Session,
+        4 => Target::Presence,
         _ => return None,
     };
     let text = std::str::from_utf8(r.0).ok()?.to_owned();

@@ -16,6 +16,9 @@ pub enum Target {
     /// (connection-state recovery), in `text`. Adapters carry it like any
     /// other; only zocket reads it.
     Session,
+    /// Not a delivery: a presence change or heartbeat of another node, in
+    /// `text` (only zocket reads it).
+    Presence,
 }
 
 /// A delivery travelling between nodes.

@@ -83,6 +83,11 @@ impl Hub {
         n
     }
 
+    /// Delivers `text` to this node's clients among `target`, and nowhere else.
+    pub(crate) fn deliver_here(&self, target: &Target, text: &Utf8Bytes) -> usize {
+        self.deliver_local(target, text, None)
+    }
+
     /// Delivers `text` to this node's clients among `target`.
     pub(super) fn deliver_local(
         &self,
@@ -95,7 +100,7 @@ impl Hub {
             Target::Rooms(rooms) => self.deliver_to_rooms(rooms.iter(), text, except),
             Target::All => self.deliver_all(text, except),
             // Session hand-overs are not deliveries (see `handover`).
-            Target::Session => 0,
+            Target::Session | Target::Presence => 0,
         }
     }
 

@@ -95,7 +95,12 @@ pub(crate) struct Hub {
     /// Run with a client's id when its session ends, before `on_disconnect`
     /// (presence clean-up).
     gone: Mutex<Vec<GoneHook>>,
+    /// Run with the text of every presence message from another node.
+    presence: Mutex<Vec<PresenceHook>>,
 }
+
+/// See [`Hub::on_presence_message`].
+pub(crate) type PresenceHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// See [`Hub::on_gone`].
 pub(crate) type GoneHook = Arc<dyn Fn(ClientId) + Send + Sync>;
@@ -136,6 +141,7 @@ impl Hub {
             lifecycle: Lifecycle::default(),
             handovers: handover::Waiting::default(),
             gone: Mutex::new(Vec::new()),
+            presence: Mutex::new(Vec::new()),
         })
     }
 
@@ -206,6 +212,28 @@ impl Hub {
     /// expired, or handed to another node), before its `on_disconnect`.
     pub(crate) fn on_gone(&self, hook: GoneHook) {
         lock_unpoisoned(&self.gone).push(hook);
+    }
+
+    /// Runs `hook` with the text of every presence message other nodes send.
+    pub(crate) fn on_presence_message(&self, hook: PresenceHook) {
+        lock_unpoisoned(&self.presence).push(hook);
+    }
+
+    /// Sends a presence message to the other nodes (nothing without an adapter).
+    pub(crate) fn publish_presence(&self, text: String) {
+        if let Some(adapter) = &self.adapter {
+            adapter.publish(Remote {
+                origin: self.node,
+                target: Target::Presence,
+                except: None,
+                text,
+            });
+        }
+    }
+
+    /// Whether other nodes may exist (an adapter is configured).
+    pub(crate) fn clustered(&self) -> bool {
+        self.adapter.is_some()
     }
 
     /// Tells the [`on_gone`](Hub::on_gone) hooks that `id`'s session ended.
@@ -280,6 +308,13 @@ impl DeliverRemote for Hub {
     fn deliver_remote(&self, remote: Remote) -> usize {
         if remote.target == Target::Session {
             self.on_session_message(&remote.text);
+            return 0;
+        }
+        if remote.target == Target::Presence {
+            let hooks: Vec<PresenceHook> = lock_unpoisoned(&self.presence).clone();
+            for hook in hooks {
+                hook(&remote.text);
+            }
             return 0;
         }
         let text = Utf8Bytes::from(remote.text);

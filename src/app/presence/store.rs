@@ -1,9 +1,9 @@
-//! Typed presence: who is in a room, keyed by a user key the app chooses
-//! (several connections, e.g. browser tabs, share one key), with metadata
-//! of the app's type, and diffs on an outgoing route of the app's router.
+//! The presence store: entries by room and key, diffs, and their delivery.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use garde::Validate;
 use serde::de::DeserializeOwned;
@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use tungstenite::Utf8Bytes;
 
 use crate::engine::adapter::Target;
-use crate::engine::conn::Conn;
 use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::wire::encode;
 use crate::util::lock_unpoisoned;
+
+/// The default time after which a silent node's presence entries are removed.
+pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What a presence entry carries: any serde + garde type.
 pub trait PresenceMeta:
@@ -73,6 +75,23 @@ impl<M: Validate<Context = ()>> Validate for PresenceDiff<M> {
     }
 }
 
+/// The metadata of `id`'s entry under `room`/`key`, as JSON (for the other nodes).
+pub(super) fn diff_meta_of<M: Serialize>(
+    inner: &Inner<M>,
+    id: ClientId,
+    room: &str,
+    key: &str,
+) -> Option<serde_json::Value> {
+    let state = lock_unpoisoned(&inner.state);
+    let (_, meta) = state
+        .rooms
+        .get(room)?
+        .get(key)?
+        .iter()
+        .find(|(c, _)| *c == id)?;
+    serde_json::to_value(meta).ok()
+}
+
 /// Presence of one app: tracked connections by room and key.
 ///
 /// Create it before building the app, hand it to
@@ -115,7 +134,7 @@ impl<M: Validate<Context = ()>> Validate for PresenceDiff<M> {
 /// assert!(presence.list("lobby").is_empty());
 /// ```
 pub struct Presence<M> {
-    inner: Arc<Inner<M>>,
+    pub(super) inner: Arc<Inner<M>>,
 }
 
 impl<M> Clone for Presence<M> {
@@ -126,17 +145,22 @@ impl<M> Clone for Presence<M> {
     }
 }
 
-struct Inner<M> {
+pub(super) struct Inner<M> {
     /// The diff route's wire name and the app's hub, once attached.
-    attached: OnceLock<(String, Weak<Hub>)>,
-    state: Mutex<State<M>>,
+    pub(super) attached: OnceLock<(String, Weak<Hub>)>,
+    pub(super) state: Mutex<State<M>>,
+    /// With an adapter: when each other node was last heard from.
+    pub(super) last_seen: Mutex<HashMap<u32, Instant>>,
+    /// How long a silent node's entries are kept (milliseconds).
+    pub(super) node_timeout_ms: AtomicU64,
+    pub(super) ticking: AtomicBool,
 }
 
-struct State<M> {
+pub(super) struct State<M> {
     /// room -> key -> (connection, metadata), in tracking order.
-    rooms: HashMap<String, BTreeMap<String, Vec<(ClientId, M)>>>,
+    pub(super) rooms: HashMap<String, BTreeMap<String, Vec<(ClientId, M)>>>,
     /// connection -> its (room, key) entries, for the clean-up.
-    by_conn: HashMap<ClientId, HashSet<(String, String)>>,
+    pub(super) by_conn: HashMap<ClientId, HashSet<(String, String)>>,
 }
 
 impl<M: PresenceMeta> Default for Presence<M> {
@@ -173,149 +197,28 @@ impl<M: PresenceMeta> Presence<M> {
                     rooms: HashMap::new(),
                     by_conn: HashMap::new(),
                 }),
+                last_seen: Mutex::new(HashMap::new()),
+                node_timeout_ms: AtomicU64::new(DEFAULT_NODE_TIMEOUT.as_millis() as u64),
+                ticking: AtomicBool::new(false),
             }),
         }
     }
 
-    /// Attaches to an app: diffs go out on `route` through `hub`, and a
-    /// session's entries go when it ends.
-    pub(crate) fn attach(&self, route: String, hub: &Arc<Hub>) {
-        if self
-            .inner
-            .attached
-            .set((route, Arc::downgrade(hub)))
-            .is_err()
-        {
-            tracing::warn!("a presence was attached to a second app; it keeps the first");
-            return;
-        }
-        let weak = Arc::downgrade(&self.inner);
-        hub.on_gone(Arc::new(move |id| {
-            if let Some(inner) = weak.upgrade() {
-                Presence { inner }.untrack_all(id);
-            }
-        }));
+    pub(super) fn timeout(&self) -> Duration {
+        Duration::from_millis(self.inner.node_timeout_ms.load(Ordering::Relaxed))
     }
 
-    /// Tracks `conn` in `room` under `key` with `meta`. The room's members
-    /// get a join diff when the key is new, else an update. Tracking the
-    /// same connection again under the same key replaces its metadata.
-    ///
-    /// # Errors
-    ///
-    /// [`PresenceError`] when `meta` fails validation or the presence is not
-    /// attached (with `?` in a handler, the client is told).
-    pub fn track(&self, conn: &Conn, room: &str, key: &str, meta: M) -> Result<(), PresenceError> {
-        meta.validate()
-            .map_err(|r| PresenceError::Invalid(r.to_string()))?;
-        if self.inner.attached.get().is_none() {
-            return Err(PresenceError::NotAttached);
-        }
-        let id = conn.id();
-        let diff = {
-            let mut state = lock_unpoisoned(&self.inner.state);
-            let entries = state
-                .rooms
-                .entry(room.to_owned())
-                .or_default()
-                .entry(key.to_owned())
-                .or_default();
-            let event = if entries.is_empty() {
-                PresenceEvent::Join
-            } else {
-                PresenceEvent::Update
-            };
-            match entries.iter_mut().find(|(c, _)| *c == id) {
-                Some(entry) => entry.1 = meta,
-                None => entries.push((id, meta)),
-            }
-            let metas = entries.iter().map(|(_, m)| m.clone()).collect();
-            state
-                .by_conn
-                .entry(id)
-                .or_default()
-                .insert((room.to_owned(), key.to_owned()));
-            PresenceDiff {
-                room: room.to_owned(),
-                key: key.to_owned(),
-                event,
-                metas,
-            }
-        };
-        self.publish(&diff);
-        Ok(())
-    }
-
-    /// Replaces the metadata of `conn`'s entry in `room` (every key it is
-    /// tracked under there); the members get an update. `false` if it is not tracked there.
-    ///
-    /// # Errors
-    ///
-    /// [`PresenceError::Invalid`] when `meta` fails validation.
-    pub fn update(&self, conn: &Conn, room: &str, meta: M) -> Result<bool, PresenceError> {
-        meta.validate()
-            .map_err(|r| PresenceError::Invalid(r.to_string()))?;
-        let id = conn.id();
-        let diffs: Vec<PresenceDiff<M>> = {
-            let mut state = lock_unpoisoned(&self.inner.state);
-            let Some(keys) = state.rooms.get_mut(room) else {
-                return Ok(false);
-            };
-            let mut diffs = Vec::new();
-            for (key, entries) in keys.iter_mut() {
-                if let Some(entry) = entries.iter_mut().find(|(c, _)| *c == id) {
-                    entry.1 = meta.clone();
-                    diffs.push(PresenceDiff {
-                        room: room.to_owned(),
-                        key: key.clone(),
-                        event: PresenceEvent::Update,
-                        metas: entries.iter().map(|(_, m)| m.clone()).collect(),
-                    });
-                }
-            }
-            diffs
-        };
-        for diff in &diffs {
-            self.publish(diff);
-        }
-        Ok(!diffs.is_empty())
-    }
-
-    /// Stops tracking `conn` in `room`; the members get a leave (its key's
-    /// last connection) or an update. `false` if it was not tracked there.
-    pub fn untrack(&self, conn: &Conn, room: &str) -> bool {
-        let diffs = self.remove(conn.id(), |r| r == room);
-        let any = !diffs.is_empty();
-        for diff in &diffs {
-            self.publish(diff);
-        }
-        any
-    }
-
-    /// Who is in `room`: each key with the metadata of each of its connections.
-    pub fn list(&self, room: &str) -> BTreeMap<String, Vec<M>> {
-        lock_unpoisoned(&self.inner.state)
-            .rooms
-            .get(room)
-            .map(|keys| {
-                keys.iter()
-                    .map(|(k, entries)| {
-                        (k.clone(), entries.iter().map(|(_, m)| m.clone()).collect())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// A session ended: every entry of `id` goes, with the diffs.
-    fn untrack_all(&self, id: ClientId) {
-        for diff in self.remove(id, |_| true) {
-            self.publish(&diff);
-        }
+    pub(super) fn hub(&self) -> Option<(String, Arc<Hub>)> {
+        let (route, hub) = self.inner.attached.get()?;
+        Some((route.clone(), hub.upgrade()?))
     }
 
     /// Removes `id`'s entries in the rooms `which` accepts; the diffs to send.
-    fn remove(&self, id: ClientId, which: impl Fn(&str) -> bool) -> Vec<PresenceDiff<M>> {
+    pub(super) fn remove(
+        &self,
+        id: ClientId,
+        which: impl Fn(&str) -> bool,
+    ) -> Vec<PresenceDiff<M>> {
         let mut state = lock_unpoisoned(&self.inner.state);
         let state = &mut *state;
         let Some(entries) = state.by_conn.get_mut(&id) else {
@@ -368,8 +271,21 @@ impl<M: PresenceMeta> Presence<M> {
         diffs
     }
 
+    /// Sends `diff` to this node's members of the room only.
+    pub(super) fn publish_here(&self, diff: &PresenceDiff<M>) {
+        let Some((route, hub)) = self.hub() else {
+            return;
+        };
+        if let Ok(text) = encode(&route, diff) {
+            hub.deliver_here(
+                &Target::Rooms(vec![diff.room.clone()]),
+                &Utf8Bytes::from(text),
+            );
+        }
+    }
+
     /// Sends `diff` to the room's members (on every node, with an adapter).
-    fn publish(&self, diff: &PresenceDiff<M>) {
+    pub(super) fn publish(&self, diff: &PresenceDiff<M>) {
         let Some((route, hub)) = self.inner.attached.get() else {
             return;
         };
