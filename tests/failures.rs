@@ -142,7 +142,7 @@ async fn binary_frames_are_reported_not_fatal() {
     let server = start().await;
     let mut a = Client::connect(&server, "a").await;
     use futures_util::SinkExt;
-    a.ws.send(tungstenite::Message::binary(vec![1u8, 2, 3]))
+    a.ws.send(tungstenite::Message::binary(vec![0xffu8, 0xfe, 0x00]))
         .await
         .unwrap();
     a.expect_error("unsupported_frame").await;

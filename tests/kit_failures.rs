@@ -159,9 +159,30 @@ async fn handler_panics_are_contained() {
 async fn binary_frames_are_reported_not_fatal() {
     let app = kit();
     let mut a = app.client("a").await;
-    a.send_binary(vec![1u8, 2, 3]).await;
+    a.send_binary(vec![0xffu8, 0xfe, 0x00]).await; // not UTF-8
     a.expect_error(ErrorKind::UnsupportedFrame).await;
     barrier(&mut a).await;
+}
+
+#[tokio::test]
+async fn binary_frames_holding_json_are_read_as_text_unless_refused() {
+    let app = kit();
+    let mut a = app.client("a").await;
+    a.send_binary(br#"{"type":"echo","payload":{"text":"as text"}}"#.to_vec())
+        .await;
+    assert_eq!(
+        a.expect(OnEcho).await.text,
+        "as text",
+        "what the original Zocket server does"
+    );
+    a.send_binary(b"not json".to_vec()).await;
+    a.expect_error(ErrorKind::InvalidJson).await;
+    let strict = kit_with(config().binary_as_text(false));
+    let mut b = strict.client("b").await;
+    b.send_binary(br#"{"type":"echo","payload":{"text":"x"}}"#.to_vec())
+        .await;
+    b.expect_error(ErrorKind::UnsupportedFrame).await;
+    barrier(&mut b).await;
 }
 
 #[tokio::test]

@@ -99,6 +99,8 @@ pub struct Config {
     pub message_timeout: Duration,
     /// Connection-state recovery; `None` (the default): a dropped client is gone.
     pub recovery: Option<Recovery>,
+    /// Read binary frames that hold UTF-8 as text (default `true`).
+    pub binary_as_text: bool,
     /// The app's contract and what to do with clients built against another
     /// one; set by `Builder::contract`.
     pub(crate) contract: Option<(Arc<ContractIdentity>, ContractCheck)>,
@@ -162,6 +164,7 @@ impl Default for Config {
             health_path: None,
             contract: None,
             recovery: None,
+            binary_as_text: true,
             read_buffer_size: 512,
             write_buffer_size: 16 << 10,
             max_write_buffer_size: 1 << 20,
@@ -185,6 +188,13 @@ macro_rules! setter {
 }
 
 impl Config {
+    setter!(
+        /// Read a binary frame that holds UTF-8 (JSON) as if it were a text
+        /// frame, as the original Zocket server does (default `true`). With
+        /// `false`, every binary frame is answered `unsupported_frame`; a
+        /// binary frame that is not UTF-8 always is.
+        binary_as_text: bool
+    );
     setter!(
         /// Connection-state recovery (off by default). With it, the server
         /// greets each client on `$zocket.welcome` with a session token,

@@ -125,15 +125,18 @@ pub(crate) enum ConnectRefusal {
     Rejected(Reject),
 }
 
-/// `on_connect`, erased: the handshake map and the new id to the connection's data.
-pub(crate) type ConnectFn<U> = Arc<
-    dyn Fn(
-            serde_json::Map<String, serde_json::Value>,
-            ClientId,
-        ) -> BoxFuture<'static, Result<U, ConnectRefusal>>
-        + Send
-        + Sync,
->;
+/// The handshake data of an upgrade request: query parameters by their exact
+/// names, header names lower-cased (HTTP header names are case-insensitive;
+/// query parameter names are not). Values are strings.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Handshake {
+    pub(crate) query: serde_json::Map<String, serde_json::Value>,
+    pub(crate) headers: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `on_connect`, erased: the handshake data and the new id to the connection's data.
+pub(crate) type ConnectFn<U> =
+    Arc<dyn Fn(Handshake, ClientId) -> BoxFuture<'static, Result<U, ConnectRefusal>> + Send + Sync>;
 
 /// `on_disconnect`, erased: the connection, its data and the rooms it left.
 pub(crate) type DisconnectFn<U> =

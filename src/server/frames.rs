@@ -46,10 +46,28 @@ impl<U: Clone + Send + Sync + 'static> Frames<U> for Handlers<U> {
                     dispatch(&handlers, text.as_str(), &conn, &data).await
                 }))
             }
+            // What the original Zocket server does: a binary frame holding
+            // UTF-8 is read as text (unless the app refuses binary frames).
+            Message::Binary(bytes) if conn.hub.config.binary_as_text => {
+                match String::from_utf8(bytes.to_vec()) {
+                    Ok(text) => {
+                        let handlers = self.clone();
+                        let (conn, data) = (conn.clone(), data.clone());
+                        OnData::Run(Box::pin(async move {
+                            dispatch(&handlers, &text, &conn, &data).await
+                        }))
+                    }
+                    Err(_) => OnData::Fail(Failure::new(
+                        ErrorKind::UnsupportedFrame,
+                        None,
+                        "a binary frame must hold UTF-8 JSON; send JSON text frames",
+                    )),
+                }
+            }
             _ => OnData::Fail(Failure::new(
                 ErrorKind::UnsupportedFrame,
                 None,
-                "binary frames are not supported; send JSON text frames",
+                "binary frames are not accepted here; send JSON text frames",
             )),
         }
     }

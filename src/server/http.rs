@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::engine::config::Config;
+use crate::engine::dispatch::Handshake;
 use crate::protocol::contract::identity::{CONTRACT_PARAM, CONTRACT_ROUTES_PARAM};
 use crate::protocol::route::{OFFSET_PARAM, SESSION_PARAM};
 use crate::protocol::wire::Issue;
@@ -110,26 +111,32 @@ pub(crate) fn percent_decode(s: &str) -> String {
 }
 
 /// Headers merged with the query string: names lower-cased, the query wins.
-pub(crate) fn handshake_map(head: &Head) -> serde_json::Map<String, serde_json::Value> {
-    let mut map = serde_json::Map::new();
+pub(crate) fn handshake_map(head: &Head) -> Handshake {
+    let mut data = Handshake::default();
     for (name, value) in &head.headers {
-        map.insert(name.clone(), serde_json::Value::String(value.clone()));
+        data.headers
+            .insert(name.clone(), serde_json::Value::String(value.clone()));
     }
     if let Some(query) = &head.query {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            map.insert(
-                percent_decode(name).to_lowercase(),
+            data.query.insert(
+                percent_decode(name),
                 serde_json::Value::String(percent_decode(value)),
             );
         }
     }
-    // The contract parameters are zocket's, not the app's handshake data.
-    map.remove(CONTRACT_PARAM);
-    map.remove(CONTRACT_ROUTES_PARAM);
-    map.remove(SESSION_PARAM);
-    map.remove(OFFSET_PARAM);
-    map
+    // The contract and recovery parameters are zocket's, not the app's handshake data.
+    for reserved in [
+        CONTRACT_PARAM,
+        CONTRACT_ROUTES_PARAM,
+        SESSION_PARAM,
+        OFFSET_PARAM,
+    ] {
+        data.query.remove(reserved);
+        data.headers.remove(reserved);
+    }
+    data
 }
 
 /// Digest of what identifies a client in its handshake: the query
@@ -327,19 +334,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_wins_over_headers_and_names_are_lowercased() {
-        let raw = b"GET /ws?Token=q%20v&name=a+b&flag HTTP/1.1\r\nHost: x\r\nToken: h\r\nX-Extra: 1\r\n\r\nrest";
+    fn query_names_keep_their_case_and_header_names_are_lowercased() {
+        let raw = b"GET /ws?Token=q%20v&name=a+b&flag&userName=Al HTTP/1.1\r\nHost: x\r\nToken: h\r\nX-Extra: 1\r\n\r\nrest";
         let HeadParse::Complete(head, used) = parse_head(raw) else {
             panic!("a complete head");
         };
         assert_eq!(&raw[used..], b"rest");
         assert_eq!(head.path, "/ws");
-        let map = handshake_map(&head);
-        assert_eq!(map["token"], "q v");
-        assert_eq!(map["name"], "a b");
-        assert_eq!(map["flag"], "");
-        assert_eq!(map["x-extra"], "1");
-        assert_eq!(map["host"], "x");
+        let data = handshake_map(&head);
+        assert_eq!(data.query["Token"], "q v");
+        assert_eq!(data.query["name"], "a b");
+        assert_eq!(data.query["flag"], "");
+        assert_eq!(data.query["userName"], "Al");
+        assert_eq!(data.headers["token"], "h");
+        assert_eq!(data.headers["x-extra"], "1");
+        assert_eq!(data.headers["host"], "x");
     }
 
     #[test]

@@ -187,8 +187,8 @@ impl<R: 'static> TestClient<R> {
         self.send_text(text.into()).await;
     }
 
-    /// Sends a binary frame (the protocol uses text frames: the server
-    /// answers `unsupported_frame`).
+    /// Sends a binary frame (read as text when it holds UTF-8, as the
+    /// original Zocket server does, unless the app refuses binary frames).
     pub async fn send_binary(&mut self, bytes: impl Into<Vec<u8>>) {
         let bytes: Vec<u8> = bytes.into();
         self.transcript
