@@ -68,12 +68,10 @@ struct Typing {
 /// `{room, name, clientId}`: who joined or left.
 #[derive(Serialize, Deserialize, Validate, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[garde(allow_unvalidated)]
 struct Member {
-    #[garde(skip)]
     room: String,
-    #[garde(skip)]
     name: String,
-    #[garde(skip)]
     client_id: ClientId,
 }
 
@@ -92,37 +90,33 @@ struct ChatMessage {
 
 #[derive(Serialize, Deserialize, Validate, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[garde(allow_unvalidated)]
 struct TypingState {
-    #[garde(skip)]
     room: String,
-    #[garde(skip)]
     name: String,
-    #[garde(skip)]
     client_id: ClientId,
-    #[garde(skip)]
     typing: bool,
 }
 
 /// The answer to `chat.rooms`.
 #[derive(Serialize, Deserialize, Validate, JsonSchema)]
+#[garde(allow_unvalidated)]
 struct MyRooms {
-    #[garde(skip)]
     rooms: Vec<String>,
 }
 
 /// What a room shows about someone online.
 #[derive(Clone, Debug, Serialize, Deserialize, Validate, JsonSchema)]
+#[garde(allow_unvalidated)]
 struct Online {
-    #[garde(skip)]
     name: String,
 }
 
 /// The answer to `chat.who`.
 #[derive(Serialize, Deserialize, Validate, JsonSchema)]
+#[garde(allow_unvalidated)]
 struct WhoIsHere {
-    #[garde(skip)]
     room: String,
-    #[garde(skip)]
     online: std::collections::BTreeMap<String, Vec<Online>>,
 }
 

@@ -10,7 +10,6 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
-use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 
 use crate::app::context::Ctx;
@@ -19,6 +18,7 @@ use crate::engine::dispatch::{ErasedHandler, Failure, decode_payload};
 use crate::protocol::error::HandlerError;
 use crate::protocol::route::{AsJson, Incoming, Payload, Request};
 use crate::protocol::wire;
+use crate::protocol::wire::Reply;
 
 /// An async function that handles one incoming route's payload `P` with
 /// context data `C` in an app with router `R`.
@@ -96,15 +96,24 @@ where
         &self,
         route: &str,
         raw: &str,
-        _id: Option<&RawValue>,
+        reply: Reply<'_>,
         conn: Conn,
         data: U,
     ) -> Result<(), Failure> {
         let payload: X::Payload = decode_payload(route, raw)?;
+        let (hub, client) = (conn.hub.clone(), conn.id);
         self.handler
             .call(payload, Ctx::new(data, conn))
             .await
-            .map_err(|e| Failure::of_handler_error(route, e))
+            .map_err(|e| Failure::of_handler_error(route, e))?;
+        // Upstream Zocket answers every message sent with an `rpcId`, with
+        // the handler's (here: no) result.
+        if let Reply::RpcId(rpc) = reply
+            && let Ok(text) = wire::encode_rpc_response::<()>(rpc, None, None)
+        {
+            hub.deliver_to([client], &Utf8Bytes::from(text), None);
+        }
+        Ok(())
     }
 }
 
@@ -135,7 +144,7 @@ where
         &self,
         route: &str,
         raw: &str,
-        id: Option<&RawValue>,
+        reply: Reply<'_>,
         conn: Conn,
         data: U,
     ) -> Result<(), Failure> {
@@ -147,17 +156,22 @@ where
             .call(payload, Ctx::new(data, conn))
             .await
             .map_err(|e| Failure::of_handler_error(route, e))?;
-        let Some(id) = id else {
+        if let Reply::None = reply {
             // Sent as a plain message (no id): nobody is waiting for the answer.
             return Ok(());
-        };
+        }
         if let Err(report) = response.check() {
             return Err(Failure::handler_failed(
                 route,
                 format!("invalid response: {report}"),
             ));
         }
-        let text = wire::encode_reply(id, &AsJson(&response)).map_err(|e| {
+        let text = match reply {
+            Reply::Id(id) => wire::encode_reply(id, &AsJson(&response)),
+            Reply::RpcId(rpc) => wire::encode_rpc_response(rpc, Some(&AsJson(&response)), None),
+            Reply::None => return Ok(()),
+        }
+        .map_err(|e| {
             Failure::handler_failed(route, format!("response cannot be serialized: {e}"))
         })?;
         hub.deliver_to([client], &Utf8Bytes::from(text), None);

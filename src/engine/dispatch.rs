@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use serde_json::value::RawValue;
 use tracing::Instrument;
 use tungstenite::Utf8Bytes;
 
@@ -23,6 +22,7 @@ use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{HandlerError, HandlerErrorKind, HandlerResult, Reject};
 use crate::protocol::route::Payload;
+use crate::protocol::wire::Reply;
 use crate::protocol::wire::{self, ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
 use crate::util::panic_message;
 
@@ -106,12 +106,12 @@ pub(crate) fn decode_payload<P: Payload>(route: &str, raw: &str) -> Result<P, Fa
 /// A typed handler erased into a dispatch-table entry.
 #[async_trait::async_trait]
 pub(crate) trait ErasedHandler<U>: Send + Sync {
-    /// Handles one message; `id` is the request id's JSON, when there is one.
+    /// Handles one message; `reply` says where its answer goes, if anywhere.
     async fn call(
         &self,
         route: &str,
         raw: &str,
-        id: Option<&RawValue>,
+        reply: Reply<'_>,
         conn: Conn,
         data: U,
     ) -> Result<(), Failure>;
@@ -188,23 +188,38 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
             "`id` must be a string or a number of at most 64 bytes",
         ));
     }
+    let reply = match (id, envelope.rpc_id) {
+        (Some(id), _) => Reply::Id(id),
+        (None, Some(rpc)) if wire::valid_id(rpc) => Reply::RpcId(rpc),
+        _ => Reply::None,
+    };
+    // Upstream Zocket's RPC: a failure is answered on `__rpc_res` too, so a
+    // caller waiting there hears of it.
+    let rpc_failed = |failure: Failure| {
+        if let Reply::RpcId(rpc) = reply
+            && let Ok(text) = wire::encode_rpc_response::<()>(rpc, None, Some(&failure.payload))
+        {
+            conn.hub.deliver_to([conn.id], &text.into(), None);
+        }
+        failure
+    };
     let route = envelope.route.as_ref();
     let Some(entry) = handlers.table.get(route) else {
-        return Err(with_id(Failure::new(
+        return Err(rpc_failed(with_id(Failure::new(
             ErrorKind::UnknownRoute,
             Some(&wire::excerpt(route)),
             "no incoming route has this name",
-        )));
+        ))));
     };
     conn.hub.counters.message_in(route);
     let raw = envelope.payload.map_or(wire::NULL, |p| p.get());
     let span = tracing::debug_span!("message", route, client = %conn.id);
     let call = entry
-        .call(route, raw, id, conn.clone(), data.clone())
+        .call(route, raw, reply, conn.clone(), data.clone())
         .instrument(span);
     match AssertUnwindSafe(call).catch_unwind().await {
-        Ok(result) => result.map_err(with_id),
-        Err(panic) => Err(with_id(Failure::panicked(route, &panic))),
+        Ok(result) => result.map_err(|f| rpc_failed(with_id(f))),
+        Err(panic) => Err(rpc_failed(with_id(Failure::panicked(route, &panic)))),
     }
 }
 

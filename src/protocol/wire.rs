@@ -26,6 +26,50 @@ pub(crate) struct Envelope<'a> {
     /// recovery on (zocket extension; servers ignore it on incoming messages).
     #[serde(borrow, default)]
     pub(crate) offset: Option<&'a RawValue>,
+    /// Upstream Zocket's request id: answered on [`RPC_RESPONSE_ROUTE`].
+    #[serde(borrow, default, rename = "rpcId")]
+    pub(crate) rpc_id: Option<&'a RawValue>,
+}
+
+/// The route on which upstream Zocket's RPC (`rpcId`) is answered.
+pub(crate) const RPC_RESPONSE_ROUTE: &str = "__rpc_res";
+
+/// Where a message's answer goes, when someone waits for one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reply<'a> {
+    /// A plain message: nobody waits.
+    None,
+    /// zocket's request id: the answer goes on `$zocket.reply` with `id`.
+    Id(&'a RawValue),
+    /// Upstream Zocket's `rpcId`: the answer goes on `__rpc_res` with `rpcId`.
+    RpcId(&'a RawValue),
+}
+
+/// Serializes upstream Zocket's answer `{"type":"__rpc_res","rpcId":..,"payload":..}`
+/// (no `payload` for a message route, as upstream; for a failure, `"error"`
+/// with the error payload instead).
+pub(crate) fn encode_rpc_response<P: Serialize + ?Sized>(
+    rpc_id: &RawValue,
+    payload: Option<&P>,
+    error: Option<&ErrorPayload>,
+) -> Result<String, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Out<'a, P: ?Sized> {
+        #[serde(rename = "type")]
+        route: &'a str,
+        #[serde(rename = "rpcId")]
+        rpc_id: &'a RawValue,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payload: Option<&'a P>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a ErrorPayload>,
+    }
+    serde_json::to_string(&Out {
+        route: RPC_RESPONSE_ROUTE,
+        rpc_id,
+        payload,
+        error,
+    })
 }
 
 /// Longest request id accepted, in bytes of JSON.
