@@ -3,11 +3,14 @@
 //! routes that differ; default: a logged warning, accepted).
 #![cfg(feature = "schema")]
 
+mod common;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use common::{http, upgrade_request};
 use garde::Validate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -269,9 +272,8 @@ async fn a_strict_server_refuses_a_drifted_client_with_409_naming_the_route() {
 #[tokio::test]
 async fn without_route_hashes_the_409_still_comes_with_an_empty_list() {
     let addr = serve(ContractCheck::Strict).await;
-    let request = "GET /?name=a&zocket-contract=0123456789abcdef HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-                   Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    let (status, body) = raw_http(addr, request).await;
+    let request = upgrade_request("/?name=a&zocket-contract=0123456789abcdef", "");
+    let (status, body) = http(addr, &request).await;
     assert_eq!(status, 409, "{body}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["client"], "0123456789abcdef");
@@ -302,26 +304,4 @@ async fn by_default_a_drifted_client_is_accepted_with_a_logged_warning() {
         line.contains("chat.post"),
         "the warning names the route: {line}"
     );
-}
-
-async fn raw_http(addr: SocketAddr, request: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut out))
-        .await
-        .expect("answer within the wait")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
