@@ -45,15 +45,17 @@ pub mod error {
     //!
     //! A normal close is not an error: it is the `on_disconnect` event.
     pub use crate::client::{ConnectError, PayloadError, RequestError};
-    pub use crate::protocol::error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
+    pub use crate::protocol::error::{
+        AskError, BuildError, HandlerError, HandlerResult, Reject, SendError,
+    };
 }
 
 pub mod router {
     //! Routers: nested HList tuples of routes, and the traits that check them.
     #![doc = include_str!("docs/router.md")]
     pub use crate::protocol::router::{
-        Contains, Direction, EveryRouteHandled, HasHandler, MarkHandled, NotYetHandled, RouteInfo,
-        RouteNode, Router, routes,
+        Contains, Direction, EveryRequestAnswered, EveryRouteHandled, HasAnswer, HasHandler,
+        MarkAnswered, MarkHandled, NotYetHandled, RouteInfo, RouteNode, Router, routes,
     };
 }
 
@@ -90,10 +92,10 @@ pub mod docs {
 
 // Floor 1: protocol and types.
 pub use protocol::client_id::ClientId;
-pub use protocol::error::{BuildError, HandlerError, HandlerResult, Reject, SendError};
+pub use protocol::error::{AskError, BuildError, HandlerError, HandlerResult, Reject, SendError};
 pub use protocol::route::{
-    ERROR_ROUTE, Incoming, Namespace, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE, Request,
-    SESSION_PARAM, Scope, WELCOME_ROUTE,
+    ClientRequest, ERROR_ROUTE, Incoming, Namespace, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE,
+    Request, SESSION_PARAM, Scope, WELCOME_ROUTE,
 };
 pub use protocol::wire::{ErrorKind, ErrorPayload, Issue};
 // Floor 2: the engine.
@@ -105,9 +107,10 @@ pub use engine::metrics::{Metrics, RouteOut};
 pub use engine::rate::RateLimit;
 pub use engine::recovery::Recovery;
 // Floor 3: the typed front.
+pub use app::ask::Ask;
 pub use app::builder::{Builder, Zocket};
 pub use app::context::Ctx;
-pub use app::delivery::Delivery;
+pub use app::delivery::{Delivery, ExceptIds};
 pub use app::handle::ServerHandle;
 pub use app::handler::Handler;
 pub use app::headers::Headers;

@@ -4,11 +4,12 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
+use crate::app::ask::Ask;
 use crate::app::delivery::{Delivery, prepare};
 use crate::app::handle::ServerHandle;
 use crate::engine::conn::Conn;
 use crate::protocol::error::SendError;
-use crate::protocol::route::Outgoing;
+use crate::protocol::route::{ClientRequest, Outgoing};
 use crate::protocol::router::Contains;
 
 /// What a handler gets besides the payload: the context data `C`, the client's
@@ -97,6 +98,56 @@ impl<R, C> Ctx<R, C> {
         R: Contains<O, I>,
     {
         prepare::<R, O, I>(&self.conn.hub, Some(self.conn.id), route, payload)
+    }
+
+    /// Asks this client on client request route `route` and, once awaited,
+    /// returns its typed answer: the server-to-client counterpart of
+    /// [`Client::request`](crate::Client::request). The client answers with
+    /// the handler it registered with
+    /// [`ClientBuilder::on_request`](crate::ClientBuilder::on_request).
+    ///
+    /// It waits at most [`Config::ask_timeout`](crate::Config::ask_timeout)
+    /// (30 s) unless [`Ask::timeout`](crate::Ask::timeout) says otherwise.
+    /// While it waits, the connection keeps reading: the answer is taken as
+    /// soon as it arrives, and the client's other messages wait for this
+    /// handler, in arrival order (up to 64 messages or 64 KiB; then the
+    /// server stops reading from this client until the handler is done).
+    /// If the connection ends, this handler is cancelled with it, like every
+    /// running handler of a connection that ends; an `ask` made from
+    /// elsewhere ([`ServerHandle::ask`]) returns
+    /// [`AskError::Disconnected`](crate::AskError::Disconnected) at once.
+    ///
+    /// ```
+    /// # use garde::Validate; use serde::{Deserialize, Serialize};
+    /// # use std::time::Duration;
+    /// # use zocket::{ClientRequest, Ctx, HandlerResult, Incoming, Reject};
+    /// # #[derive(Serialize, Deserialize, Validate)] struct Question { #[garde(length(min = 1))] text: String }
+    /// # #[derive(Serialize, Deserialize, Validate)] struct Answer { #[garde(skip)] yes: bool }
+    /// # struct Delete; impl Incoming for Delete { const NAME: &'static str = "delete"; type Payload = (); }
+    /// struct Confirm;
+    /// impl ClientRequest for Confirm {
+    ///     const NAME: &'static str = "confirm";
+    ///     type Payload = Question;
+    ///     type Response = Answer;
+    /// }
+    /// # type AppRouter = (Delete, (Confirm, ()));
+    ///
+    /// async fn delete(_: (), ctx: Ctx<AppRouter>) -> HandlerResult {
+    ///     let question = Question { text: "Delete everything?".into() };
+    ///     let answer = ctx.ask(Confirm, question).timeout(Duration::from_secs(10)).await?;
+    ///     if !answer.yes {
+    ///         return Err(Reject::new("not confirmed").into());
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn ask<X, I>(&self, route: X, payload: X::Payload) -> Ask<X>
+    where
+        X: ClientRequest,
+        R: Contains<X, I>,
+    {
+        let _ = route;
+        Ask::new::<R, I>(self.conn.hub.clone(), self.conn.id, payload)
     }
 
     /// Sends to this client only; `Ok(false)` if it could not be queued.

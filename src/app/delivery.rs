@@ -38,7 +38,7 @@ where
         Ok(text) => Ok(Delivery {
             hub: hub.clone(),
             text: Utf8Bytes::from(text),
-            except: None,
+            except: Vec::new(),
             sender,
             route,
         }),
@@ -61,39 +61,43 @@ where
 pub struct Delivery {
     hub: Arc<Hub>,
     text: Utf8Bytes,
-    except: Option<ClientId>,
+    except: Vec<ClientId>,
     sender: Option<ClientId>,
     route: String,
 }
 
 impl Delivery {
-    /// Leaves `id` out of the recipients (typically the sender: `.except(ctx.id())`).
-    pub fn except(mut self, id: ClientId) -> Self {
-        self.except = Some(id);
+    /// Leaves clients out of the recipients: one id (typically the sender,
+    /// `.except(ctx.id())`) or several (`.except([a, b])`, a `Vec`, a slice).
+    /// Calls add up: `.except(a).except(b)` leaves out both.
+    pub fn except(mut self, ids: impl ExceptIds) -> Self {
+        ids.extend_into(&mut self.except);
         self
     }
     /// Leaves the sending client out (no effect outside a handler).
     pub fn except_sender(mut self) -> Self {
-        self.except = self.sender;
+        if let Some(sender) = self.sender {
+            self.except.push(sender);
+        }
         self
     }
     /// Sends to these clients. Ids of clients that are gone are skipped.
     /// With an adapter, ids issued by other nodes are sent through it.
     /// Returns this node's count.
     pub fn to(self, ids: impl IntoIterator<Item = ClientId>) -> usize {
-        let n = self.hub.deliver_clients(ids, &self.text, self.except);
+        let n = self.hub.deliver_clients(ids, &self.text, &self.except);
         self.counted(n)
     }
     /// Sends to every member of these rooms, each member once (on every
     /// node, with an adapter). Returns this node's count.
     pub fn to_room<S: AsRef<str>>(self, rooms: impl IntoIterator<Item = S>) -> usize {
-        let n = self.hub.deliver_rooms(rooms, &self.text, self.except);
+        let n = self.hub.deliver_rooms(rooms, &self.text, &self.except);
         self.counted(n)
     }
     /// Sends to every connected client (on every node, with an adapter).
     /// Returns this node's count.
     pub fn broadcast(self) -> usize {
-        let n = self.hub.deliver(Target::All, &self.text, self.except);
+        let n = self.hub.deliver(Target::All, &self.text, &self.except);
         self.counted(n)
     }
     fn counted(self, recipients: usize) -> usize {
@@ -112,5 +116,42 @@ impl fmt::Debug for Delivery {
             .field("text", &self.text())
             .field("except", &self.except)
             .finish()
+    }
+}
+
+/// The clients [`Delivery::except`] leaves out: a [`ClientId`], an array,
+/// a slice or a `Vec` of them, or an `Option<ClientId>`.
+pub trait ExceptIds {
+    #[doc(hidden)]
+    fn extend_into(self, out: &mut Vec<ClientId>);
+}
+
+impl ExceptIds for ClientId {
+    fn extend_into(self, out: &mut Vec<ClientId>) {
+        out.push(self);
+    }
+}
+
+impl ExceptIds for Option<ClientId> {
+    fn extend_into(self, out: &mut Vec<ClientId>) {
+        out.extend(self);
+    }
+}
+
+impl<const N: usize> ExceptIds for [ClientId; N] {
+    fn extend_into(self, out: &mut Vec<ClientId>) {
+        out.extend(self);
+    }
+}
+
+impl ExceptIds for &[ClientId] {
+    fn extend_into(self, out: &mut Vec<ClientId>) {
+        out.extend_from_slice(self);
+    }
+}
+
+impl ExceptIds for Vec<ClientId> {
+    fn extend_into(self, out: &mut Vec<ClientId>) {
+        out.extend(self);
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::app::ask::Ask;
 use crate::app::delivery::{Delivery, prepare};
 use crate::engine::conn::joined;
 use crate::engine::hub::Hub;
@@ -11,7 +12,7 @@ use crate::engine::lifecycle::Lifecycle;
 use crate::engine::metrics::Metrics;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{Reject, SendError};
-use crate::protocol::route::Outgoing;
+use crate::protocol::route::{ClientRequest, Outgoing};
 use crate::protocol::router::Contains;
 
 /// A handle to a running (or built) app, usable outside handlers: send to any
@@ -56,6 +57,16 @@ impl<R> ServerHandle<R> {
         R: Contains<O, I>,
     {
         prepare::<R, O, I>(&self.hub, None, route, payload)
+    }
+    /// Asks the client `client` (connected to this server) on client request
+    /// route `route`; see [`Ctx::ask`](crate::Ctx::ask).
+    pub fn ask<X, I>(&self, client: ClientId, route: X, payload: X::Payload) -> Ask<X>
+    where
+        X: ClientRequest,
+        R: Contains<X, I>,
+    {
+        let _ = route;
+        Ask::new::<R, I>(self.hub.clone(), client, payload)
     }
     /// Open connections.
     pub fn connection_count(&self) -> usize {

@@ -111,7 +111,7 @@ where
         if let Reply::RpcId(rpc) = reply
             && let Ok(text) = wire::encode_rpc_response::<()>(rpc, None, None)
         {
-            hub.deliver_to([client], &Utf8Bytes::from(text), None);
+            hub.deliver_to([client], &Utf8Bytes::from(text), &[]);
         }
         Ok(())
     }
@@ -174,7 +174,7 @@ where
         .map_err(|e| {
             Failure::handler_failed(route, format!("response cannot be serialized: {e}"))
         })?;
-        hub.deliver_to([client], &Utf8Bytes::from(text), None);
+        hub.deliver_to([client], &Utf8Bytes::from(text), &[]);
         Ok(())
     }
 }

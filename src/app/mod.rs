@@ -5,6 +5,7 @@
 //!
 //! [`Builder::build`]: builder::Builder::build
 
+pub(crate) mod ask; // Ask: a question to one client on a ClientRequest route
 pub(crate) mod builder; // Zocket, Builder, Headers: the typestate that needs every handler
 pub(crate) mod context; // Ctx: payload's companion in a handler
 pub(crate) mod delivery; // Delivery: one serialized message, recipients chosen after

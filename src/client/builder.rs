@@ -16,16 +16,28 @@ use tungstenite::http::{HeaderName, HeaderValue};
 use super::error::ConnectError;
 use super::handle::Client;
 use super::policy::{BufferPolicy, Reconnect};
+use super::shared::{Answerer, Answerers};
 use super::shared::{ConnState, Handle, Shared};
 use super::task::{Hook, Task};
 use crate::protocol::contract::identity::{
     CONTRACT_PARAM, CONTRACT_ROUTES_PARAM, ContractIdentity,
 };
-use crate::protocol::router::Router;
+use crate::protocol::error::PayloadError;
+use crate::protocol::route::{AsJson, ClientRequest, Payload};
+use crate::protocol::router::{Contains, EveryRequestAnswered, MarkAnswered, Router, wire_name};
+
+/// The builder's type parameters, held without owning anything.
+type Types<R, S, Shape> = fn() -> (R, S, Shape);
 
 /// Configures and opens a [`Client`]; `.await` it to connect.
+///
+/// Type parameters: `R` the router; `S` the answer state (the router with
+/// each [`ClientRequest`] route that has a handler marked); `Shape` the
+/// router's shape, inferred. You never write `S` or `Shape`: awaiting
+/// compiles only once every `ClientRequest` route of `R` has a handler
+/// ([`ClientBuilder::on_request`]).
 #[must_use = "await the builder to connect"]
-pub struct ClientBuilder<R> {
+pub struct ClientBuilder<R, S = R, Shape = ()> {
     pub(crate) url: String,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) headers: Vec<(String, String)>,
@@ -35,7 +47,8 @@ pub struct ClientBuilder<R> {
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) on_reconnect: Option<Hook<R>>,
-    pub(crate) _router: PhantomData<fn() -> R>,
+    pub(crate) answerers: Answerers,
+    pub(crate) _router: PhantomData<Types<R, S, Shape>>,
 }
 
 impl<R: 'static> Client<R> {
@@ -44,7 +57,7 @@ impl<R: 'static> Client<R> {
     /// `R` must be a router; `Shape` is inferred from it alone (as in
     /// [`Zocket::builder`](crate::Zocket::builder)), so a router whose marker
     /// implements two route directions does not compile here either.
-    pub fn connect<Shape>(url: impl Into<String>) -> ClientBuilder<R>
+    pub fn connect<Shape>(url: impl Into<String>) -> ClientBuilder<R, R, Shape>
     where
         R: Router<Shape>,
     {
@@ -58,12 +71,85 @@ impl<R: 'static> Client<R> {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             on_reconnect: None,
+            answerers: HashMap::new(),
             _router: PhantomData,
         }
     }
 }
 
-impl<R: 'static> ClientBuilder<R> {
+impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
+    /// Answers the server's questions on client request route `route` with
+    /// `f`: it gets the question's payload (validated) and returns the
+    /// answer, validated before it is sent on `$zocket.reply`, or an error
+    /// whose text the server's [`Ctx::ask`](crate::Ctx::ask) receives as
+    /// [`AskError::Refused`](crate::AskError::Refused). Each question runs in
+    /// its own task; the connection keeps reading meanwhile.
+    ///
+    /// Every `ClientRequest` route of the router needs exactly one handler:
+    /// a builder with one missing does not compile when awaited, and a
+    /// second handler for a route does not compile here.
+    ///
+    /// ```no_run
+    /// # use garde::Validate; use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Validate)] struct Question { #[garde(length(min = 1))] text: String }
+    /// # #[derive(Serialize, Deserialize, Validate)] struct Answer { #[garde(skip)] yes: bool }
+    /// # struct Confirm;
+    /// # impl zocket::ClientRequest for Confirm { const NAME: &'static str = "confirm"; type Payload = Question; type Response = Answer; }
+    /// # type AppRouter = (Confirm, ());
+    /// use zocket::Client;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::<AppRouter>::connect("ws://127.0.0.1:3000/ws")
+    ///     .on_request(Confirm, |q: Question| async move {
+    ///         Ok::<_, String>(Answer { yes: q.text.len() < 100 })
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_request<X, I, F, Fut, E>(
+        mut self,
+        route: X,
+        f: F,
+    ) -> ClientBuilder<R, <S as MarkAnswered<X, I>>::Out, Shape>
+    where
+        X: ClientRequest,
+        S: MarkAnswered<X, I> + Contains<X, I>,
+        F: Fn(X::Payload) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<X::Response, E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let _ = route;
+        let name = wire_name::<S, X, I>(X::NAME);
+        let f = Arc::new(f);
+        let answerer: Answerer = Arc::new(move |raw: String| {
+            let f = f.clone();
+            Box::pin(async move {
+                let question = PayloadError::accept::<X::Payload>(&raw)
+                    .map_err(|e| format!("the question was not accepted: {e}"))?;
+                let answer = f(question).await.map_err(|e| e.to_string())?;
+                if let Err(report) = answer.check() {
+                    return Err(format!("the answer failed validation: {report}"));
+                }
+                serde_json::value::to_raw_value(&AsJson(&answer))
+                    .map_err(|e| format!("the answer cannot be serialized: {e}"))
+            })
+        });
+        self.answerers.insert(name.into_boxed_str(), answerer);
+        ClientBuilder {
+            url: self.url,
+            query: self.query,
+            headers: self.headers,
+            reconnect: self.reconnect,
+            buffer_len: self.buffer_len,
+            policy: self.policy,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            on_reconnect: self.on_reconnect,
+            answerers: self.answerers,
+            _router: PhantomData,
+        }
+    }
+
     /// A handshake value, sent as a query parameter (what Zocket and browser
     /// clients do; the server merges it with the headers, the query winning).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -153,6 +239,7 @@ impl<R: 'static> ClientBuilder<R> {
 
     async fn open(self) -> Result<Client<R>, ConnectError> {
         let request = self.request()?;
+        let answerers = self.answerers;
         let (alive_tx, alive_rx) = oneshot::channel();
         let (done_tx, done_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -172,6 +259,7 @@ impl<R: 'static> ClientBuilder<R> {
             session: Mutex::new(None),
             last_offset: AtomicU64::new(0),
             recovered: AtomicBool::new(false),
+            answerers,
         });
         let handle = Arc::new(Handle {
             shared: shared.clone(),
@@ -203,7 +291,10 @@ impl<R: 'static> ClientBuilder<R> {
     }
 }
 
-impl<R: 'static> IntoFuture for ClientBuilder<R> {
+impl<R: 'static, S: 'static, Shape: 'static> IntoFuture for ClientBuilder<R, S, Shape>
+where
+    S: EveryRequestAnswered<Shape>,
+{
     type Output = Result<Client<R>, ConnectError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
     fn into_future(self) -> Self::IntoFuture {

@@ -1,5 +1,6 @@
 //! The client's errors, one enum per operation; each keeps its cause.
 
+pub use crate::protocol::error::PayloadError;
 use crate::protocol::error::SendError;
 use crate::protocol::wire::ErrorPayload;
 
@@ -52,16 +53,4 @@ pub enum ConnectError {
     /// No answer within the connect timeout.
     #[error("cannot connect: no answer within the connect timeout")]
     Timeout,
-}
-
-/// Why a payload received from the server was not accepted.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PayloadError {
-    /// It does not have the route's type.
-    #[error("payload does not match the route's type")]
-    Json(#[source] serde_json::Error),
-    /// It has the type but fails its garde validation.
-    #[error("payload failed validation")]
-    Invalid(#[source] garde::Report),
 }

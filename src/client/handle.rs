@@ -170,7 +170,7 @@ impl<R: 'static> Client<R> {
             }
         };
         let raw = answer.map_err(RequestError::Server)?;
-        accept_payload::<X::Response>(&raw).map_err(|source| RequestError::InvalidResponse {
+        PayloadError::accept::<X::Response>(&raw).map_err(|source| RequestError::InvalidResponse {
             route: name,
             source,
         })
@@ -193,12 +193,14 @@ impl<R: 'static> Client<R> {
         Subscription::new(
             self.shared(),
             name,
-            Arc::new(move |raw: &str| match accept_payload::<O::Payload>(raw) {
-                Ok(p) => f(p),
-                Err(error) => {
-                    tracing::warn!(route = %label, %error, "skipping a payload the route does not accept")
-                }
-            }),
+            Arc::new(
+                move |raw: &str| match PayloadError::accept::<O::Payload>(raw) {
+                    Ok(p) => f(p),
+                    Err(error) => {
+                        tracing::warn!(route = %label, %error, "skipping a payload the route does not accept")
+                    }
+                },
+            ),
         )
     }
 
@@ -306,11 +308,4 @@ impl<R: 'static> Client<R> {
         let mut done = self.handle.done.clone();
         let _ = done.wait_for(|d| *d).await;
     }
-}
-
-/// Deserializes and validates a payload from the server.
-fn accept_payload<P: Payload>(raw: &str) -> Result<P, PayloadError> {
-    let payload = P::from_json(raw).map_err(PayloadError::Json)?;
-    payload.check().map_err(PayloadError::Invalid)?;
-    Ok(payload)
 }

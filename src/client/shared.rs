@@ -2,17 +2,22 @@
 //! listeners, pending requests and the connection state.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use serde_json::value::RawValue;
 use tokio::sync::{Notify, oneshot, watch};
 
 use super::policy::BufferPolicy;
 use crate::protocol::route::{
     ERROR_ROUTE, OFFSET_PARAM, REPLY_ROUTE, SESSION_PARAM, WELCOME_ROUTE,
 };
-use crate::protocol::wire::{self, ErrorPayload};
+use crate::protocol::wire::{self, ErrorKind, ErrorPayload};
 use crate::util::lock_unpoisoned;
 
 /// Where the connection is.
@@ -34,6 +39,16 @@ pub enum ConnState {
 }
 
 pub(crate) type Listener = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Answers the server's questions on one client request route: from the
+/// question's raw payload to the answer's JSON, or the error text to send.
+pub(crate) type Answerer = Arc<
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Box<RawValue>, String>> + Send>>
+        + Send
+        + Sync,
+>;
+/// Answerers by wire name; fixed when the client is built.
+pub(crate) type Answerers = HashMap<Box<str>, Answerer>;
 /// Listeners by wire name, each with its subscription id.
 pub(crate) type Listeners = HashMap<Box<str>, Vec<(u64, Listener)>>;
 
@@ -57,6 +72,8 @@ pub(crate) struct Shared {
     pub(crate) session: Mutex<Option<String>>,
     pub(crate) last_offset: AtomicU64,
     pub(crate) recovered: AtomicBool,
+    /// The handlers of the router's client request routes.
+    pub(crate) answerers: Answerers,
 }
 
 /// The payload of `$zocket.welcome`.
@@ -79,7 +96,7 @@ impl Shared {
     pub(crate) fn listeners(&self) -> MutexGuard<'_, Listeners> {
         lock_unpoisoned(&self.listeners)
     }
-    pub(crate) fn dispatch(&self, text: &str) {
+    pub(crate) fn dispatch(self: &Arc<Self>, text: &str) {
         let envelope = match wire::parse_envelope(text) {
             Ok(e) => e,
             Err(e) => {
@@ -121,6 +138,13 @@ impl Shared {
         {
             let _ = tx.send(Err(error));
         }
+        if let Some(id) = envelope.id
+            && let Some(answerer) = self.answerers.get(envelope.route.as_ref())
+        {
+            let raw = envelope.payload.map_or(wire::NULL, |p| p.get()).to_owned();
+            self.answer(answerer(raw), envelope.route.into_owned(), id.get());
+            return;
+        }
         let listeners: Vec<Listener> = match self.listeners().get(envelope.route.as_ref()) {
             Some(list) => list.iter().map(|(_, l)| l.clone()).collect(),
             None => return,
@@ -137,6 +161,48 @@ impl Shared {
 }
 
 impl Shared {
+    /// Runs one answer in its own task and queues what it gives: the reply
+    /// on `$zocket.reply`, or a `$zocket.error` with the question's id.
+    fn answer(
+        self: &Arc<Self>,
+        answer: Pin<Box<dyn Future<Output = Result<Box<RawValue>, String>> + Send>>,
+        route: String,
+        id: &str,
+    ) {
+        let shared = self.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let result = AssertUnwindSafe(answer)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err("the client's handler panicked".to_owned()));
+            let text = match result {
+                Ok(answer) => RawValue::from_string(id)
+                    .ok()
+                    .and_then(|id| wire::encode_reply(&id, &answer).ok()),
+                Err(message) => {
+                    tracing::warn!(route, error = %message, "refusing the server's question");
+                    Some(
+                        ErrorPayload {
+                            kind: ErrorKind::Rejected,
+                            route: Some(route),
+                            message,
+                            details: Vec::new(),
+                            id: serde_json::from_str(&id).ok(),
+                        }
+                        .encode(),
+                    )
+                }
+            };
+            if let Some(text) = text {
+                // Answers are not subject to the send buffer's limit: the
+                // server is waiting for them.
+                shared.outbox().push_back(text);
+                shared.outbox_ready.notify_one();
+            }
+        });
+    }
+
     /// The query to append to the next connection's URL to resume the
     /// session (`zocket-session`, `zocket-offset`), when there is one.
     pub(crate) fn resume_query(&self) -> Option<String> {

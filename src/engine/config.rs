@@ -101,6 +101,9 @@ pub struct Config {
     pub recovery: Option<Recovery>,
     /// Read binary frames that hold UTF-8 as text (default `true`).
     pub binary_as_text: bool,
+    /// How long [`Ctx::ask`](crate::Ctx::ask) waits for a client's answer
+    /// unless the question sets its own timeout.
+    pub ask_timeout: Duration,
     /// The app's contract and what to do with clients built against another
     /// one; set by `Builder::contract`.
     pub(crate) contract: Option<(Arc<ContractIdentity>, ContractCheck)>,
@@ -171,6 +174,7 @@ impl Default for Config {
             max_rooms_per_client: 256,
             rate_limit: Some(RateLimit::default()),
             message_timeout: Duration::from_secs(30),
+            ask_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -327,6 +331,12 @@ impl Config {
         /// buffer is freed, instead of being kept for as long as the client
         /// answers pings.
         message_timeout: Duration
+    );
+    setter!(
+        /// How long a question to a client ([`Ctx::ask`](crate::Ctx::ask))
+        /// waits for its answer by default (30 s); `Ask::timeout` overrides
+        /// it per question.
+        ask_timeout: Duration
     );
     setter!(
         /// Rooms one client may be in at once; a join beyond it is refused with

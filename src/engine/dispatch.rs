@@ -17,11 +17,12 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 use tungstenite::Utf8Bytes;
 
+use crate::engine::asks::Answer;
 use crate::engine::conn::Conn;
 use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{HandlerError, HandlerErrorKind, HandlerResult, Reject};
-use crate::protocol::route::Payload;
+use crate::protocol::route::{ERROR_ROUTE, Payload, REPLY_ROUTE};
 use crate::protocol::wire::Reply;
 use crate::protocol::wire::{self, ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
 use crate::util::panic_message;
@@ -199,11 +200,14 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
         if let Reply::RpcId(rpc) = reply
             && let Ok(text) = wire::encode_rpc_response::<()>(rpc, None, Some(&failure.payload))
         {
-            conn.hub.deliver_to([conn.id], &text.into(), None);
+            conn.hub.deliver_to([conn.id], &text.into(), &[]);
         }
         failure
     };
     let route = envelope.route.as_ref();
+    if route == REPLY_ROUTE || route == ERROR_ROUTE {
+        return take_answer(conn, route, envelope.id, envelope.payload);
+    }
     let Some(entry) = handlers.table.get(route) else {
         return Err(rpc_failed(with_id(Failure::new(
             ErrorKind::UnknownRoute,
@@ -221,6 +225,61 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
         Ok(result) => result.map_err(|f| rpc_failed(with_id(f))),
         Err(panic) => Err(rpc_failed(with_id(Failure::panicked(route, &panic)))),
     }
+}
+
+/// Takes `text` if it is an answer to one of the server's questions
+/// (`$zocket.reply` or `$zocket.error`); `None` for any other message.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error path is cold; Failure is what the caller reports"
+)]
+pub(crate) fn answer_in(text: &str, conn: &Conn) -> Option<Result<(), Failure>> {
+    let envelope = wire::parse_envelope(text).ok()?;
+    let route = envelope.route.as_ref();
+    (route == REPLY_ROUTE || route == ERROR_ROUTE)
+        .then(|| take_answer(conn, route, envelope.id, envelope.payload))
+}
+
+/// A client's answer to a question the server asked it: `$zocket.reply`
+/// with the question's `id`, or `$zocket.error` whose payload carries it.
+/// An answer to no waiting question (late, after the timeout) is dropped;
+/// one without a numeric id is a malformed message.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error path is cold; Failure is what the caller reports"
+)]
+fn take_answer(
+    conn: &Conn,
+    route: &str,
+    id: Option<&serde_json::value::RawValue>,
+    payload: Option<&serde_json::value::RawValue>,
+) -> Result<(), Failure> {
+    #[derive(serde::Deserialize)]
+    struct Refusal {
+        id: Option<u64>,
+        #[serde(default)]
+        message: String,
+    }
+    let raw = payload.map_or(wire::NULL, |p| p.get());
+    let answer = if route == REPLY_ROUTE {
+        id.and_then(|i| i.get().parse::<u64>().ok())
+            .map(|id| (id, Answer::Reply(raw.to_owned())))
+    } else {
+        serde_json::from_str::<Refusal>(raw)
+            .ok()
+            .and_then(|r| Some((r.id?, Answer::Refused(r.message))))
+    };
+    let Some((id, answer)) = answer else {
+        return Err(Failure::new(
+            ErrorKind::InvalidJson,
+            Some(route),
+            "an answer needs the numeric `id` of the server's question",
+        ));
+    };
+    if !conn.hub.asks.answer(conn.id, id, answer) {
+        tracing::debug!(client = %conn.id, id, "dropped an answer to no waiting question");
+    }
+    Ok(())
 }
 
 /// Log lines one connection's failed messages may cause per window.
@@ -281,7 +340,7 @@ pub(crate) fn report(hub: &Hub, id: ClientId, failure: Failure, budget: &mut Log
     if budget.allow(id) {
         log_failure(id, &failure);
     }
-    hub.deliver_to([id], &Utf8Bytes::from(p.encode()), None);
+    hub.deliver_to([id], &Utf8Bytes::from(p.encode()), &[]);
 }
 
 fn log_failure(id: ClientId, failure: &Failure) {

@@ -52,7 +52,7 @@ impl Counters {
                 Direction::Incoming | Direction::Request => {
                     c.incoming.insert(r.name.as_str().into(), AtomicU64::new(0));
                 }
-                Direction::Outgoing => {
+                Direction::Outgoing | Direction::ClientRequest => {
                     c.outgoing
                         .insert(r.name.as_str().into(), OutCounters::default());
                 }

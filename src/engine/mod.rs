@@ -5,6 +5,7 @@
 //! handlers and the transport (floor 4) feeds it sockets.
 
 pub(crate) mod adapter; // Adapter, Remote, Inbox: delivery between nodes (Redis behind it)
+pub(crate) mod asks; // questions asked of clients (ClientRequest), waiting for answers
 pub(crate) mod config; // Config, SlowConsumer: every limit and policy
 pub(crate) mod conn; // Conn: one connection as handlers see it
 pub(crate) mod dispatch; // erased handlers, the dispatch table, failures and their reports

@@ -247,3 +247,85 @@ impl fmt::Display for HandlerError {
 
 /// What a handler returns.
 pub type HandlerResult = Result<(), HandlerError>;
+
+/// Why a payload received from the other side (a server's reply, a
+/// client's answer) was not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// It does not have the route's type.
+    #[error("payload does not match the route's type")]
+    Json(#[source] serde_json::Error),
+    /// It has the type but fails its garde validation.
+    #[error("payload failed validation")]
+    Invalid(#[source] garde::Report),
+}
+
+impl PayloadError {
+    /// Reads and validates a payload of type `P` from JSON text.
+    pub(crate) fn accept<P: crate::protocol::route::Payload>(raw: &str) -> Result<P, Self> {
+        let payload = P::from_json(raw).map_err(PayloadError::Json)?;
+        payload.check().map_err(PayloadError::Invalid)?;
+        Ok(payload)
+    }
+}
+
+/// Why a question to a client ([`ClientRequest`](crate::ClientRequest),
+/// asked with [`Ctx::ask`](crate::Ctx::ask)) got no usable answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AskError {
+    /// The question's payload failed its garde validation; nothing was sent.
+    #[error("question on route \"{route}\" is invalid: {report}")]
+    Invalid {
+        /// The route's wire name.
+        route: String,
+        /// What garde found.
+        report: garde::Report,
+    },
+    /// The question's payload could not be serialized to JSON.
+    #[error("question on route \"{route}\" cannot be serialized: {source}")]
+    Serialize {
+        /// The route's wire name.
+        route: String,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+    /// The question could not be queued: the client is not connected to
+    /// this server, or its outgoing queue is full.
+    #[error("question on route \"{route}\" could not be queued for the client")]
+    Undelivered {
+        /// The route's wire name.
+        route: String,
+    },
+    /// No answer came within the timeout.
+    #[error("no answer on route \"{route}\" within {timeout:?}")]
+    Timeout {
+        /// The route's wire name.
+        route: String,
+        /// How long the server waited.
+        timeout: std::time::Duration,
+    },
+    /// The client's session ended before it answered.
+    #[error("the client disconnected before answering on route \"{route}\"")]
+    Disconnected {
+        /// The route's wire name.
+        route: String,
+    },
+    /// The client answered with an error (its handler failed or refused).
+    #[error("the client refused the question on route \"{route}\": {message}")]
+    Refused {
+        /// The route's wire name.
+        route: String,
+        /// The client's message.
+        message: String,
+    },
+    /// The answer does not deserialize into, or validate as, the route's `Response`.
+    #[error("the answer on route \"{route}\" is invalid: {source}")]
+    InvalidAnswer {
+        /// The route's wire name.
+        route: String,
+        /// Why it was not accepted.
+        source: PayloadError,
+    },
+}

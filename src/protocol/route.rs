@@ -203,7 +203,52 @@ pub trait Request: Send + Sync + 'static {
     type Response: Payload;
 }
 
-/// The reserved route on which the server answers a [`Request`].
+/// A server → client route that answers: the server asks one client with
+/// [`Ctx::ask`](crate::Ctx::ask) (or [`ServerHandle::ask`](crate::ServerHandle::ask))
+/// and awaits its typed `Response`; the client answers with the handler it
+/// registered with [`ClientBuilder::on_request`](crate::ClientBuilder::on_request).
+///
+/// On the wire the question is an ordinary message with an `id` chosen by
+/// the server; the client answers on `"$zocket.reply"` with that `id`, or
+/// with a `"$zocket.error"` carrying it (see PROTOCOL.md). A client built
+/// for a router with a `ClientRequest` route does not compile until it has
+/// a handler for it.
+///
+/// ```
+/// use garde::Validate;
+/// use serde::{Deserialize, Serialize};
+/// use zocket::ClientRequest;
+///
+/// #[derive(Serialize, Deserialize, Validate)]
+/// struct Question { #[garde(length(min = 1))] text: String }
+/// #[derive(Serialize, Deserialize, Validate)]
+/// struct Answer { #[garde(skip)] yes: bool }
+///
+/// /// The server asks the user to confirm something.
+/// struct Confirm;
+/// impl ClientRequest for Confirm {
+///     const NAME: &'static str = "confirm";
+///     type Payload = Question;
+///     type Response = Answer;
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a client request route",
+    label = "not a server -> client route with a reply",
+    note = "`ctx.ask(..)` and the client's `.on_request(..)` take routes that implement `zocket::ClientRequest`"
+)]
+pub trait ClientRequest: Send + Sync + 'static {
+    /// The route's own wire-name segment.
+    const NAME: &'static str;
+    /// What the server asks with. Validated before it is sent.
+    type Payload: Payload;
+    /// What the client answers. Validated by the client before it is sent,
+    /// and by the server before `ask` returns it.
+    type Response: Payload;
+}
+
+/// The reserved route on which the server answers a [`Request`] (and a
+/// client answers a [`ClientRequest`]).
 pub const REPLY_ROUTE: &str = "$zocket.reply";
 
 /// The name of a [`Scope`]: a wire-name prefix segment.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tungstenite::Message;
 
 use crate::engine::conn::Conn;
-use crate::engine::dispatch::{Failure, Handlers, dispatch};
+use crate::engine::dispatch::{Failure, Handlers, answer_in, dispatch};
 use crate::protocol::wire::ErrorKind;
 
 /// A running handler: the boxed future of [`dispatch`], which catches panics.
@@ -23,6 +23,13 @@ pub(crate) trait Frames<U>: Send + Sync + 'static {
     fn on_disconnect(&self, conn: Conn, data: U, rooms: Vec<String>) -> Option<Dispatch>;
     /// Runs first on a connection that resumed a dropped session.
     fn on_recover(&self, conn: &Conn, data: &U) -> Option<Dispatch>;
+    /// Takes `msg` at once if it is a client's answer to a question of the
+    /// server (`Some`, with the outcome); `None` for any other frame. Asked
+    /// only while a handler runs.
+    fn take_answer(&self, msg: &Message, conn: &Conn) -> Option<Result<(), Failure>> {
+        let _ = (msg, conn);
+        None
+    }
 }
 
 /// What to do with one data frame.
@@ -70,6 +77,17 @@ impl<U: Clone + Send + Sync + 'static> Frames<U> for Handlers<U> {
                 "binary frames are not accepted here; send JSON text frames",
             )),
         }
+    }
+
+    fn take_answer(&self, msg: &Message, conn: &Conn) -> Option<Result<(), Failure>> {
+        let text = match msg {
+            Message::Text(text) => text.as_str(),
+            Message::Binary(bytes) if conn.hub.config.binary_as_text => {
+                std::str::from_utf8(bytes).ok()?
+            }
+            _ => return None,
+        };
+        answer_in(text, conn)
     }
 
     fn on_recover(&self, conn: &Conn, data: &U) -> Option<Dispatch> {

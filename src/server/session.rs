@@ -53,6 +53,15 @@ use crate::protocol::wire::ErrorKind;
 /// out to each member in one write.
 const FRAMES_PER_WAKEUP: usize = 32;
 
+/// Messages read while a handler runs, waiting for it in arrival order.
+/// The connection keeps reading while a handler runs so that answers to the
+/// server's questions (`Ctx::ask`) reach it; beyond this many waiting
+/// messages it stops reading until the handler is done (backpressure).
+const HELD_MESSAGES: usize = 64;
+/// Bytes of held messages past which the connection stops reading (one
+/// message may take it over, by at most `max_message_size`).
+const HELD_BYTES: usize = 64 << 10;
+
 enum Phase {
     Open,
     /// Our close frame is queued; we wait for the peer's until the deadline.
@@ -72,6 +81,9 @@ struct Session<U, S: Socket, F> {
     /// Since when writes have been refused by the socket.
     write_blocked: Option<Instant>,
     dispatch: Option<Dispatch>,
+    /// Data frames read while `dispatch` runs, to handle after it.
+    held: VecDeque<Message>,
+    held_bytes: usize,
     phase: Phase,
     heartbeat: Option<(Duration, Pin<Box<Sleep>>)>,
     last_seen: Instant,
@@ -201,21 +213,45 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                         }
                     }
                 }
-                match self.frames.on_data(msg, &self.conn, &self.data) {
-                    OnData::Run(dispatch) => self.dispatch = Some(dispatch),
-                    OnData::Write(msg) => self.pending.push_back(msg),
-                    OnData::Fail(failure) => report(
+                if self.dispatch.is_none() {
+                    self.run_data(msg);
+                    return;
+                }
+                // A handler is running: an answer to one of the server's
+                // questions is taken now (the handler may be waiting for
+                // it); anything else waits for the handler, in order.
+                match self.frames.take_answer(&msg, &self.conn) {
+                    Some(Ok(())) => {}
+                    Some(Err(failure)) => report(
                         &self.hub,
                         self.conn.id,
                         failure,
                         self.log_budget.get_or_insert_default(),
                     ),
+                    None => {
+                        self.held_bytes += msg.len();
+                        self.held.push_back(msg);
+                    }
                 }
             }
             // The client said goodbye: its session ends with this connection.
             Message::Close(_) => self.detachable = false,
             // tungstenite answers pings; a close is answered on the next read.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
+
+    /// Hands one admitted data frame to the app (or the echo).
+    fn run_data(&mut self, msg: Message) {
+        match self.frames.on_data(msg, &self.conn, &self.data) {
+            OnData::Run(dispatch) => self.dispatch = Some(dispatch),
+            OnData::Write(msg) => self.pending.push_back(msg),
+            OnData::Fail(failure) => report(
+                &self.hub,
+                self.conn.id,
+                failure,
+                self.log_budget.get_or_insert_default(),
+            ),
         }
     }
 
@@ -293,7 +329,19 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 progressed = true;
             }
 
-            if self.dispatch.is_none() && frames < FRAMES_PER_WAKEUP {
+            while self.dispatch.is_none()
+                && matches!(self.phase, Phase::Open)
+                && let Some(msg) = self.held.pop_front()
+            {
+                self.held_bytes -= msg.len();
+                self.run_data(msg);
+                progressed = true;
+            }
+
+            if self.held.len() < HELD_MESSAGES
+                && self.held_bytes < HELD_BYTES
+                && frames < FRAMES_PER_WAKEUP
+            {
                 match Pin::new(&mut self.ws).poll_next(cx) {
                     Poll::Ready(Some(Ok(msg))) => {
                         self.last_seen = Instant::now();
@@ -424,6 +472,8 @@ async fn serve<U, S, F>(
         unflushed: false,
         write_blocked: None,
         dispatch: None,
+        held: VecDeque::new(),
+        held_bytes: 0,
         phase: Phase::Open,
         heartbeat,
         last_seen: Instant::now(),

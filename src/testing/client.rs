@@ -8,20 +8,30 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::io::DuplexStream;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::Message;
 
 use crate::protocol::client_id::ClientId;
 use crate::protocol::route::{
-    AsJson, ERROR_ROUTE, Incoming, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE, Request,
-    SESSION_PARAM, WELCOME_ROUTE,
+    AsJson, ClientRequest, ERROR_ROUTE, Incoming, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE,
+    Request, SESSION_PARAM, WELCOME_ROUTE,
 };
 use crate::protocol::router::{Contains, wire_name};
-use crate::protocol::wire::{ErrorKind, ErrorPayload, encode, encode_request};
+use crate::protocol::wire::{self, ErrorKind, ErrorPayload, encode, encode_request};
 
 /// How long an expectation waits for a message (virtual time under `pause`).
 const WAIT: Duration = Duration::from_secs(5);
+
+/// A question the server asked a [`TestClient`] on a client request route.
+#[derive(Debug)]
+pub struct Question<X: ClientRequest> {
+    /// The question's id (what an answer must carry).
+    pub id: u64,
+    /// What the server asked.
+    pub payload: X::Payload,
+}
 
 /// One frame of a test connection, for failure messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,6 +289,57 @@ impl<R: 'static> TestClient<R> {
             Ok(p) => p,
             Err(e) => self.fail(&format!("the payload on `{name}` is not its type: {e}")),
         }
+    }
+
+    /// The next message must be a question of the server on client request
+    /// route `route` (from [`Ctx::ask`](crate::Ctx::ask)): returns it, to
+    /// [`answer`](TestClient::answer) or [`refuse`](TestClient::refuse) (or
+    /// leave unanswered, to test the server's timeout).
+    pub async fn expect_question<X, I>(&mut self, route: X) -> Question<X>
+    where
+        X: ClientRequest,
+        R: Contains<X, I>,
+    {
+        let _ = route;
+        let name = wire_name::<R, X, I>(X::NAME);
+        let msg = self.next_message(&name).await;
+        if msg["type"] != name.as_str() {
+            self.fail(&format!("expected a question on `{name}`, got {msg}"));
+        }
+        let Some(id) = msg["id"].as_u64() else {
+            self.fail(&format!(
+                "a question on `{name}` without a numeric id: {msg}"
+            ));
+        };
+        let raw = msg
+            .get("payload")
+            .map_or_else(|| "null".to_owned(), Value::to_string);
+        match X::Payload::from_json(&raw) {
+            Ok(payload) => Question { id, payload },
+            Err(e) => self.fail(&format!("the question on `{name}` is not its type: {e}")),
+        }
+    }
+
+    /// Answers `question` with `response` on `$zocket.reply` (not validated
+    /// here: the server validates answers).
+    pub async fn answer<X: ClientRequest>(
+        &mut self,
+        question: &Question<X>,
+        response: X::Response,
+    ) {
+        let id = RawValue::from_string(question.id.to_string()).expect("a number is JSON");
+        let text = wire::encode_reply(&id, &AsJson(&response)).expect("response serializes");
+        self.send_text(text).await;
+    }
+
+    /// Refuses `question`: a `$zocket.error` with its id and `message`, which
+    /// the server's `ask` returns as `AskError::Refused`.
+    pub async fn refuse<X: ClientRequest>(&mut self, question: &Question<X>, message: &str) {
+        let text = serde_json::json!({
+            "type": ERROR_ROUTE,
+            "payload": {"kind": "rejected", "message": message, "id": question.id},
+        });
+        self.send_text(text.to_string()).await;
     }
 
     /// The next message of any kind, as JSON (for tests of the wire format

@@ -11,5 +11,5 @@
 mod client; // TestClient: typed send/request/expect over an in-memory connection
 mod server; // TestServer: the app served over in-memory pipes
 
-pub use client::{Dropped, Exchanged, Refused, TestClient};
+pub use client::{Dropped, Exchanged, Question, Refused, TestClient};
 pub use server::TestServer;

@@ -295,7 +295,7 @@ impl<M: PresenceMeta> Presence<M> {
                 hub.deliver(
                     Target::Rooms(vec![diff.room.clone()]),
                     &Utf8Bytes::from(text),
-                    None,
+                    &[],
                 );
             }
             Err(e) => tracing::error!(error = %e, "a presence diff did not serialize"),

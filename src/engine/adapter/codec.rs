@@ -12,12 +12,20 @@ pub fn encode(remote: &Remote) -> Vec<u8> {
     let mut out = Vec::with_capacity(remote.text.len() + 32);
     out.push(VERSION);
     out.extend_from_slice(&remote.origin.to_be_bytes());
-    match remote.except {
-        Some(id) => {
+    // 0: nobody left out; 1: one id; 2: a count, then the ids.
+    match remote.except.as_slice() {
+        [] => out.push(0),
+        [id] => {
             out.push(1);
             out.extend_from_slice(&id.as_u128().to_be_bytes());
         }
-        None => out.push(0),
+        ids => {
+            out.push(2);
+            out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+            for id in ids {
+                out.extend_from_slice(&id.as_u128().to_be_bytes());
+            }
+        }
     }
     match &remote.target {
         Target::All => out.push(0),
@@ -51,24 +59,14 @@ pub fn decode(bytes: &[u8]) -> Option<Remote> {
     }
     let origin = r.u32()?;
     let except = match r.u8()? {
-        0 => None,
-        1 => Some(ClientId::from_u128(r.u128()?)),
+        0 => Vec::new(),
+        1 => vec![ClientId::from_u128(r.u128()?)],
+        2 => r.ids()?,
         _ => return None,
     };
     let target = match r.u8()? {
         0 => Target::All,
-        1 => {
-            let n = r.u32()? as usize;
-            // Each id is 16 bytes: refuse counts the input cannot hold.
-            if n > r.0.len() / 16 {
-                return None;
-            }
-            Target::Clients(
-                (0..n)
-                    .map(|_| r.u128().map(ClientId::from_u128))
-                    .collect::<Option<_>>()?,
-            )
-        }
+        1 => Target::Clients(r.ids()?),
         2 => {
             let n = r.u32()? as usize;
             if n > r.0.len() / 4 {
@@ -97,6 +95,17 @@ pub fn decode(bytes: &[u8]) -> Option<Remote> {
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
+    /// A count, then that many ids.
+    fn ids(&mut self) -> Option<Vec<ClientId>> {
+        let n = self.u32()? as usize;
+        // Each id is 16 bytes: refuse counts the input cannot hold.
+        if n > self.0.len() / 16 {
+            return None;
+        }
+        (0..n)
+            .map(|_| self.u128().map(ClientId::from_u128))
+            .collect()
+    }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.0.len() < n {
             return None;
@@ -129,11 +138,19 @@ mod tests {
             Target::Clients(vec![ClientId::from_u128(1), ClientId::from_u128(u128::MAX)]),
             Target::Rooms(vec!["lobby".into(), String::new(), "é".into()]),
         ] {
-            for except in [None, Some(ClientId::from_u128(42))] {
+            for except in [
+                Vec::new(),
+                vec![ClientId::from_u128(42)],
+                vec![
+                    ClientId::from_u128(1),
+                    ClientId::from_u128(2),
+                    ClientId::from_u128(3),
+                ],
+            ] {
                 let remote = Remote {
                     origin: 7,
                     target: target.clone(),
-                    except,
+                    except: except.clone(),
                     text: r#"{"type":"x","payload":null}"#.into(),
                 };
                 assert_eq!(decode(&encode(&remote)), Some(remote));
@@ -153,7 +170,7 @@ mod tests {
         let mut bad_utf8 = encode(&Remote {
             origin: 1,
             target: Target::All,
-            except: None,
+            except: Vec::new(),
             text: "ok".into(),
         });
         bad_utf8.push(0xff);

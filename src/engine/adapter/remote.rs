@@ -28,8 +28,8 @@ pub struct Remote {
     pub origin: u32,
     /// Who it is for.
     pub target: Target,
-    /// A client left out (`.except(id)`).
-    pub except: Option<ClientId>,
+    /// Clients left out (`.except(..)`), usually none or one.
+    pub except: Vec<ClientId>,
     /// The serialized message (`{"type":..,"payload":..}`).
     pub text: String,
 }

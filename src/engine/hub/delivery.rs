@@ -51,12 +51,7 @@ impl Hub {
     /// Delivers `text` to `target`: first to this node's clients, then, with
     /// an adapter, to the other nodes. Returns how many of this node's
     /// clients it was queued for.
-    pub(crate) fn deliver(
-        &self,
-        target: Target,
-        text: &Utf8Bytes,
-        except: Option<ClientId>,
-    ) -> usize {
+    pub(crate) fn deliver(&self, target: Target, text: &Utf8Bytes, except: &[ClientId]) -> usize {
         let Some(adapter) = &self.adapter else {
             return self.deliver_local(&target, text, except);
         };
@@ -77,7 +72,7 @@ impl Hub {
         adapter.publish(Remote {
             origin: self.node,
             target,
-            except,
+            except: except.to_vec(),
             text: text.as_str().to_owned(),
         });
         n
@@ -85,7 +80,7 @@ impl Hub {
 
     /// Delivers `text` to this node's clients among `target`, and nowhere else.
     pub(crate) fn deliver_here(&self, target: &Target, text: &Utf8Bytes) -> usize {
-        self.deliver_local(target, text, None)
+        self.deliver_local(target, text, &[])
     }
 
     /// Delivers `text` to this node's clients among `target`.
@@ -93,7 +88,7 @@ impl Hub {
         &self,
         target: &Target,
         text: &Utf8Bytes,
-        except: Option<ClientId>,
+        except: &[ClientId],
     ) -> usize {
         match target {
             Target::Clients(ids) => self.deliver_to(ids.iter().copied(), text, except),
@@ -109,12 +104,12 @@ impl Hub {
         &self,
         ids: impl IntoIterator<Item = ClientId>,
         text: &Utf8Bytes,
-        except: Option<ClientId>,
+        except: &[ClientId],
     ) -> usize {
         let mut state = self.lock();
         let mut n = 0;
         for id in ids {
-            if Some(id) == except {
+            if except.contains(&id) {
                 continue;
             }
             if let Some(slot) = state.slot_mut(id) {
@@ -131,7 +126,7 @@ impl Hub {
         &self,
         ids: impl IntoIterator<Item = ClientId>,
         text: &Utf8Bytes,
-        except: Option<ClientId>,
+        except: &[ClientId],
     ) -> usize {
         if self.adapter.is_none() {
             return self.deliver_to(ids, text, except);
@@ -145,7 +140,7 @@ impl Hub {
         &self,
         rooms: impl IntoIterator<Item = S>,
         text: &Utf8Bytes,
-        except: Option<ClientId>,
+        except: &[ClientId],
     ) -> usize {
         if self.adapter.is_none() {
             return self.deliver_to_rooms(rooms, text, except);
@@ -158,7 +153,7 @@ impl Hub {
         &self,
         rooms: impl IntoIterator<Item = S>,
         text: &Utf8Bytes,
-        except: Option<ClientId>,
+        except: &[ClientId],
     ) -> usize {
         let mut guard = self.lock();
         let State {
@@ -167,7 +162,7 @@ impl Hub {
         let mut n = 0;
         let mut deliver_one = |key: usize| {
             if let Some(slot) = conns.get_mut(key)
-                && Some(slot.id) != except
+                && !except.contains(&slot.id)
             {
                 n += usize::from(self.enqueue(slot, text));
             }
@@ -195,11 +190,11 @@ impl Hub {
     }
 
     /// Queues `text` for every connection on this node.
-    pub(super) fn deliver_all(&self, text: &Utf8Bytes, except: Option<ClientId>) -> usize {
+    pub(super) fn deliver_all(&self, text: &Utf8Bytes, except: &[ClientId]) -> usize {
         let mut state = self.lock();
         let mut n = 0;
         for (_, slot) in state.conns.iter_mut() {
-            if Some(slot.id) == except {
+            if except.contains(&slot.id) {
                 continue;
             }
             n += usize::from(self.enqueue(slot, text));

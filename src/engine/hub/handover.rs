@@ -97,7 +97,7 @@ impl Hub {
         adapter.publish(Remote {
             origin: self.node,
             target: Target::Session,
-            except: None,
+            except: Vec::new(),
             text: serde_json::to_string(&ask).ok()?,
         });
         let given = tokio::time::timeout(HANDOVER_TIMEOUT, rx).await;
@@ -136,7 +136,7 @@ impl Hub {
                     adapter.publish(Remote {
                         origin: self.node,
                         target: Target::Session,
-                        except: None,
+                        except: Vec::new(),
                         text,
                     });
                 }

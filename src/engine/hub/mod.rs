@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tungstenite::Utf8Bytes;
 
 use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, Target};
+use crate::engine::asks::Asks;
 use crate::engine::config::Config;
 use crate::engine::lifecycle::Lifecycle;
 use crate::engine::metrics::Counters;
@@ -97,6 +98,8 @@ pub(crate) struct Hub {
     gone: Mutex<Vec<GoneHook>>,
     /// Run with the text of every presence message from another node.
     presence: Mutex<Vec<PresenceHook>>,
+    /// Questions asked of this node's clients, waiting for their answers.
+    pub(crate) asks: Asks,
 }
 
 /// See [`Hub::on_presence_message`].
@@ -142,6 +145,7 @@ impl Hub {
             handovers: handover::Waiting::default(),
             gone: Mutex::new(Vec::new()),
             presence: Mutex::new(Vec::new()),
+            asks: Asks::default(),
         })
     }
 
@@ -225,7 +229,7 @@ impl Hub {
             adapter.publish(Remote {
                 origin: self.node,
                 target: Target::Presence,
-                except: None,
+                except: Vec::new(),
                 text,
             });
         }
@@ -238,6 +242,7 @@ impl Hub {
 
     /// Tells the [`on_gone`](Hub::on_gone) hooks that `id`'s session ended.
     pub(crate) fn session_ended(&self, id: ClientId) {
+        self.asks.end(id);
         let hooks: Vec<GoneHook> = lock_unpoisoned(&self.gone).clone();
         for hook in hooks {
             hook(id);
@@ -318,7 +323,7 @@ impl DeliverRemote for Hub {
             return 0;
         }
         let text = Utf8Bytes::from(remote.text);
-        self.deliver_local(&remote.target, &text, remote.except)
+        self.deliver_local(&remote.target, &text, &remote.except)
     }
 }
 

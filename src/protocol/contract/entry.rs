@@ -34,5 +34,6 @@ pub(crate) fn direction_name(direction: Direction) -> &'static str {
         Direction::Incoming => "incoming",
         Direction::Outgoing => "outgoing",
         Direction::Request => "request",
+        Direction::ClientRequest => "clientRequest",
     }
 }

@@ -86,23 +86,10 @@ pub(crate) fn emit(contract: &Parts<'_>) -> String {
         out.push_str("  };\n");
     }
     out.push_str("  /** `request` routes: the client asks, the server answers on `$zocket.reply`. */\n  requests: {\n");
-    for route in contract
-        .routes
-        .iter()
-        .filter(|r| r.direction == Direction::Request)
-    {
-        let response = route
-            .response
-            .as_ref()
-            .map_or_else(|| "unknown".to_owned(), ts_type);
-        let _ = writeln!(
-            out,
-            "    {}: {{ payload: {}; response: {} }};",
-            quote(&route.name),
-            ts_type(&route.payload),
-            response
-        );
-    }
+    write_requests(&mut out, contract, Direction::Request, &TS_TYPES);
+    out.push_str("  };\n");
+    out.push_str("  /** `clientRequest` routes: the server asks (`ctx.ask`), the client answers on `$zocket.reply`. */\n  clientRequests: {\n");
+    write_requests(&mut out, contract, Direction::ClientRequest, &TS_TYPES);
     out.push_str("  };\n}\n\n");
 
     // The zod schemas by route.
@@ -118,23 +105,9 @@ pub(crate) fn emit(contract: &Parts<'_>) -> String {
         out.push_str("  },\n");
     }
     out.push_str("  requests: {\n");
-    for route in contract
-        .routes
-        .iter()
-        .filter(|r| r.direction == Direction::Request)
-    {
-        let response = route
-            .response
-            .as_ref()
-            .map_or_else(|| "z.unknown()".to_owned(), zod);
-        let _ = writeln!(
-            out,
-            "    {}: {{ payload: {}, response: {} }},",
-            quote(&route.name),
-            zod(&route.payload),
-            response
-        );
-    }
+    write_requests(&mut out, contract, Direction::Request, &ZOD_SCHEMAS);
+    out.push_str("  },\n  clientRequests: {\n");
+    write_requests(&mut out, contract, Direction::ClientRequest, &ZOD_SCHEMAS);
     out.push_str("  },\n};\n\n");
 
     let _ = writeln!(
@@ -148,11 +121,54 @@ pub(crate) fn emit(contract: &Parts<'_>) -> String {
     out
 }
 
+/// How [`write_requests`] writes one side: the schema-to-text function,
+/// what an unknown response is, and the separator between the two fields.
+struct Syntax {
+    of: fn(&Value) -> String,
+    unknown: &'static str,
+    separator: &'static str,
+    end: &'static str,
+}
+
+const TS_TYPES: Syntax = Syntax {
+    of: ts_type,
+    unknown: "unknown",
+    separator: ";",
+    end: ";",
+};
+
+const ZOD_SCHEMAS: Syntax = Syntax {
+    of: zod,
+    unknown: "z.unknown()",
+    separator: ",",
+    end: ",",
+};
+
+/// One line per route of `direction` (a request kind): its payload and response.
+fn write_requests(out: &mut String, contract: &Parts<'_>, direction: Direction, syntax: &Syntax) {
+    for route in contract.routes.iter().filter(|r| r.direction == direction) {
+        let response = route
+            .response
+            .as_ref()
+            .map_or_else(|| syntax.unknown.to_owned(), syntax.of);
+        let _ = writeln!(
+            out,
+            "    {}: {{ payload: {}{} response: {} }}{}",
+            quote(&route.name),
+            (syntax.of)(&route.payload),
+            syntax.separator,
+            response,
+            syntax.end
+        );
+    }
+}
+
 fn describe(direction: Direction) -> &'static str {
     match direction {
         Direction::Incoming => "the client sends them (`client.send`).",
         Direction::Outgoing => "the server sends them (`client.on`).",
         Direction::Request => "the client asks (`client.request`).",
+        Direction::ClientRequest => "the server asks (`ctx.ask`), the client answers.",
     }
 }
 

@@ -4,9 +4,9 @@
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
-use super::index::{AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Rest};
+use super::index::{AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Rest};
 use super::walk::{Direction, Router};
-use crate::protocol::route::{Incoming, Namespace, Outgoing, Request, Scope};
+use crate::protocol::route::{ClientRequest, Incoming, Namespace, Outgoing, Request, Scope};
 
 /// One route with the schemas of what it carries.
 #[derive(Debug, Clone)]
@@ -132,6 +132,18 @@ where
         let payload = describer.schema::<X::Payload>();
         let response = describer.schema::<X::Response>();
         describer.push(X::NAME, Direction::Request, payload, Some(response));
+    }
+}
+
+impl<X: ClientRequest> DescribeNode<AsClientRequest> for X
+where
+    X::Payload: JsonSchema,
+    X::Response: JsonSchema,
+{
+    fn describe(describer: &mut Describer<'_>) {
+        let payload = describer.schema::<X::Payload>();
+        let response = describer.schema::<X::Response>();
+        describer.push(X::NAME, Direction::ClientRequest, payload, Some(response));
     }
 }
 

@@ -1,12 +1,14 @@
 //! The builder's handler state: [`MarkHandled`] marks a route as handled,
-//! [`EveryRouteHandled`] proves that every incoming route is.
+//! [`EveryRouteHandled`] proves that every incoming route is; the client's
+//! twin, [`EveryRequestAnswered`], proves that every [`ClientRequest`] route
+//! has an answering handler.
 
 use super::index::{
-    AsIncoming, AsOutgoing, AsRequest, AsScope, At0, At1, At2, At3, At4, At5, At6, At7, At8, At9,
-    At10, At11, At12, At13, At14, At15, Chunk, Handled, Inside, Rest, Skip,
+    AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, At0, At1, At2, At3, At4, At5, At6,
+    At7, At8, At9, At10, At11, At12, At13, At14, At15, Chunk, Handled, Inside, Rest, Skip,
 };
 use super::walk::Token;
-use crate::protocol::route::{Incoming, Namespace, Outgoing, Request, Scope};
+use crate::protocol::route::{ClientRequest, Incoming, Namespace, Outgoing, Request, Scope};
 
 /// Replaces the still unhandled route `R` at `Index` with a `Handled<R>` mark.
 ///
@@ -127,6 +129,11 @@ impl<X: Outgoing> HasHandler<AsOutgoing> for X {
     fn seal(_: Token) {}
 }
 
+// The server asks these; the client answers them, not a server handler.
+impl<X: ClientRequest> HasHandler<AsClientRequest> for X {
+    fn seal(_: Token) {}
+}
+
 impl<X: Incoming> HasHandler<AsIncoming> for Handled<X> {
     fn seal(_: Token) {}
 }
@@ -139,6 +146,98 @@ impl<N, S, P> HasHandler<AsScope<P>> for Scope<N, S>
 where
     N: Namespace,
     S: EveryRouteHandled<P>,
+{
+    fn seal(_: Token) {}
+}
+
+/// The client's answer state: replaces the still unanswered client request
+/// route `R` at `Index` with a `Handled<R>` mark.
+#[diagnostic::on_unimplemented(
+    message = "`{R}` is not a client request route of this router, or already has a handler",
+    label = "cannot register an answering handler for `{R}` here"
+)]
+pub trait MarkAnswered<R, Index> {
+    /// The answer state after marking.
+    type Out;
+    #[doc(hidden)]
+    fn seal(_: Token);
+}
+
+#[diagnostic::do_not_recommend]
+impl<S: MarkHandled<X, I>, X: ClientRequest, I> MarkAnswered<X, I> for S {
+    type Out = S::Out;
+    fn seal(_: Token) {}
+}
+
+/// Every [`ClientRequest`] route in the client's answer state has a handler
+/// (registered with [`ClientBuilder::on_request`](crate::ClientBuilder::on_request)).
+#[diagnostic::on_unimplemented(
+    message = "a client request route of this router has no answering handler",
+    label = "cannot connect yet",
+    note = "register a handler for every `ClientRequest` route with `.on_request(Route, handler)` before awaiting the client"
+)]
+pub trait EveryRequestAnswered<Shape> {
+    #[doc(hidden)]
+    fn seal(_: Token);
+}
+
+/// One element of the client's answer state is done.
+#[diagnostic::on_unimplemented(
+    message = "no answering handler for client request route `{Self}`",
+    label = "`{Self}` has no handler on this client",
+    note = "register one with `.on_request({Self}, handler)` on the client builder"
+)]
+pub trait HasAnswer<Kind> {
+    #[doc(hidden)]
+    fn seal(_: Token);
+}
+
+macro_rules! every_answered_rest {
+    ($($a:ident $k:ident,)*) => {
+        impl<$($a, $k,)*> EveryRequestAnswered<Rest<nest!($($k)* ; ())>> for nest!($($a)* ; ())
+        where
+            $($a: HasAnswer<$k>,)*
+        {
+            fn seal(_: Token) {}
+        }
+    };
+}
+for_each_rest!(every_answered_rest);
+
+macro_rules! every_answered_chunk {
+    ($($a:ident $k:ident,)*) => {
+        impl<$($a, $k,)* T, P> EveryRequestAnswered<Chunk<nest!($($k)* ; ()), P>>
+            for nest!($($a)* ; T)
+        where
+            $($a: HasAnswer<$k>,)*
+            T: EveryRequestAnswered<P>,
+        {
+            fn seal(_: Token) {}
+        }
+    };
+}
+with_chunk!(every_answered_chunk);
+
+impl<X: Incoming> HasAnswer<AsIncoming> for X {
+    fn seal(_: Token) {}
+}
+
+impl<X: Outgoing> HasAnswer<AsOutgoing> for X {
+    fn seal(_: Token) {}
+}
+
+impl<X: Request> HasAnswer<AsRequest> for X {
+    fn seal(_: Token) {}
+}
+
+impl<X: ClientRequest> HasAnswer<AsClientRequest> for Handled<X> {
+    fn seal(_: Token) {}
+}
+
+impl<N, S, P> HasAnswer<AsScope<P>> for Scope<N, S>
+where
+    N: Namespace,
+    S: EveryRequestAnswered<P>,
 {
     fn seal(_: Token) {}
 }

@@ -66,6 +66,10 @@ pub struct AsOutgoing {
 pub struct AsRequest {
     _private: (),
 }
+/// Inference picks this: the element is a client request route (server asks).
+pub struct AsClientRequest {
+    _private: (),
+}
 /// Inference picks this: the element is a scope whose router has shape `P`.
 pub struct AsScope<P> {
     _private: PhantomData<fn() -> P>,

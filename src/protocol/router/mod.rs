@@ -59,7 +59,10 @@ mod walk; // Router, RouteNode: a well-formed router, walked for its routes
 
 pub use contains::Contains;
 pub(crate) use contains::wire_name;
-pub use handled::{EveryRouteHandled, HasHandler, MarkHandled, NotYetHandled};
+pub use handled::{
+    EveryRequestAnswered, EveryRouteHandled, HasAnswer, HasHandler, MarkAnswered, MarkHandled,
+    NotYetHandled,
+};
 pub(crate) use table::RouteTable;
 pub use table::routes;
 pub use walk::{Direction, RouteInfo, RouteNode, Router};

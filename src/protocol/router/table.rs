@@ -54,6 +54,6 @@ impl RouteTable {
     pub(crate) fn incoming(&self) -> impl Iterator<Item = &RouteInfo> {
         self.routes
             .iter()
-            .filter(|r| r.direction != Direction::Outgoing)
+            .filter(|r| matches!(r.direction, Direction::Incoming | Direction::Request))
     }
 }

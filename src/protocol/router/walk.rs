@@ -3,10 +3,10 @@
 
 use std::any::type_name;
 
-use super::index::{AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Rest};
+use super::index::{AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Rest};
 use crate::protocol::error::BuildError;
 use crate::protocol::route::{
-    Incoming, Namespace, Outgoing, Request, Scope, assert_marker, check_segment,
+    ClientRequest, Incoming, Namespace, Outgoing, Request, Scope, assert_marker, check_segment,
 };
 
 mod private {
@@ -30,6 +30,8 @@ pub enum Direction {
     Outgoing,
     /// Client → server with a reply ([`Request`]).
     Request,
+    /// Server → client with a reply ([`ClientRequest`]).
+    ClientRequest,
 }
 
 /// One route of a router, as found by walking it.
@@ -60,7 +62,7 @@ pub trait Router<Shape>: Send + Sync + 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a route",
     label = "listed in a router",
-    note = "every element of a router implements `Incoming`, `Outgoing` or `Request` (exactly one of them), or is a `Scope<Namespace, Router>`"
+    note = "every element of a router implements `Incoming`, `Outgoing`, `Request` or `ClientRequest` (exactly one of them), or is a `Scope<Namespace, Router>`"
 )]
 pub trait RouteNode<Kind>: Send + Sync + 'static {
     #[doc(hidden)]
@@ -143,6 +145,13 @@ impl<X: Outgoing> RouteNode<AsOutgoing> for X {
 impl<X: Request> RouteNode<AsRequest> for X {
     fn walk(walk: &mut Walk<'_>) {
         push_route::<X>(walk, X::NAME, Direction::Request);
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<X: ClientRequest> RouteNode<AsClientRequest> for X {
+    fn walk(walk: &mut Walk<'_>) {
+        push_route::<X>(walk, X::NAME, Direction::ClientRequest);
     }
 }
 
