@@ -234,10 +234,13 @@ async fn on_the_wire_a_question_is_a_message_with_an_id() {
     assert_eq!(server.outcome().await, "invalid answer");
     c.expect("onOutcome").await;
 
-    // An answer without an id is a malformed message, told to the client.
+    // Without an id it is no answer: refused as a route no client may send.
     c.send_raw(r#"{"type":"$zocket.reply","payload":{"yes":true}}"#)
         .await;
-    c.expect_error("invalid_json").await;
+    assert_eq!(
+        c.expect_error("unknown_route").await["route"],
+        "$zocket.reply"
+    );
 }
 
 #[tokio::test]

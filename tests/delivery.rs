@@ -35,6 +35,50 @@ async fn broadcast_except_skips_the_sender() {
 }
 
 #[tokio::test]
+async fn except_leaves_out_several_clients() {
+    let server = start().await;
+    let mut a = Client::connect(&server, "a").await;
+    let mut b = Client::connect(&server, "b").await;
+    let mut c = Client::connect(&server, "c").await;
+    let (ida, idb, idc) = (
+        a.whoami().await.id,
+        b.whoami().await.id,
+        c.whoami().await.id,
+    );
+    let text = |t: &str| Text { text: t.into() };
+    // An array of ids, a Vec, and calls that add up: each time only c gets it.
+    let sent = [
+        server
+            .handle
+            .send(OnBroadcast, text("1"))
+            .unwrap()
+            .except([ida, idb])
+            .broadcast(),
+        server
+            .handle
+            .send(OnBroadcast, text("2"))
+            .unwrap()
+            .except(vec![ida, idb])
+            .to([ida, idb, idc]),
+        server
+            .handle
+            .send(OnBroadcast, text("3"))
+            .unwrap()
+            .except(ida)
+            .except(idb)
+            .broadcast(),
+    ];
+    assert_eq!(sent, [1, 1, 1]);
+    for t in ["1", "2", "3"] {
+        assert_eq!(c.expect("onBroadcast").await["text"], t);
+    }
+    // a and b got none of them: their next message is their barrier reply.
+    a.barrier().await;
+    b.barrier().await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn send_to_chosen_ids_reaches_only_them() {
     let server = start().await;
     let mut a = Client::connect(&server, "a").await;

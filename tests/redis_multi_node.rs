@@ -1,5 +1,6 @@
 //! Three zocket servers sharing a real redis-server: room sends, broadcasts,
-//! `except` and sends to a client id on another node arrive exactly once.
+//! `except` (one id or several, on several nodes) and sends to a client id on
+//! another node arrive exactly once.
 //! `.ci/run` starts redis-server on 127.0.0.1:6379 (or set REDIS_URL).
 #![cfg(feature = "redis")]
 
@@ -126,6 +127,26 @@ async fn deliveries_cross_nodes_exactly_once() {
     a.send("broadcast", json!({"text": "fence 4"})).await;
     for x in [&mut a, &mut b, &mut c, &mut d] {
         fence(x, "fence 4").await;
+    }
+
+    // Several clients left out, on several nodes (b and d on node 1, c on
+    // node 2), from node 0: only a gets it.
+    let n = nodes[0]
+        .handle
+        .send(
+            OnBroadcast,
+            Text {
+                text: "only a".into(),
+            },
+        )
+        .unwrap()
+        .except([client_ids[1], client_ids[2], d_id])
+        .broadcast();
+    assert_eq!(n, 1);
+    assert_eq!(a.expect("onBroadcast").await["text"], "only a");
+    a.send("broadcast", json!({"text": "fence 5"})).await;
+    for x in [&mut a, &mut b, &mut c, &mut d] {
+        fence(x, "fence 5").await;
     }
     drop((a, b, c, d));
     for n in nodes {

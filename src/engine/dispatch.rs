@@ -243,7 +243,8 @@ pub(crate) fn answer_in(text: &str, conn: &Conn) -> Option<Result<(), Failure>> 
 /// A client's answer to a question the server asked it: `$zocket.reply`
 /// with the question's `id`, or `$zocket.error` whose payload carries it.
 /// An answer to no waiting question (late, after the timeout) is dropped;
-/// one without a numeric id is a malformed message.
+/// one without a numeric id is refused as `unknown_route`, as before
+/// client answers existed.
 #[allow(
     clippy::result_large_err,
     reason = "the error path is cold; Failure is what the caller reports"
@@ -270,10 +271,11 @@ fn take_answer(
             .and_then(|r| Some((r.id?, Answer::Refused(r.message))))
     };
     let Some((id, answer)) = answer else {
+        // Not an answer: as for any name no incoming route has.
         return Err(Failure::new(
-            ErrorKind::InvalidJson,
+            ErrorKind::UnknownRoute,
             Some(route),
-            "an answer needs the numeric `id` of the server's question",
+            "no incoming route has this name (a client sends it only to answer a question of the server, with its numeric `id`)",
         ));
     };
     if !conn.hub.asks.answer(conn.id, id, answer) {

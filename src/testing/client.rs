@@ -1,5 +1,9 @@
 //! [`TestClient`]: one in-memory connection with typed sends, requests and
 //! expectations, and the record of everything it exchanged.
+//!
+//! Longer than 500 lines because one client speaks every kind of exchange
+//! (messages, requests both ways, errors, recovery) and records all of them
+//! in one transcript; split, each part would need the socket and the record.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -23,6 +23,7 @@ pub(crate) use private::{Token, Walk};
 
 /// Which way a route's messages travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Direction {
     /// Client → server ([`Incoming`]).
     Incoming,
