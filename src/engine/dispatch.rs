@@ -164,6 +164,20 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
     conn: &Conn,
     data: &U,
 ) -> Result<(), Failure> {
+    // The common form, `{"type":..,"payload":..}`: the payload is read once,
+    // by the handler's decoder. If it turns out not to be the whole rest of
+    // the message (a field follows it), nothing has run yet: read it in full.
+    if let Some((route, raw)) = wire::fast_envelope(text)
+        && let Some(entry) = handlers.table.get(route)
+    {
+        match run(entry.as_ref(), route, raw, Reply::None, conn, data).await {
+            Err(failure) if failure.payload.kind == ErrorKind::InvalidPayload => {}
+            result => {
+                conn.hub.counters.message_in(route);
+                return result;
+            }
+        }
+    }
     let envelope = wire::parse_envelope(text).map_err(|e| {
         Failure::new(
             ErrorKind::InvalidJson,
@@ -217,13 +231,28 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
     };
     conn.hub.counters.message_in(route);
     let raw = envelope.payload.map_or(wire::NULL, |p| p.get());
+    run(entry.as_ref(), route, raw, reply, conn, data)
+        .await
+        .map_err(|f| rpc_failed(with_id(f)))
+}
+
+/// Runs one entry (decode, validate, middleware, handler) in its span,
+/// turning a panic into a failure.
+async fn run<U: Clone + Send + Sync + 'static>(
+    entry: &dyn ErasedHandler<U>,
+    route: &str,
+    raw: &str,
+    reply: Reply<'_>,
+    conn: &Conn,
+    data: &U,
+) -> Result<(), Failure> {
     let span = tracing::debug_span!("message", route, client = %conn.id);
     let call = entry
         .call(route, raw, reply, conn.clone(), data.clone())
         .instrument(span);
     match AssertUnwindSafe(call).catch_unwind().await {
-        Ok(result) => result.map_err(|f| rpc_failed(with_id(f))),
-        Err(panic) => Err(rpc_failed(with_id(Failure::panicked(route, &panic)))),
+        Ok(result) => result,
+        Err(panic) => Err(Failure::panicked(route, &panic)),
     }
 }
 

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::protocol::json;
 use crate::protocol::route::{ERROR_ROUTE, REPLY_ROUTE};
 
 /// An incoming envelope borrowing from the frame's text.
@@ -64,7 +65,7 @@ pub(crate) fn encode_rpc_response<P: Serialize + ?Sized>(
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<&'a ErrorPayload>,
     }
-    serde_json::to_string(&Out {
+    json::to_string(&Out {
         route: RPC_RESPONSE_ROUTE,
         rpc_id,
         payload,
@@ -99,6 +100,38 @@ pub(crate) fn parse_envelope(text: &str) -> Result<Envelope<'_>, serde_json::Err
     serde_json::from_str(text)
 }
 
+/// The route and the payload's text of a message written exactly as Zocket
+/// clients write it, `{"type":"<route>","payload":<value>}`, found without
+/// reading the payload (the handler's decoder reads it once, in full).
+///
+/// `None` when the text does not start that way, when its last bytes look
+/// like an `id`, `rpcId` or `offset` field follows the payload, or when the
+/// route has escapes: those go through [`parse_envelope`]. If the payload
+/// text is in fact followed by another field, it does not parse as one JSON
+/// value, and the caller falls back to [`parse_envelope`] too: this only
+/// saves a pass, it never changes what a message means.
+pub(crate) fn fast_envelope(text: &str) -> Option<(&str, &str)> {
+    const FIELDS_AFTER: [&[u8]; 3] = [b",\"id\":", b",\"rpcId\":", b",\"offset\":"];
+    let rest = text.strip_prefix(r#"{"type":""#)?;
+    let end = rest.find('"')?;
+    let route = &rest[..end];
+    if route.contains('\\') {
+        return None;
+    }
+    let payload = rest[end..]
+        .strip_prefix(r#"","payload":"#)?
+        .strip_suffix('}')?;
+    let bytes = payload.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(96)..];
+    if FIELDS_AFTER
+        .iter()
+        .any(|field| tail.windows(field.len()).any(|w| w == *field))
+    {
+        return None;
+    }
+    Some((route, payload))
+}
+
 /// Serializes `{"type": route, "payload": payload}`.
 pub(crate) fn encode<P: Serialize + ?Sized>(
     route: &str,
@@ -130,7 +163,7 @@ fn encode_with_id<P: Serialize + ?Sized, I: Serialize>(
         id: Option<I>,
         payload: &'a P,
     }
-    serde_json::to_string(&Out { route, id, payload })
+    json::to_string(&Out { route, id, payload })
 }
 
 /// What went wrong with a message, as told to the client on the reserved route
@@ -262,6 +295,31 @@ pub(crate) fn issue_of_json(err: &serde_json::Error) -> Issue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_envelope_takes_only_the_plain_form() {
+        assert_eq!(
+            fast_envelope(r#"{"type":"chat.post","payload":{"text":"hi"}}"#),
+            Some(("chat.post", r#"{"text":"hi"}"#))
+        );
+        assert_eq!(
+            fast_envelope(r#"{"type":"x","payload":null}"#),
+            Some(("x", "null"))
+        );
+        // Fields after the payload, other spacing or order, escapes: the full parse.
+        for text in [
+            r#"{"type":"x","payload":{"a":1},"id":7}"#,
+            r#"{"type":"x","payload":1,"rpcId":"k"}"#,
+            r#"{"type": "x", "payload": 1}"#,
+            r#"{"payload":1,"type":"x"}"#,
+            r#"{"type":"x\"y","payload":1}"#,
+            r#"{"type":"x"}"#,
+            r#"{"type":"x","payload":1"#,
+            "",
+        ] {
+            assert_eq!(fast_envelope(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn envelope_keeps_payload_raw() {

@@ -1,0 +1,657 @@
+//! The JSON writer of every outgoing message: serde's data model written as
+//! compact JSON, byte for byte what `serde_json::to_string` writes, with a
+//! string escaper that checks eight bytes at a time.
+//!
+//! Why not `serde_json::to_string`: its escaper looks every byte of every
+//! string up in a table, one at a time; profiling the 16 KiB echo showed it
+//! as the largest single cost of the server (a quarter of its CPU). Strings
+//! are most of what large payloads carry, so this writer scans them a word
+//! at a time and copies clean runs whole. Numbers and punctuation still go
+//! through serde_json's own [`CompactFormatter`], and errors are
+//! `serde_json::Error`s, so nothing else changes. `serde_json::value::RawValue`
+//! is written verbatim, as serde_json does.
+
+use serde::ser::{self, Impossible, Serialize};
+use serde_json::ser::{CompactFormatter, Formatter};
+
+type Error = serde_json::Error;
+type Result<T = ()> = std::result::Result<T, Error>;
+
+/// Serializes `value` as compact JSON.
+pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+    let mut out = Vec::with_capacity(128);
+    value.serialize(&mut Json { out: &mut out })?;
+    // Only valid UTF-8 is written: str input, ASCII punctuation and escapes.
+    Ok(String::from_utf8(out).expect("the writer writes UTF-8"))
+}
+
+/// The name serde_json gives the struct a `RawValue` serializes as.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+fn io(e: std::io::Error) -> Error {
+    Error::io(e)
+}
+
+fn custom(msg: &str) -> Error {
+    <Error as ser::Error>::custom(msg)
+}
+
+/// Writes `s` as a JSON string: quoted, with `"`, `\` and control
+/// characters escaped as serde_json escapes them.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0; // first byte not yet written
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(block) = bytes.get(i..i + 16)
+            && is_clean(block.try_into().expect("16 bytes"))
+        {
+            i += 16;
+            continue;
+        }
+        let b = bytes[i];
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ]);
+                i += 1;
+                start = i;
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Whether no byte of `block` needs escaping (none is below 0x20, `"` or
+/// `\`), eight bytes at a time in plain integer arithmetic (the crate
+/// forbids `unsafe`, which SIMD intrinsics would need here).
+#[inline(always)]
+fn is_clean(block: &[u8; 16]) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGHS: u64 = ONES * 0x80;
+    // Each term sets a byte's high bit when that byte is below 0x20, `"` or
+    // `\` (a byte equal to c is a zero byte of w ^ c).
+    let dirty = |w: u64| {
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+        let q = w ^ (ONES * u64::from(b'"'));
+        let b = w ^ (ONES * u64::from(b'\\'));
+        below_space | (q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b)
+    };
+    let lo = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
+    let hi = u64::from_le_bytes(block[8..].try_into().expect("8 bytes"));
+    (dirty(lo) | dirty(hi)) & HIGHS == 0
+}
+
+struct Json<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl Json<'_> {
+    fn f(&mut self) -> (&mut Vec<u8>, CompactFormatter) {
+        (self.out, CompactFormatter)
+    }
+}
+
+macro_rules! ints {
+    ($($method:ident $ty:ty => $write:ident,)*) => {$(
+        fn $method(self, v: $ty) -> Result {
+            let (out, mut f) = self.f();
+            f.$write(out, v).map_err(io)
+        }
+    )*};
+}
+
+impl<'a, 'b> ser::Serializer for &'a mut Json<'b> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'a, 'b>;
+    type SerializeTuple = Compound<'a, 'b>;
+    type SerializeTupleStruct = Compound<'a, 'b>;
+    type SerializeTupleVariant = Compound<'a, 'b>;
+    type SerializeMap = Compound<'a, 'b>;
+    type SerializeStruct = Compound<'a, 'b>;
+    type SerializeStructVariant = Compound<'a, 'b>;
+
+    fn serialize_bool(self, v: bool) -> Result {
+        let (out, mut f) = self.f();
+        f.write_bool(out, v).map_err(io)
+    }
+    ints! {
+        serialize_i8 i8 => write_i8, serialize_i16 i16 => write_i16,
+        serialize_i32 i32 => write_i32, serialize_i64 i64 => write_i64,
+        serialize_i128 i128 => write_i128, serialize_u8 u8 => write_u8,
+        serialize_u16 u16 => write_u16, serialize_u32 u32 => write_u32,
+        serialize_u64 u64 => write_u64, serialize_u128 u128 => write_u128,
+    }
+    fn serialize_f32(self, v: f32) -> Result {
+        let (out, mut f) = self.f();
+        if v.is_finite() {
+            f.write_f32(out, v).map_err(io)
+        } else {
+            f.write_null(out).map_err(io)
+        }
+    }
+    fn serialize_f64(self, v: f64) -> Result {
+        let (out, mut f) = self.f();
+        if v.is_finite() {
+            f.write_f64(out, v).map_err(io)
+        } else {
+            f.write_null(out).map_err(io)
+        }
+    }
+    fn serialize_char(self, v: char) -> Result {
+        write_str(self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result {
+        write_str(self.out, v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result {
+        use ser::SerializeSeq;
+        let mut seq = self.serialize_seq(Some(v.len()))?;
+        for b in v {
+            seq.serialize_element(b)?;
+        }
+        seq.end()
+    }
+    fn serialize_none(self) -> Result {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.push(b':');
+        value.serialize(&mut *self)?;
+        self.out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a, 'b>> {
+        self.out.push(b'[');
+        if len == Some(0) {
+            self.out.push(b']');
+            return Ok(Compound::empty(self));
+        }
+        Ok(Compound::open(self))
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'a, 'b>> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Compound<'a, 'b>> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'a, 'b>> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.push(b':');
+        let mut c = self.serialize_seq(Some(len))?;
+        c.variant = true;
+        Ok(c)
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a, 'b>> {
+        self.out.push(b'{');
+        if len == Some(0) {
+            self.out.push(b'}');
+            return Ok(Compound::empty(self));
+        }
+        Ok(Compound::open(self))
+    }
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'a, 'b>> {
+        if name == RAW_VALUE_TOKEN {
+            let mut c = Compound::empty(self);
+            c.raw = true;
+            return Ok(c);
+        }
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'a, 'b>> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.push(b':');
+        let mut c = self.serialize_map(Some(len))?;
+        c.variant = true;
+        Ok(c)
+    }
+}
+
+/// An array, object or raw value being written.
+struct Compound<'a, 'b> {
+    ser: &'a mut Json<'b>,
+    /// Nothing written inside yet.
+    first: bool,
+    /// Already closed (it was empty).
+    closed: bool,
+    /// Inside `{"Variant": ..}`: one more `}` at the end.
+    variant: bool,
+    /// A `RawValue`: its one field is written verbatim.
+    raw: bool,
+}
+
+impl<'a, 'b> Compound<'a, 'b> {
+    fn open(ser: &'a mut Json<'b>) -> Self {
+        Compound {
+            ser,
+            first: true,
+            closed: false,
+            variant: false,
+            raw: false,
+        }
+    }
+    fn empty(ser: &'a mut Json<'b>) -> Self {
+        Compound {
+            closed: true,
+            ..Compound::open(ser)
+        }
+    }
+    fn comma(&mut self) {
+        if !self.first {
+            self.ser.out.push(b',');
+        }
+        self.first = false;
+    }
+    fn end_with(self, close: u8) -> Result {
+        if !self.closed && !self.raw {
+            self.ser.out.push(close);
+        }
+        if self.variant {
+            self.ser.out.push(b'}');
+        }
+        Ok(())
+    }
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.comma();
+        value.serialize(&mut *self.ser)
+    }
+    fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
+        if self.raw {
+            return value.serialize(Verbatim(self.ser.out));
+        }
+        self.comma();
+        write_str(self.ser.out, key);
+        self.ser.out.push(b':');
+        value.serialize(&mut *self.ser)
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.element(value)
+    }
+    fn end(self) -> Result {
+        self.end_with(b']')
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.element(value)
+    }
+    fn end(self) -> Result {
+        self.end_with(b']')
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.element(value)
+    }
+    fn end(self) -> Result {
+        self.end_with(b']')
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.element(value)
+    }
+    fn end(self) -> Result {
+        self.end_with(b']')
+    }
+}
+
+impl ser::SerializeMap for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result {
+        self.comma();
+        key.serialize(MapKey(self.ser.out))
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.ser.out.push(b':');
+        value.serialize(&mut *self.ser)
+    }
+    fn end(self) -> Result {
+        self.end_with(b'}')
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
+        self.field(key, value)
+    }
+    fn end(self) -> Result {
+        self.end_with(b'}')
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
+        self.field(key, value)
+    }
+    fn end(self) -> Result {
+        self.end_with(b'}')
+    }
+}
+
+/// The serializer of anything that only a string may be; every other
+/// method fails with `$msg`. `$str` writes the string.
+macro_rules! only_strings {
+    ($ty:ident, $msg:literal, |$out:ident, $s:ident| $str:expr, { $($extra:tt)* }) => {
+        impl ser::Serializer for $ty<'_> {
+            type Ok = ();
+            type Error = Error;
+            type SerializeSeq = Impossible<(), Error>;
+            type SerializeTuple = Impossible<(), Error>;
+            type SerializeTupleStruct = Impossible<(), Error>;
+            type SerializeTupleVariant = Impossible<(), Error>;
+            type SerializeMap = Impossible<(), Error>;
+            type SerializeStruct = Impossible<(), Error>;
+            type SerializeStructVariant = Impossible<(), Error>;
+
+            fn serialize_str(self, $s: &str) -> Result {
+                let $out = self.0;
+                $str;
+                Ok(())
+            }
+            $($extra)*
+            fn serialize_f32(self, _: f32) -> Result { Err(custom($msg)) }
+            fn serialize_f64(self, _: f64) -> Result { Err(custom($msg)) }
+            fn serialize_bytes(self, _: &[u8]) -> Result { Err(custom($msg)) }
+            fn serialize_none(self) -> Result { Err(custom($msg)) }
+            fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result { Err(custom($msg)) }
+            fn serialize_unit(self) -> Result { Err(custom($msg)) }
+            fn serialize_unit_struct(self, _: &'static str) -> Result { Err(custom($msg)) }
+            fn serialize_newtype_variant<T: Serialize + ?Sized>(
+                self, _: &'static str, _: u32, _: &'static str, _: &T,
+            ) -> Result { Err(custom($msg)) }
+            fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> { Err(custom($msg)) }
+            fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> { Err(custom($msg)) }
+            fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
+                Err(custom($msg))
+            }
+            fn serialize_tuple_variant(
+                self, _: &'static str, _: u32, _: &'static str, _: usize,
+            ) -> Result<Self::SerializeTupleVariant> { Err(custom($msg)) }
+            fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> { Err(custom($msg)) }
+            fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+                Err(custom($msg))
+            }
+            fn serialize_struct_variant(
+                self, _: &'static str, _: u32, _: &'static str, _: usize,
+            ) -> Result<Self::SerializeStructVariant> { Err(custom($msg)) }
+        }
+    };
+}
+
+/// A `RawValue`'s text, written as it is.
+struct Verbatim<'a>(&'a mut Vec<u8>);
+
+macro_rules! refuse_scalars {
+    ($msg:literal; $($method:ident $ty:ty,)*) => {$(
+        fn $method(self, _: $ty) -> Result { Err(custom($msg)) }
+    )*};
+}
+
+only_strings!(
+    Verbatim,
+    "a raw JSON value must be a string",
+    |out, s| out.extend_from_slice(s.as_bytes()),
+    {
+        refuse_scalars! { "a raw JSON value must be a string";
+            serialize_bool bool, serialize_i8 i8, serialize_i16 i16, serialize_i32 i32,
+            serialize_i64 i64, serialize_i128 i128, serialize_u8 u8, serialize_u16 u16,
+            serialize_u32 u32, serialize_u64 u64, serialize_u128 u128, serialize_char char,
+        }
+        fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result {
+            Err(custom("a raw JSON value must be a string"))
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result {
+            Err(custom("a raw JSON value must be a string"))
+        }
+    }
+);
+
+/// An object key: strings, and what serde_json quotes into one (integers,
+/// `bool`, `char`, unit variants, newtype structs of those).
+struct MapKey<'a>(&'a mut Vec<u8>);
+
+macro_rules! quoted_keys {
+    ($($method:ident $ty:ty => $write:ident,)*) => {$(
+        fn $method(self, v: $ty) -> Result {
+            self.0.push(b'"');
+            CompactFormatter.$write(self.0, v).map_err(io)?;
+            self.0.push(b'"');
+            Ok(())
+        }
+    )*};
+}
+
+only_strings!(
+    MapKey,
+    "key must be a string",
+    |out, s| write_str(out, s),
+    {
+        quoted_keys! {
+            serialize_bool bool => write_bool, serialize_i8 i8 => write_i8,
+            serialize_i16 i16 => write_i16, serialize_i32 i32 => write_i32,
+            serialize_i64 i64 => write_i64, serialize_i128 i128 => write_i128,
+            serialize_u8 u8 => write_u8, serialize_u16 u16 => write_u16,
+            serialize_u32 u32 => write_u32, serialize_u64 u64 => write_u64,
+            serialize_u128 u128 => write_u128,
+        }
+        fn serialize_char(self, v: char) -> Result {
+            write_str(self.0, v.encode_utf8(&mut [0; 4]));
+            Ok(())
+        }
+        fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result {
+            write_str(self.0, variant);
+            Ok(())
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result {
+            value.serialize(self)
+        }
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use serde::Serialize;
+    use serde_json::json;
+    use serde_json::value::RawValue;
+
+    use super::to_string;
+
+    /// Every string of one byte, and strings mixing escapes with long clean runs.
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        for b in 0u8..=127 {
+            let s = String::from(b as char);
+            assert_eq!(
+                to_string(&s).unwrap(),
+                serde_json::to_string(&s).unwrap(),
+                "{b}"
+            );
+        }
+        let samples = [
+            String::new(),
+            "x".repeat(16 * 1024),
+            "abcdefg\"hijklmno\\pqrstuv\nwxyz\u{1}\u{1f}\u{7f}".repeat(37),
+            "héllo wörld — ✓ 🎉".repeat(50),
+            "a\"".into(),
+            "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}".into(),
+            "0123456\"".into(),
+            "01234567\\".into(),
+        ];
+        for s in samples {
+            assert_eq!(to_string(&s).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+    }
+
+    #[derive(Serialize)]
+    enum E {
+        Unit,
+        New(u8),
+        Tuple(u8, String),
+        Struct { a: Option<f64>, b: Vec<u8> },
+    }
+
+    #[derive(Serialize)]
+    struct Everything<'a> {
+        n: i64,
+        u: u128,
+        f: f64,
+        nan: f32,
+        t: bool,
+        none: Option<u8>,
+        unit: (),
+        tuple: (u8, &'a str, char),
+        list: Vec<E>,
+        empty_list: Vec<u8>,
+        empty_map: BTreeMap<String, u8>,
+        int_keys: BTreeMap<i32, &'a str>,
+        bool_keys: BTreeMap<bool, u8>,
+        nested: serde_json::Value,
+        raw: &'a RawValue,
+        bytes: &'a [u8],
+    }
+
+    #[test]
+    fn the_data_model_is_written_as_serde_json_writes_it() {
+        let raw = RawValue::from_string(r#"{"kept": [1, 2]}"#.into()).unwrap();
+        let value = Everything {
+            n: -42,
+            u: u128::MAX,
+            f: 1.5e300,
+            nan: f32::NAN,
+            t: true,
+            none: None,
+            unit: (),
+            tuple: (7, "s\"", 'é'),
+            list: vec![
+                E::Unit,
+                E::New(1),
+                E::Tuple(2, "x".into()),
+                E::Struct {
+                    a: Some(0.1),
+                    b: vec![],
+                },
+            ],
+            empty_list: vec![],
+            empty_map: BTreeMap::new(),
+            int_keys: [(-1, "a"), (2, "b")].into(),
+            bool_keys: [(true, 1)].into(),
+            nested: json!({"a": [1, {"b": null}], "c": "d\n"}),
+            raw: &raw,
+            bytes: b"hi",
+        };
+        assert_eq!(
+            to_string(&value).unwrap(),
+            serde_json::to_string(&value).unwrap()
+        );
+        let map: HashMap<String, Vec<Option<bool>>> = [("k".into(), vec![Some(true), None])].into();
+        assert_eq!(
+            to_string(&map).unwrap(),
+            serde_json::to_string(&map).unwrap()
+        );
+    }
+
+    #[test]
+    fn keys_that_are_not_strings_fail_as_in_serde_json() {
+        let map: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into();
+        assert!(serde_json::to_string(&map).is_err());
+        assert!(to_string(&map).is_err());
+    }
+}
