@@ -166,6 +166,26 @@ impl Dispatcher {
     }
 }
 
+/// Arbitrary text, read as JSON: zocket's writer must write every value
+/// exactly as serde_json does (strings of any content included), and the
+/// one-pass envelope reader must agree with the full parse.
+pub fn json(text: &str) {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => serde_json::Value::String(text.to_owned()),
+    };
+    let ours = crate::protocol::json::to_string(&value).expect("a Value always serializes");
+    let theirs = serde_json::to_string(&value).expect("a Value always serializes");
+    assert_eq!(ours, theirs);
+    if let Some((route, payload)) = crate::protocol::wire::fast_envelope(text)
+        && let Ok(full) = crate::protocol::wire::parse_envelope(text)
+        && serde_json::from_str::<serde_json::Value>(payload).is_ok()
+    {
+        assert_eq!(route, full.route);
+        assert_eq!(Some(payload), full.payload.map(|p| p.get()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +206,9 @@ mod tests {
             "",
         ] {
             d.frame(input);
+            json(input);
         }
+        json("\"\\u0001\\\"x\"");
+        json("not json \u{1} \" \\ é");
     }
 }

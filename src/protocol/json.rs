@@ -580,6 +580,33 @@ mod tests {
         }
     }
 
+    /// Ten thousand strings drawn from an alphabet of escapes, ASCII and
+    /// multi-byte characters, at every alignment of the 16-byte blocks.
+    #[test]
+    fn random_strings_are_written_as_serde_json_writes_them() {
+        const ALPHABET: [&str; 12] = [
+            "a", "Z", " ", "\"", "\\", "\n", "\u{0}", "\u{1f}", "\u{7f}", "é", "✓", "🎉",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..10_000 {
+            let len = (next() % 80) as usize;
+            let s: String = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                to_string(&s).unwrap(),
+                serde_json::to_string(&s).unwrap(),
+                "{s:?}"
+            );
+        }
+    }
+
     #[derive(Serialize)]
     enum E {
         Unit,
