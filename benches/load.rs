@@ -1,5 +1,7 @@
-//! Load generator: zocket against a hand-written tokio-tungstenite server, in
-//! the same run, on this machine.
+//! Load generator: zocket against two raw servers, in the same run, on this
+//! machine: a hand-written tokio-tungstenite server, and a few lines of Bun
+//! (whose WebSockets are uWebSockets; installed from npm into `target/` on
+//! first use, or the row says SKIPPED).
 //!
 //! ```text
 //! cargo bench --bench load                 # the full run (a few minutes)
@@ -8,9 +10,10 @@
 //!
 //! Each server runs in its own process pinned to core 0 (`taskset -c 0`) on a
 //! single-threaded tokio runtime; this load generator pins itself to core 1.
-//! Workloads: echo (small and 16 KiB frames), fan-out to a room of N, idle
-//! memory per connection. Every figure is the median of the repeats; the table
-//! prints each zocket figure as a ratio of the raw baseline's.
+//! Workloads: echo (64 B, 1 KiB, 16 KiB and 64 KiB frames), fan-out to a
+//! room of N (and of 1,000 with 16 KiB messages), idle memory per
+//! connection. Every figure is the median of the repeats; the table prints
+//! each zocket figure as a ratio of both baselines'.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +26,15 @@ use tungstenite::Message;
 
 mod support;
 use support::{Server, connect_many, serve_or_pin};
+
+/// Echo payload sizes: the text's length, and the row label (the whole
+/// frame is about 40 bytes longer).
+const ECHO_SIZES: &[(usize, &str)] = &[
+    (40, "64 B"),
+    (1024, "1 KiB"),
+    (16 * 1024, "16 KiB"),
+    (64 * 1024, "64 KiB"),
+];
 
 fn echo_frame(size: usize) -> String {
     let text = "x".repeat(size);
@@ -103,8 +115,14 @@ struct FanoutResult {
     server_cpu_us_per_delivery: f64,
 }
 
-async fn fanout(server: &Server, receivers: usize, burst: usize, rounds: usize) -> FanoutResult {
-    fanout_across(&[server], receivers, burst, rounds).await
+async fn fanout(
+    server: &Server,
+    receivers: usize,
+    burst: usize,
+    rounds: usize,
+    text_len: usize,
+) -> FanoutResult {
+    fanout_across(&[server], receivers, burst, rounds, text_len).await
 }
 
 /// Fan-out with the receivers spread evenly over `servers` and the sender on
@@ -114,6 +132,7 @@ async fn fanout_across(
     receivers: usize,
     burst: usize,
     rounds: usize,
+    text_len: usize,
 ) -> FanoutResult {
     let join = r#"{"type":"join","payload":{"room":"r"}}"#;
     let mut conns = Vec::with_capacity(receivers);
@@ -158,7 +177,11 @@ async fn fanout_across(
     if joined.load(Ordering::SeqCst) < receivers {
         all_joined.notified().await;
     }
-    let say = r#"{"type":"say","payload":{"room":"r","text":"0123456789012345678901234567890123456789"}}"#;
+    let say = format!(
+        r#"{{"type":"say","payload":{{"room":"r","text":"{}"}}}}"#,
+        "0123456789".repeat(text_len.div_ceil(10))[..text_len].to_owned()
+    );
+    let say = say.as_str();
     if servers.len() > 1 {
         // Wait until deliveries cross nodes (every adapter subscribed): probe
         // until a message has reached every receiver, then let stragglers land.
@@ -284,7 +307,7 @@ async fn recovery(args: &Args) -> Vec<(String, f64, f64)> {
             );
             s.stop().await;
             let s = Server::start(kind).await;
-            let r = fanout(&s, fanout_n, args.burst, args.rounds).await;
+            let r = fanout(&s, fanout_n, args.burst, args.rounds, 40).await;
             put(
                 format!("fan-out {fanout_n} deliveries/s"),
                 r.deliveries_per_sec,
@@ -329,6 +352,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 struct Row {
     name: String,
     raw: f64,
+    /// NaN when Bun could not be installed.
+    bun: f64,
     zocket: f64,
     better_high: bool,
 }
@@ -338,7 +363,7 @@ async fn measure(kind: &str, args: &Args) -> HashMap<String, f64> {
     for rep in 0..args.repeats {
         eprintln!("[{kind}] repeat {}/{}", rep + 1, args.repeats);
         let mut put = |k: String, v: f64| m.entry(k).or_insert_with(Vec::new).push(v);
-        for &(size, label) in &[(40usize, "64 B"), (16 * 1024, "16 KiB")] {
+        for &(size, label) in ECHO_SIZES {
             if !args.runs("echo") {
                 break;
             }
@@ -353,19 +378,30 @@ async fn measure(kind: &str, args: &Args) -> HashMap<String, f64> {
             );
             s.stop().await;
         }
-        for &n in &args.fanout {
+        // Small messages to every room size; 16 KiB messages to the first.
+        let large = args.fanout.first().map(|&n| (n, 16 * 1024, " 16 KiB"));
+        let runs = args.fanout.iter().map(|&n| (n, 40, "")).chain(large);
+        for (n, text_len, label) in runs {
             if !args.runs("fanout") {
                 break;
             }
+            let burst = if text_len > 1024 {
+                args.burst.div_ceil(4)
+            } else {
+                args.burst
+            };
             let s = Server::start(kind).await;
-            let r = fanout(&s, n, args.burst, args.rounds).await;
-            put(format!("fan-out {n} deliveries/s"), r.deliveries_per_sec);
+            let r = fanout(&s, n, burst, args.rounds, text_len).await;
             put(
-                format!("fan-out {n} burst to last receiver ms"),
+                format!("fan-out {n}{label} deliveries/s"),
+                r.deliveries_per_sec,
+            );
+            put(
+                format!("fan-out {n}{label} burst to last receiver ms"),
                 r.last_receiver_ms,
             );
             put(
-                format!("fan-out {n} server CPU µs/delivery"),
+                format!("fan-out {n}{label} server CPU µs/delivery"),
                 r.server_cpu_us_per_delivery,
             );
             s.stop().await;
@@ -453,6 +489,14 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let raw = measure("raw", &args).await;
+        let bun = if args.runs("echo") || args.runs("fanout") || args.runs("idle") {
+            match support::bun_binary() {
+                Some(_) => Some(measure("bun", &args).await),
+                None => None,
+            }
+        } else {
+            None
+        };
         let zocket = measure("zocket", &args).await;
         let raw4k_idle = if args.runs("idle") {
             let s = Server::start("raw-4k").await;
@@ -480,6 +524,10 @@ fn main() {
             .map(|k| Row {
                 name: k.clone(),
                 raw: raw[k],
+                bun: bun
+                    .as_ref()
+                    .and_then(|b| b.get(k).copied())
+                    .unwrap_or(f64::NAN),
                 zocket: zocket[k],
                 better_high: k.contains("/s"),
             })
@@ -536,22 +584,33 @@ fn print_table(args: &Args, rows: &[Row], raw4k_idle: f64) {
             args.burst, args.rounds
         );
         println!();
-        println!("| workload | raw tokio-tungstenite | zocket | zocket / raw |");
-        println!("|---|---|---|---|");
+        println!(
+            "| workload | raw tokio-tungstenite | raw Bun (uWebSockets) | zocket | zocket / raw | zocket / Bun |"
+        );
+        println!("|---|---|---|---|---|---|");
         for r in rows {
-            let ratio = r.zocket / r.raw;
             let note = if r.better_high {
                 "higher is better"
             } else {
                 "lower is better"
             };
+            let bun = if r.bun.is_nan() {
+                ("SKIPPED".to_owned(), "SKIPPED".to_owned())
+            } else {
+                (format!("{:.1}", r.bun), format!("{:.2}x", r.zocket / r.bun))
+            };
             println!(
-                "| {} | {:.1} | {:.1} | {:.2}x ({note}) |",
-                r.name, r.raw, r.zocket, ratio
+                "| {} | {:.1} | {} | {:.1} | {:.2}x ({note}) | {} |",
+                r.name,
+                r.raw,
+                bun.0,
+                r.zocket,
+                r.zocket / r.raw,
+                bun.1
             );
         }
         println!(
-            "| idle {} conns KiB/conn, raw with a 4 KiB read buffer | {:.1} | – | – |",
+            "| idle {} conns KiB/conn, raw with a 4 KiB read buffer | {:.1} | – | – | – | – |",
             args.idle, raw4k_idle
         );
     }
@@ -570,12 +629,12 @@ async fn fanout_redis(args: &Args) -> Vec<(String, f64, f64)> {
             let prefix = format!("zocket-bench-{}-{rep}-{n}", std::process::id());
             let kind = format!("zocket-redis {url} {prefix}");
             let single = Server::start(&kind).await;
-            let r1 = fanout_across(&[&single], n, args.burst, args.rounds).await;
+            let r1 = fanout_across(&[&single], n, args.burst, args.rounds, 40).await;
             single.stop().await;
             let prefix2 = format!("{prefix}-two");
             let kind2 = format!("zocket-redis {url} {prefix2}");
             let (a, b) = (Server::start(&kind2).await, Server::start(&kind2).await);
-            let r2 = fanout_across(&[&a, &b], n, args.burst, args.rounds).await;
+            let r2 = fanout_across(&[&a, &b], n, args.burst, args.rounds, 40).await;
             a.stop().await;
             b.stop().await;
             for (m, r) in [(&mut one, r1), (&mut two, r2)] {
@@ -603,16 +662,18 @@ async fn fanout_redis(args: &Args) -> Vec<(String, f64, f64)> {
 }
 
 fn order(name: &str) -> (u8, String) {
-    let group = if name.starts_with("echo 64") {
-        0
-    } else if name.starts_with("echo 16") {
-        1
-    } else if name.starts_with("fan-out 1000 ") {
-        2
-    } else if name.starts_with("fan-out") {
-        3
-    } else {
-        4
-    };
-    (group, name.to_owned())
+    let groups = [
+        "echo 64 B",
+        "echo 1 KiB",
+        "echo 16 KiB",
+        "echo 64 KiB",
+        "fan-out 1000 16 KiB",
+        "fan-out 1000 ",
+        "fan-out",
+    ];
+    let group = groups
+        .iter()
+        .position(|g| name.starts_with(g))
+        .unwrap_or(groups.len());
+    (group as u8, name.to_owned())
 }

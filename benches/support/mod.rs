@@ -1,6 +1,6 @@
-//! Shared by the load and soak benchmarks: the servers (zocket and the raw
-//! tokio-tungstenite baseline), each run as its own pinned process, and client
-//! connection helpers.
+//! Shared by the load and soak benchmarks: the servers (zocket, the raw
+//! tokio-tungstenite baseline and the raw Bun baseline), each run as its own
+//! pinned process, and client connection helpers.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
@@ -269,8 +269,57 @@ pub struct Server {
     pub pid: u32,
 }
 
+/// The Bun version the second baseline runs (npm package `bun`).
+const BUN_VERSION: &str = "1.4.5";
+
+/// The `bun` binary for the Bun baseline: `ZOCKET_BENCH_BUN`, or the npm
+/// package installed (once) into `target/bench-bun` with the machine's own
+/// npm configuration. `None` (and a loud line) when it cannot be had.
+pub fn bun_binary() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("ZOCKET_BENCH_BUN") {
+        return Some(path.into());
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-bun");
+    let bin = dir.join("node_modules/.bin/bun");
+    let works = |bin: &std::path::Path| {
+        std::process::Command::new(bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works(&bin) {
+        return Some(bin);
+    }
+    eprintln!("installing bun {BUN_VERSION} from npm into {} ...", dir.display());
+    let _ = std::fs::create_dir_all(&dir);
+    let installed = std::process::Command::new("npm")
+        .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir)
+        .arg(format!("bun@{BUN_VERSION}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if installed && works(&bin) {
+        return Some(bin);
+    }
+    eprintln!("\n***** SKIPPED: the raw Bun baseline (bun {BUN_VERSION} could not be installed with npm) *****\n");
+    None
+}
+
 impl Server {
     pub async fn start(kind: &str) -> Server {
+        if kind == "bun" {
+            let bun = bun_binary().expect("bun is installed (checked before)");
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/support/bun_server.js");
+            let mut cmd = if has_taskset() {
+                let mut c = Command::new("taskset");
+                c.args(["-c", "0"]).arg(bun);
+                c
+            } else {
+                Command::new(bun)
+            };
+            return Server::spawn(cmd.arg(script)).await;
+        }
         let exe = std::env::current_exe().unwrap();
         let mut cmd = if has_taskset() {
             let mut c = Command::new("taskset");
@@ -279,8 +328,11 @@ impl Server {
         } else {
             Command::new(exe)
         };
+        Server::spawn(cmd.args(["--serve", kind])).await
+    }
+
+    async fn spawn(cmd: &mut Command) -> Server {
         let mut child = cmd
-            .args(["--serve", kind])
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
