@@ -290,10 +290,19 @@ pub fn bun_binary() -> Option<std::path::PathBuf> {
     if works(&bin) {
         return Some(bin);
     }
-    eprintln!("installing bun {BUN_VERSION} from npm into {} ...", dir.display());
+    eprintln!(
+        "installing bun {BUN_VERSION} from npm into {} ...",
+        dir.display()
+    );
     let _ = std::fs::create_dir_all(&dir);
     let installed = std::process::Command::new("npm")
-        .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
         .arg(&dir)
         .arg(format!("bun@{BUN_VERSION}"))
         .stdout(Stdio::null())
@@ -302,7 +311,9 @@ pub fn bun_binary() -> Option<std::path::PathBuf> {
     if installed && works(&bin) {
         return Some(bin);
     }
-    eprintln!("\n***** SKIPPED: the raw Bun baseline (bun {BUN_VERSION} could not be installed with npm) *****\n");
+    eprintln!(
+        "\n***** SKIPPED: the raw Bun baseline (bun {BUN_VERSION} could not be installed with npm) *****\n"
+    );
     None
 }
 
