@@ -54,7 +54,9 @@ fn custom(msg: &str) -> Error {
 /// characters escaped as serde_json escapes them.
 fn write_str(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
+    // Room for the quotes, a few escapes and the closing brackets after it,
+    // so a large string is not copied again by a reallocation at its end.
+    out.reserve(bytes.len() + 32);
     out.push('"');
     let mut start = 0; // first byte not yet written
     let mut i = 0;
