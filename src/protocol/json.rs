@@ -10,6 +10,10 @@
 //! through serde_json's own [`CompactFormatter`], and errors are
 //! `serde_json::Error`s, so nothing else changes. `serde_json::value::RawValue`
 //! is written verbatim, as serde_json does.
+//!
+//! Longer than 500 lines because serde's `Serializer` has thirty methods and
+//! seven compound traits, all implemented here around one private writer
+//! state; split, that state would have to be shared between files.
 
 use serde::ser::{self, Impossible, Serialize};
 use serde_json::ser::{CompactFormatter, Formatter};

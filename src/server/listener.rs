@@ -14,11 +14,11 @@ use super::frames::Frames;
 use super::http::{HeadRead, Refusal, plain_http, read_head, respond};
 use super::session;
 use super::socket::{Socket, Ws};
-use super::upgrade::{upgrade, websocket};
+use super::upgrade::{Upgraded, upgrade, websocket};
 use crate::app::builder::Zocket;
 use crate::engine::dispatch::Handlers;
 use crate::engine::hub::Hub;
-use crate::engine::lifecycle::{Lifecycle, PendingGuard, PendingRefused};
+use crate::engine::lifecycle::{Lifecycle, PendingGuard, PendingRefused, TaskGuard};
 
 impl<R, U> Zocket<R, U>
 where
@@ -158,12 +158,9 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
                             }
                         };
                         let _ = stream.set_nodelay(true);
-                        let service = self.clone();
                         let guard = hub.lifecycle.task_guard();
-                        tokio::spawn(async move {
-                            service.socket(stream, Some(peer), Some(pending)).await;
-                            drop(guard);
-                        });
+                        let task = self.clone().socket(stream, Some(peer), Some(pending), guard);
+                        tokio::spawn(task);
                     }
                     Err(e) => {
                         // Out of file descriptors and similar: back off instead of spinning.
@@ -190,30 +187,43 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
 
     /// Serves one accepted socket (TCP, or an in-memory pipe of the test
     /// kit): the HTTP handshake (counted as pending until it ends), then the
-    /// session.
-    pub(crate) async fn socket<S: Socket>(
+    /// session; `running` counts it as a running connection for shutdown.
+    ///
+    /// Not an `async fn`: an `async fn` stores its arguments twice (captured,
+    /// then rebound) for the whole life of the connection's task.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "see above: the size of every connection's task"
+    )]
+    pub(crate) fn socket<S: Socket>(
         self,
         stream: S,
         peer: Option<SocketAddr>,
         pending: Option<PendingGuard>,
-    ) {
-        // The handshake's state (request head, buffers) lives in its own
-        // allocation, freed before the long-lived connection phase starts.
-        let Some((ws, upgraded)) = Box::pin(self.handshake(stream, peer, pending)).await else {
-            return;
-        };
-        let peer = peer.map_or_else(|| "in-memory".to_owned(), |p| p.to_string());
-        session::run(
-            self.frames,
-            self.hub,
-            ws,
-            upgraded.registered,
-            upgraded.data,
-            &peer,
-        )
-        .await;
+        running: TaskGuard,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        async move {
+            // Counts this connection as running until the task ends.
+            let _running = running;
+            // The handshake's state (request head, buffers) lives in its own
+            // allocation, freed before the long-lived connection phase starts.
+            let handshake = Box::pin(self.handshake(stream, peer, pending));
+            let Some((ws, upgraded)) = handshake.await else {
+                return;
+            };
+            // Built in a block so that what only the start needs (the peer's
+            // name, the rest of the handshake's answer) is freed before the
+            // connection's long life begins.
+            let connection = {
+                let peer = peer.map_or_else(|| "in-memory".to_owned(), |p| p.to_string());
+                let Upgraded {
+                    registered, data, ..
+                } = upgraded;
+                session::run(self.frames, self.hub, ws, registered, data, &peer)
+            };
+            connection.await;
+        }
     }
-
     /// Reads the upgrade request and answers it: a WebSocket ready to serve,
     /// or `None` once the socket got its HTTP answer (or went away).
     ///
@@ -225,7 +235,7 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
         mut stream: S,
         peer: Option<SocketAddr>,
         pending: Option<PendingGuard>,
-    ) -> Option<(Ws<S>, super::upgrade::Upgraded<U>)> {
+    ) -> Option<(Ws<S>, Upgraded<U>)> {
         let _pending = pending;
         let hub = &self.hub;
         let config = &hub.config;

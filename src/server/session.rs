@@ -7,15 +7,21 @@
 //! wake-up that ran the handler, coalesced with anything else queued, in one
 //! flush. Writes never wait for a handler and handlers never wait for writes:
 //! the loop polls the socket for writing, the running handler, and the socket
-//! for reading (only when no handler is running, which keeps arrival order) in
-//! the same pass.
+//! for reading in the same pass. Handlers run one at a time in arrival order:
+//! while one runs, the loop reads on only to take answers to the server's
+//! questions (`Ctx::ask`); other messages wait, in order, up to a bound.
 //!
 //! What the loop does with a data frame is a type parameter ([`Frames`]): an
 //! app dispatches it to its handlers; the conformance echo server writes it
 //! back. The choice is made once per server, not checked per frame.
 //!
 //! Memory: tungstenite reads through a [`BufferedSocket`](super::socket::BufferedSocket),
-//! so an idle connection holds no large read buffer.
+//! so an idle connection holds no large read buffer; the future a
+//! connection's task holds is built so that it carries the session once.
+//!
+//! Longer than 500 lines because the poll loop and the steps it takes (write,
+//! read, handler, heartbeat, timeouts, close) share the private `Session`
+//! state; split, each part would need all of it.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -35,11 +41,9 @@ use super::recovery::{conclude, greeting};
 use super::socket::{Socket, Ws};
 use crate::engine::conn::Conn;
 use crate::engine::dispatch::{Failure, LogBudget, report};
-use crate::engine::hub::sessions::Welcome;
 use crate::engine::hub::{Hub, Registered};
 use crate::engine::outbox::{CloseCmd, Outbox};
 use crate::engine::rate::{Admit, Bucket};
-use crate::protocol::client_id::ClientId;
 use crate::protocol::wire::ErrorKind;
 
 /// Frames one connection reads per wake-up before it yields to the others.
@@ -414,14 +418,20 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
 /// Serves one upgraded connection (registered as `registered`) in its own
 /// span until it ends, then cleans up: leaves every room, then runs
 /// `on_disconnect` exactly once.
-pub(crate) async fn run<U, S, F>(
+///
+/// Not an `async fn`: the session is built here, before the future, so the
+/// future a connection's task holds for its whole life carries the session
+/// once and nothing else (an `async fn` keeps its arguments for its whole
+/// life, next to what they were moved into).
+pub(crate) fn run<U, S, F>(
     frames: Arc<F>,
     hub: Arc<Hub>,
     ws: Ws<S>,
     registered: Registered,
     data: U,
     peer: &str,
-) where
+) -> impl Future<Output = ()> + Send + 'static
+where
     U: Send + Sync + 'static,
     S: Socket,
     F: Frames<U>,
@@ -432,67 +442,76 @@ pub(crate) async fn run<U, S, F>(
         welcome,
     } = registered;
     let span = tracing::info_span!("conn", client = %id, peer);
-    serve(frames, hub, ws, id, outbox, data, welcome)
-        .instrument(span)
-        .await;
+    let session = span.in_scope(|| {
+        tracing::debug!("connected");
+        let recovered = welcome.as_ref().is_some_and(|w| w.recovered);
+        let pending = welcome.map_or_else(VecDeque::new, |w| greeting(id, w));
+        let heartbeat = hub
+            .config
+            .heartbeat
+            .map(|every| (every, Box::pin(tokio::time::sleep(every))));
+        let conn = Conn {
+            hub: hub.clone(),
+            id,
+        };
+        let mut session = Session {
+            frames: frames.clone(),
+            rate: hub.config.rate_limit.map(Bucket::new),
+            hub,
+            ws,
+            outbox,
+            conn: conn.clone(),
+            data,
+            pending,
+            unflushed: false,
+            write_blocked: None,
+            dispatch: None,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            phase: Phase::Open,
+            heartbeat,
+            last_seen: Instant::now(),
+            log_budget: None,
+            partial: None,
+            detachable: true,
+        };
+        if recovered {
+            // Before the client's first message: the app's own catch-up.
+            session.dispatch = frames.on_recover(&conn, &session.data);
+        }
+        session
+    });
+    serve(session).instrument(span)
 }
 
-async fn serve<U, S, F>(
-    frames: Arc<F>,
-    hub: Arc<Hub>,
-    ws: Ws<S>,
-    id: ClientId,
-    outbox: Arc<Outbox>,
-    data: U,
-    welcome: Option<Welcome>,
-) where
+/// The connection's life, then its end. An `async move` block rather than
+/// an `async fn`: an `async fn` stores its argument twice (captured, then
+/// rebound), and this one is the session.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "see above: the size of every connection's task"
+)]
+fn serve<U, S, F>(mut session: Session<U, S, F>) -> impl Future<Output = ()> + Send + 'static
+where
     U: Send + Sync + 'static,
     S: Socket,
     F: Frames<U>,
 {
-    tracing::debug!("connected");
-    let recovered = welcome.as_ref().is_some_and(|w| w.recovered);
-    let pending = welcome.map_or_else(VecDeque::new, |w| greeting(id, w));
-    let heartbeat = hub
-        .config
-        .heartbeat
-        .map(|every| (every, Box::pin(tokio::time::sleep(every))));
-    let conn = Conn {
-        hub: hub.clone(),
-        id,
-    };
-    let mut session = Session {
-        frames: frames.clone(),
-        hub: hub.clone(),
-        ws,
-        outbox,
-        conn: conn.clone(),
-        data,
-        pending,
-        unflushed: false,
-        write_blocked: None,
-        dispatch: None,
-        held: VecDeque::new(),
-        held_bytes: 0,
-        phase: Phase::Open,
-        heartbeat,
-        last_seen: Instant::now(),
-        log_budget: None,
-        rate: hub.config.rate_limit.map(Bucket::new),
-        partial: None,
-        detachable: true,
-    };
-    if recovered {
-        // Before the client's first message: the app's own catch-up.
-        session.dispatch = frames.on_recover(&conn, &session.data);
+    async move {
+        match std::future::poll_fn(|cx| session.poll_session(cx)).await {
+            End::Failed(error) => tracing::debug!(%error, "connection failed"),
+            other => tracing::debug!(end = ?other, "connection ended"),
+        }
+        let Session {
+            frames,
+            hub,
+            conn,
+            data,
+            detachable,
+            ..
+        } = session;
+        // Boxed: the end of a connection is a cold path; inline, its state
+        // would make every connection's task larger for its whole life.
+        Box::pin(conclude(frames, hub, conn, data, detachable)).await;
     }
-    let end = std::future::poll_fn(|cx| session.poll_session(cx)).await;
-    match &end {
-        End::Failed(error) => tracing::debug!(%error, "connection failed"),
-        other => tracing::debug!(end = ?other, "connection ended"),
-    }
-    let Session {
-        data, detachable, ..
-    } = session;
-    conclude(frames, hub, conn, data, detachable).await;
 }

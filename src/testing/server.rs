@@ -158,12 +158,8 @@ where
     /// Serves the server end of one in-memory connection, as the accept loop
     /// serves a socket (counted as a running connection for shutdown).
     fn serve(&self, stream: DuplexStream) {
-        let service = self.service.clone();
         let guard = self.service.hub.lifecycle.task_guard();
-        tokio::spawn(async move {
-            service.socket(stream, None, None).await;
-            drop(guard);
-        });
+        tokio::spawn(self.service.clone().socket(stream, None, None, guard));
     }
 
     /// Shuts down as the real server does (every connection closed with
