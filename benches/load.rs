@@ -6,6 +6,7 @@
 //! ```text
 //! cargo bench --bench load                 # the full run (a few minutes)
 //! cargo bench --bench load -- --smoke      # a tiny run that checks it all works
+//! cargo bench --bench load -- --only echo,fanout,idle --fanout 1000   # what BENCHMARKS.md shows
 //! ```
 //!
 //! Each server runs in its own process pinned to core 0 (`taskset -c 0`) on a
@@ -289,23 +290,38 @@ async fn detached_memory(server: &Server, n: usize) -> (f64, f64) {
 }
 
 /// Echo, fan-out and memory with recovery off and on: (figure, off, on).
-async fn recovery(args: &Args) -> Vec<(String, f64, f64)> {
+/// The same zocket app without and with a feature (server kinds `off` and
+/// `on`): echo 64 B and 16 KiB, fan-out, and with `memory` the idle memory
+/// (for recovery: also the memory of sessions kept after a drop). Median of
+/// the repeats: (figure, off, on).
+async fn off_on(
+    args: &Args,
+    off_kind: &str,
+    on_kind: &str,
+    memory: bool,
+) -> Vec<(String, f64, f64)> {
     let mut off: HashMap<String, Vec<f64>> = HashMap::new();
     let mut on: HashMap<String, Vec<f64>> = HashMap::new();
     let fanout_n = args.fanout[0];
     for rep in 0..args.repeats {
-        eprintln!("[recovery off/on] repeat {}/{}", rep + 1, args.repeats);
-        for (kind, into) in [("zocket", &mut off), ("zocket-recovery", &mut on)] {
+        eprintln!(
+            "[{off_kind} / {on_kind}] repeat {}/{}",
+            rep + 1,
+            args.repeats
+        );
+        for (kind, into) in [(off_kind, &mut off), (on_kind, &mut on)] {
             support::EXPECT_WELCOME.store(kind == "zocket-recovery", Ordering::Relaxed);
             let mut put = |k: String, v: f64| into.entry(k).or_default().push(v);
-            let s = Server::start(kind).await;
-            let r = echo(&s, args.echo_conns, args.depth, 40, args.secs).await;
-            put("echo 64 B msg/s".into(), r.msgs_per_sec);
-            put(
-                "echo 64 B server CPU µs/msg".into(),
-                r.server_cpu_us_per_msg,
-            );
-            s.stop().await;
+            for (size, label) in [(40, "64 B"), (16 * 1024, "16 KiB")] {
+                let s = Server::start(kind).await;
+                let r = echo(&s, args.echo_conns, args.depth, size, args.secs).await;
+                put(format!("echo {label} msg/s"), r.msgs_per_sec);
+                put(
+                    format!("echo {label} server CPU µs/msg"),
+                    r.server_cpu_us_per_msg,
+                );
+                s.stop().await;
+            }
             let s = Server::start(kind).await;
             let r = fanout(&s, fanout_n, args.burst, args.rounds, 40).await;
             put(
@@ -317,6 +333,9 @@ async fn recovery(args: &Args) -> Vec<(String, f64, f64)> {
                 r.server_cpu_us_per_delivery,
             );
             s.stop().await;
+            if !memory {
+                continue;
+            }
             let s = Server::start(kind).await;
             if kind == "zocket-recovery" {
                 let (connected, detached) = detached_memory(&s, args.idle).await;
@@ -342,6 +361,26 @@ async fn recovery(args: &Args) -> Vec<(String, f64, f64)> {
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     rows
+}
+
+fn print_off_on(title: &str, rows: &[(String, f64, f64)]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!("{title}");
+    println!();
+    println!("| workload | off | on | on / off |");
+    println!("|---|---|---|---|");
+    for (name, off, on) in rows {
+        // Per-delivery CPU is a fraction of a µs: two decimals, or the
+        // rounding alone would read as a difference.
+        if *off < 10.0 {
+            println!("| {name} | {off:.2} | {on:.2} | {:.2}x |", on / off);
+        } else {
+            println!("| {name} | {off:.1} | {on:.1} | {:.2}x |", on / off);
+        }
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -466,7 +505,12 @@ fn parse_args() -> Args {
             echo_conns: get("--conns").unwrap_or(50),
             depth: get("--depth").unwrap_or(1),
             secs: get("--secs").unwrap_or(5) as f64,
-            fanout: vec![1000, 10_000],
+            fanout: argv
+                .iter()
+                .position(|a| a == "--fanout")
+                .and_then(|i| argv.get(i + 1))
+                .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+                .unwrap_or_else(|| vec![1000, 10_000]),
             burst: get("--burst").unwrap_or(20),
             rounds: 6,
             idle: get("--idle").unwrap_or(10_000),
@@ -507,7 +551,13 @@ fn main() {
             f64::NAN
         };
         let recovery_rows = if args.runs("recovery") {
-            recovery(&args).await
+            off_on(&args, "zocket", "zocket-recovery", true).await
+        } else {
+            Vec::new()
+        };
+        #[cfg(feature = "metrics")]
+        let metrics_rows = if args.runs("metrics") {
+            off_on(&args, "zocket", "zocket-metrics", false).await
         } else {
             Vec::new()
         };
@@ -536,19 +586,21 @@ fn main() {
         if !rows.is_empty() {
             print_table(&args, &rows, raw4k_idle);
         }
-        if !recovery_rows.is_empty() {
-            println!();
-            println!(
+        print_off_on(
+            &format!(
                 "zocket with connection-state recovery off vs on (Recovery::default(); median of {} run(s))",
                 args.repeats
-            );
-            println!();
-            println!("| workload | recovery off | recovery on | on / off |");
-            println!("|---|---|---|---|");
-            for (name, off, on) in &recovery_rows {
-                println!("| {name} | {off:.1} | {on:.1} | {:.2}x |", on / off);
-            }
-        }
+            ),
+            &recovery_rows,
+        );
+        #[cfg(feature = "metrics")]
+        print_off_on(
+            &format!(
+                "zocket with Prometheus metrics off vs on (feature `metrics`, Config::metrics_path: histograms recorded; median of {} run(s))",
+                args.repeats
+            ),
+            &metrics_rows,
+        );
         #[cfg(feature = "redis")]
         if !redis_rows.is_empty() {
             println!();

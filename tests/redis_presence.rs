@@ -1,6 +1,8 @@
-//! Presence across nodes: two chat processes sharing a real redis-server list
-//! the same users, and when one is killed with SIGKILL (no goodbye), its users
-//! leave the other's list within the configured bound, with leave diffs.
+//! The chat example as a cluster: two chat processes sharing a real
+//! redis-server exchange room messages between their clients and are ready;
+//! they list the same users, and when one is killed with SIGKILL (no
+//! goodbye), its users leave the other's list within the configured bound,
+//! with leave diffs.
 #![cfg(feature = "redis")]
 
 mod chat_process;
@@ -145,4 +147,102 @@ async fn nodes_share_the_list_and_a_killed_node_leaves_it_within_the_bound() {
     assert_eq!(who(&mut watcher, 1000).await, ["watcher"]);
     println!("a killed node's users left the list after {after:?} (node timeout 2 s)");
     drop(a);
+}
+
+/// `GET path` on the chat process at `addr`: the status code and body.
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_string(&mut response))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    (status, body.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_chat_processes_share_rooms_through_redis() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    if !redis_ok(&url).await {
+        return skip_or_fail("redis-server on 127.0.0.1:6379");
+    }
+    let prefix = format!("zocket-cluster-{}", std::process::id());
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_PREFIX", prefix.as_str()),
+    ];
+    let a = ChatProcess::start_with_env(&env).await;
+    let b = ChatProcess::start_with_env(&env).await;
+    for node in [&a.addr, &b.addr] {
+        assert_eq!(
+            http_get(node, "/ready").await,
+            (200, r#"{"status":"ready"}"#.to_owned())
+        );
+    }
+
+    let mut alice = connect(&a.addr, "alice").await;
+    let mut bob = connect(&b.addr, "bob").await;
+    send(
+        &mut alice,
+        json!({"type": "chat.join", "payload": {"room": "lobby"}}),
+    )
+    .await;
+    next_on(&mut alice, "chat.onJoin", Duration::from_secs(10))
+        .await
+        .expect("alice sees her own join");
+    send(
+        &mut bob,
+        json!({"type": "chat.join", "payload": {"room": "lobby"}}),
+    )
+    .await;
+    // Bob's join on node B reaches Alice on node A.
+    let joined = next_on(&mut alice, "chat.onJoin", Duration::from_secs(10))
+        .await
+        .expect("bob's join crosses nodes");
+    assert_eq!(joined["name"], "bob");
+
+    send(
+        &mut alice,
+        json!({"type": "chat.send", "payload": {"room": "lobby", "text": "hi bob"}}),
+    )
+    .await;
+    let got = next_on(&mut bob, "chat.onMessage", Duration::from_secs(10))
+        .await
+        .expect("alice's message reaches bob on the other node");
+    assert_eq!(
+        (got["name"].as_str(), got["text"].as_str()),
+        (Some("alice"), Some("hi bob"))
+    );
+    send(
+        &mut bob,
+        json!({"type": "chat.send", "payload": {"room": "lobby", "text": "hi alice"}}),
+    )
+    .await;
+    // Alice's own message comes back to her first (a room send includes the
+    // sender), then Bob's answer.
+    let mut got = Value::Null;
+    for _ in 0..2 {
+        got = next_on(&mut alice, "chat.onMessage", Duration::from_secs(10))
+            .await
+            .expect("a message for alice");
+        if got["name"] == "bob" {
+            break;
+        }
+    }
+    assert_eq!(
+        (got["name"].as_str(), got["text"].as_str()),
+        (Some("bob"), Some("hi alice"))
+    );
+    drop((alice, bob));
+    a.kill().await;
+    b.kill().await;
 }

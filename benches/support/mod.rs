@@ -101,40 +101,54 @@ mod zocket_server {
 
     /// The same app with connection-state recovery on (default settings).
     pub async fn serve_recovering(listener: tokio::net::TcpListener) {
-        serve_configured::<Local>(listener, None, Some(zocket::Recovery::default())).await
+        serve_configured::<Local>(listener, None, Some(zocket::Recovery::default()), false).await
+    }
+
+    /// The same app recording and serving Prometheus metrics.
+    #[cfg(feature = "metrics")]
+    pub async fn serve_with_metrics(listener: tokio::net::TcpListener) {
+        serve_configured::<Local>(listener, None, None, true).await
     }
 
     pub async fn serve_with<A: zocket::adapter::Adapter>(
         listener: tokio::net::TcpListener,
         adapter: Option<A>,
     ) {
-        serve_configured(listener, adapter, None).await
+        serve_configured(listener, adapter, None, false).await
     }
 
     async fn serve_configured<A: zocket::adapter::Adapter>(
         listener: tokio::net::TcpListener,
         adapter: Option<A>,
         recovery: Option<zocket::Recovery>,
+        metrics: bool,
     ) {
         let mut builder = Zocket::<Router>::builder();
         if let Some(adapter) = adapter {
             builder = builder.adapter(adapter);
         }
+        // The per-client rate limit is off: each echo connection sends
+        // thousands of messages a second, which is the point. So are the
+        // per-address caps: every client of the load generator comes from
+        // 127.0.0.1.
+        let config = Config::default()
+            .max_connections(100_000)
+            .max_message_size(1 << 20)
+            .max_frame_size(1 << 20)
+            .rate_limit(None)
+            .max_pending_handshakes_per_ip(None)
+            .max_connections_per_ip(None)
+            .recovery(recovery);
+        #[cfg(feature = "metrics")]
+        let config = if metrics {
+            config.metrics_path("/metrics")
+        } else {
+            config
+        };
+        #[cfg(not(feature = "metrics"))]
+        let _ = metrics;
         let app = builder
-            .config(
-                // The per-client rate limit is off: each echo connection
-                // sends thousands of messages a second, which is the point.
-                // So are the per-address caps: every client of the load
-                // generator comes from 127.0.0.1.
-                Config::default()
-                    .max_connections(100_000)
-                    .max_message_size(1 << 20)
-                    .max_frame_size(1 << 20)
-                    .rate_limit(None)
-                    .max_pending_handshakes_per_ip(None)
-                    .max_connections_per_ip(None)
-                    .recovery(recovery),
-            )
+            .config(config)
             .on(Echo, echo)
             .on(Join, join)
             .on(Say, say)
@@ -246,6 +260,8 @@ pub fn run_server(kind: &str) {
         match kind {
             "zocket" => zocket_server::serve(listener).await,
             "zocket-recovery" => zocket_server::serve_recovering(listener).await,
+            #[cfg(feature = "metrics")]
+            "zocket-metrics" => zocket_server::serve_with_metrics(listener).await,
             "raw" => raw_server::serve(listener, None).await,
             "raw-4k" => raw_server::serve(listener, Some(4096)).await,
             #[cfg(feature = "redis")]

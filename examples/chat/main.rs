@@ -27,6 +27,11 @@
 //! `RECOVERY_SECS=120` turns connection-state recovery on: a client that drops
 //! for less than that gets its session (id, rooms, missed messages) back.
 //!
+//! Operations: `GET /health` (alive), `GET /ready` (accepting, and connected to
+//! Redis when clustered), `GET /metrics` with `--features metrics` (Prometheus);
+//! `RUST_LOG` filters the logs and `LOG_FORMAT=json` writes them as JSON lines.
+//! Runs until SIGTERM or Ctrl-C, then drains (every client closed with 1001).
+//!
 //! Every payload derives `JsonSchema` too, so the contract can be exported for
 //! TypeScript clients (`clients/ts/`), and clients built against another
 //! version of it are noticed (`STRICT_CONTRACT=1` refuses them with 409).
@@ -395,7 +400,8 @@ fn app_in(
             config
                 .path("/ws")
                 .page("/", "text/html; charset=utf-8", include_str!("index.html"))
-                .health_check("/health"),
+                .health_check("/health")
+                .ready_check("/ready"),
         )
         .contract::<Hello, _>(check)
         .presence(&presence, OnPresence)
@@ -464,12 +470,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         ContractCheck::Warn
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,zocket=info".into()),
-        )
-        .init();
+    // RUST_LOG filters (default `info`); LOG_FORMAT=json writes one JSON
+    // object per line, for log collectors.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,zocket=info".into());
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -487,12 +499,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             zocket::presence::DEFAULT_NODE_TIMEOUT,
             std::time::Duration::from_secs,
         );
-    let app = app_in(
-        Config::default().recovery(recovery),
-        check,
-        cluster,
-        presence_timeout,
-    )?;
+    let config = Config::default().recovery(recovery);
+    // With the `metrics` feature: Prometheus metrics at /metrics.
+    #[cfg(feature = "metrics")]
+    let config = config.metrics_path("/metrics");
+    let app = app_in(config, check, cluster, presence_timeout)?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(

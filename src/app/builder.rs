@@ -422,7 +422,12 @@ where
                 on_recover: self.on_recover,
             }),
             hub: {
-                let hub = Hub::new(self.config, Counters::new(&routes.routes), self.adapter);
+                let timed = self.config.records_timings();
+                let hub = Hub::new(
+                    self.config,
+                    Counters::new(&routes.routes, timed),
+                    self.adapter,
+                );
                 for attach in self.attach {
                     attach(&hub);
                 }

@@ -111,6 +111,32 @@ impl<R> ServerHandle<R> {
             .counters
             .snapshot(self.hub.connection_count(), self.hub.room_count())
     }
+    /// The app's metrics in the Prometheus (OpenMetrics) text format, for a
+    /// `/metrics` route of your own, such as one on an axum router next to
+    /// [`Zocket::axum_route`](crate::Zocket): every counter of
+    /// [`metrics`](ServerHandle::metrics), gauges of connections, rooms and
+    /// queued bytes, and (when [`Config::record_metrics`](crate::Config::record_metrics)
+    /// or [`Config::metrics_path`](crate::Config::metrics_path) is set)
+    /// histograms of handler time per route, handshake time and time in the
+    /// outgoing queue. Feature `metrics`.
+    ///
+    /// ```
+    /// # use zocket::{Config, Zocket};
+    /// let app = Zocket::<()>::builder()
+    ///     .config(Config::default().record_metrics(true))
+    ///     .build()
+    ///     .unwrap();
+    /// let text = app.handle().prometheus();
+    /// assert!(text.contains("zocket_connections 0"));
+    /// assert!(text.contains("zocket_handshake_duration_seconds_count 0"));
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn prometheus(&self) -> String {
+        crate::engine::prometheus::render(&self.hub)
+    }
+    /// The content type of [`prometheus`](ServerHandle::prometheus)'s text.
+    #[cfg(feature = "metrics")]
+    pub const PROMETHEUS_CONTENT_TYPE: &'static str = crate::engine::prometheus::CONTENT_TYPE;
     /// Starts a graceful shutdown: stop accepting, close every socket with 1001,
     /// run every `on_disconnect`. `serve` returns once that is done.
     pub fn shutdown(&self) {

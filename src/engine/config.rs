@@ -85,6 +85,17 @@ pub struct Config {
     pub(crate) pages: Vec<Page>,
     /// The health-check path, if any.
     pub health_path: Option<String>,
+    /// The readiness-check path, if any.
+    pub ready_path: Option<String>,
+    /// Where the server's own listener answers with the Prometheus metrics
+    /// (feature `metrics`); setting it also records the histograms.
+    #[cfg(feature = "metrics")]
+    pub metrics_path: Option<String>,
+    /// Record the histograms without serving them here (an app mounted on
+    /// axum serves [`ServerHandle::prometheus`](crate::ServerHandle::prometheus)
+    /// itself). Feature `metrics`.
+    #[cfg(feature = "metrics")]
+    pub record_metrics: bool,
     /// tungstenite's per-connection read buffer, in bytes.
     pub read_buffer_size: usize,
     /// Bytes buffered before tungstenite writes to the socket.
@@ -165,6 +176,11 @@ impl Default for Config {
             path: None,
             pages: Vec::new(),
             health_path: None,
+            ready_path: None,
+            #[cfg(feature = "metrics")]
+            metrics_path: None,
+            #[cfg(feature = "metrics")]
+            record_metrics: false,
             contract: None,
             recovery: None,
             binary_as_text: true,
@@ -381,9 +397,50 @@ impl Config {
         self
     }
 
-    /// Answer a plain `GET path` with `200 {"status":"ok","connections":N}`.
+    /// Answer a plain `GET path` with `200 {"status":"ok","connections":N}`:
+    /// the process is alive and serving HTTP. It answers at the connection
+    /// cap too (only WebSocket upgrades count against it).
     pub fn health_check(mut self, path: impl Into<String>) -> Self {
         self.health_path = Some(path.into());
         self
+    }
+
+    /// Answer a plain `GET path` with `200 {"status":"ready"}` while the
+    /// server accepts connections and its adapter (if any) is connected to
+    /// the other nodes, and `503 {"status":"not ready","reasons":[..]}`
+    /// otherwise (`"shutting down"`, `"adapter disconnected"`): what a load
+    /// balancer's readiness probe asks. It answers at the connection cap too.
+    pub fn ready_check(mut self, path: impl Into<String>) -> Self {
+        self.ready_path = Some(path.into());
+        self
+    }
+
+    /// Serve the Prometheus metrics (text exposition format) at `path` on the
+    /// server's own listener, and record the histograms (feature `metrics`).
+    /// Label values are route wire names and error kinds only, so the number
+    /// of series is bounded by the router.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = Some(path.into());
+        self
+    }
+
+    /// Record the histograms without serving `/metrics` on this listener:
+    /// for an app mounted on axum, whose own route serves
+    /// [`ServerHandle::prometheus`](crate::ServerHandle::prometheus)
+    /// (feature `metrics`). Recording costs two clock reads per handled
+    /// message and one per batch written.
+    #[cfg(feature = "metrics")]
+    pub fn record_metrics(mut self, record: bool) -> Self {
+        self.record_metrics = record;
+        self
+    }
+
+    /// Whether the histograms are recorded.
+    pub(crate) fn records_timings(&self) -> bool {
+        #[cfg(feature = "metrics")]
+        return self.record_metrics || self.metrics_path.is_some();
+        #[cfg(not(feature = "metrics"))]
+        false
     }
 }

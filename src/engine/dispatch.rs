@@ -247,13 +247,20 @@ async fn run<U: Clone + Send + Sync + 'static>(
     data: &U,
 ) -> Result<(), Failure> {
     let span = tracing::debug_span!("message", route, client = %conn.id);
+    let started = conn.hub.counters.start();
     let call = entry
         .call(route, raw, reply, conn.clone(), data.clone())
         .instrument(span);
-    match AssertUnwindSafe(call).catch_unwind().await {
+    let result = match AssertUnwindSafe(call).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => Err(Failure::panicked(route, &panic)),
+    };
+    // A fast-path attempt that found more fields after the payload is not
+    // a handling: the full parse runs it again, and that run is timed.
+    if !matches!(&result, Err(f) if f.payload.kind == ErrorKind::InvalidPayload) {
+        conn.hub.counters.handled(route, started);
     }
+    result
 }
 
 /// Takes `text` if it is an answer to one of the server's questions

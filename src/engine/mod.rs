@@ -13,5 +13,7 @@ pub(crate) mod hub; // Hub: connections, rooms, delivery
 pub(crate) mod lifecycle; // running tasks and the shutdown flag
 pub(crate) mod metrics; // Counters and the Metrics snapshot
 pub(crate) mod outbox; // a connection's bounded outgoing queue
+#[cfg(feature = "metrics")]
+pub(crate) mod prometheus; // the Prometheus exposition (feature `metrics`)
 pub(crate) mod rate; // RateLimit: per-client token buckets
 pub(crate) mod recovery; // Recovery: offsets, the written-message history, session tokens

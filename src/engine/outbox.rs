@@ -49,6 +49,9 @@ pub(crate) struct QueueLimits {
     pub(crate) soft_len: usize,
     pub(crate) soft_bytes: usize,
     pub(crate) grace: Duration,
+    /// Note when the oldest queued message was queued (for the
+    /// time-in-queue histogram of the `metrics` feature).
+    pub(crate) timed: bool,
 }
 
 impl QueueLimits {
@@ -67,6 +70,8 @@ struct OutboxState {
     bytes: usize,
     /// Since when the queue has been over its soft bounds.
     over_since: Option<Instant>,
+    /// When the oldest message in `queue` was queued (only when timed).
+    first_queued: Option<std::time::Instant>,
     close: Option<CloseCmd>,
     closed: bool,
     /// With recovery on: the written messages, and the offsets they got.
@@ -110,6 +115,7 @@ impl Outbox {
                 soft_len: limits.soft_len.max(1),
                 soft_bytes: limits.soft_bytes.max(1),
                 grace: limits.grace,
+                timed: limits.timed,
             },
             close_requested: AtomicBool::new(false),
         }
@@ -140,6 +146,9 @@ impl Outbox {
             }
         }
         let was_empty = state.queue.is_empty();
+        if was_empty && limits.timed {
+            state.first_queued = Some(std::time::Instant::now());
+        }
         state.queue.push_back(msg);
         state.bytes = bytes;
         drop(state);
@@ -147,6 +156,12 @@ impl Outbox {
             self.waker.wake();
         }
         Ok(())
+    }
+
+    /// Bytes of the messages waiting in the queue now.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Asks the connection to close; the first request wins. `true` if it was the first.
@@ -179,14 +194,16 @@ impl Outbox {
     /// Moves the queued messages into `into`, which must be empty: the
     /// reader has caught up with everything queued so far. With recovery on,
     /// each text message gets its offset and is kept in the history.
-    pub(crate) fn take(&self, into: &mut VecDeque<Message>) {
+    pub(crate) fn take(&self, into: &mut VecDeque<Message>) -> Option<std::time::Instant> {
         let mut state = self.lock();
         std::mem::swap(&mut state.queue, into);
         state.bytes = 0;
         state.over_since = None;
+        let since = state.first_queued.take();
         if let Some(history) = &mut state.history {
             record(history, into.iter_mut());
         }
+        since
     }
 
     /// When a close was requested: appends what was queued before it to
@@ -267,6 +284,7 @@ mod tests {
             soft_len,
             soft_bytes,
             grace: Duration::from_millis(grace_ms),
+            timed: false,
         }
     }
 

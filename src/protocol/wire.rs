@@ -192,6 +192,22 @@ pub enum ErrorKind {
     RateLimited,
 }
 
+impl ErrorKind {
+    /// The kind as it appears on the wire (`"invalid_json"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidJson => "invalid_json",
+            ErrorKind::UnknownRoute => "unknown_route",
+            ErrorKind::InvalidPayload => "invalid_payload",
+            ErrorKind::ValidationFailed => "validation_failed",
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::HandlerError => "handler_error",
+            ErrorKind::UnsupportedFrame => "unsupported_frame",
+            ErrorKind::RateLimited => "rate_limited",
+        }
+    }
+}
+
 /// One problem found in a payload or in the handshake headers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -295,6 +311,22 @@ pub(crate) fn issue_of_json(err: &serde_json::Error) -> Issue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_kinds_read_as_on_the_wire() {
+        for kind in [
+            ErrorKind::InvalidJson,
+            ErrorKind::UnknownRoute,
+            ErrorKind::InvalidPayload,
+            ErrorKind::ValidationFailed,
+            ErrorKind::Rejected,
+            ErrorKind::HandlerError,
+            ErrorKind::UnsupportedFrame,
+            ErrorKind::RateLimited,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
 
     #[test]
     fn the_fast_envelope_takes_only_the_plain_form() {

@@ -2,13 +2,14 @@
 //! handshake data (headers merged with the query string), and the answers
 //! that are not an upgrade (refusals, pages, the health check).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::engine::config::Config;
 use crate::engine::dispatch::Handshake;
+use crate::engine::hub::Hub;
 use crate::protocol::contract::identity::{CONTRACT_PARAM, CONTRACT_ROUTES_PARAM};
 use crate::protocol::route::{OFFSET_PARAM, SESSION_PARAM};
 use crate::protocol::wire::Issue;
@@ -306,13 +307,35 @@ impl Refusal {
     }
 }
 
-/// The answer to a plain (non-upgrade) HTTP request: a page, the health
-/// check, 404 or 426.
-pub(crate) fn plain_http(config: &Config, connections: usize, head: &Head) -> Vec<u8> {
+/// The answer to a plain (non-upgrade) HTTP request: a page, the health or
+/// readiness check, the metrics, 404 or 426.
+pub(crate) fn plain_http(hub: &Arc<Hub>, head: &Head) -> Vec<u8> {
+    let config = &hub.config;
     if head.method == "GET" || head.method == "HEAD" {
-        if config.health_path.as_deref() == Some(head.path.as_str()) {
+        let path = Some(head.path.as_str());
+        if config.health_path.as_deref() == path {
+            let connections = hub.connection_count();
             let body = format!("{{\"status\":\"ok\",\"connections\":{connections}}}");
             return http_response(200, "application/json", body.as_bytes(), "");
+        }
+        if config.ready_path.as_deref() == path {
+            let reasons = hub.unready();
+            return if reasons.is_empty() {
+                http_response(200, "application/json", br#"{"status":"ready"}"#, "")
+            } else {
+                let body = serde_json::json!({"status": "not ready", "reasons": reasons});
+                http_response(503, "application/json", body.to_string().as_bytes(), "")
+            };
+        }
+        #[cfg(feature = "metrics")]
+        if config.metrics_path.as_deref() == path {
+            let body = crate::engine::prometheus::render(hub);
+            return http_response(
+                200,
+                crate::engine::prometheus::CONTENT_TYPE,
+                body.as_bytes(),
+                "",
+            );
         }
         if let Some(page) = config.pages.iter().find(|p| p.path == head.path) {
             return http_response(200, &page.content_type, &page.body, "");

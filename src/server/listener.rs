@@ -207,8 +207,11 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
             let _running = running;
             // The handshake's state (request head, buffers) lives in its own
             // allocation, freed before the long-lived connection phase starts.
+            let started = self.hub.counters.start();
             let handshake = Box::pin(self.handshake(stream, peer, pending));
-            let Some((ws, upgraded)) = handshake.await else {
+            let upgraded = handshake.await;
+            self.hub.counters.handshake_done(started);
+            let Some((ws, upgraded)) = upgraded else {
                 return;
             };
             // Built in a block so that what only the start needs (the peer's
@@ -259,7 +262,7 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
         };
 
         let answer = if !head.header_has_token("upgrade", "websocket") {
-            plain_http(config, hub.connection_count(), &head)
+            plain_http(hub, &head)
         } else if config.path.as_ref().is_some_and(|path| head.path != *path) {
             Refusal::new(404, "Not found", None).http()
         } else {

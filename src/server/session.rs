@@ -143,7 +143,8 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 if self.pending.capacity() > 1024 {
                     self.pending = VecDeque::new();
                 }
-                self.outbox.take(&mut self.pending);
+                let since = self.outbox.take(&mut self.pending);
+                self.hub.counters.dequeued(since);
             }
             if self.pending.is_empty() {
                 break;

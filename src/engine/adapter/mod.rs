@@ -54,6 +54,12 @@ pub trait Adapter: Send + Sync + 'static {
     fn publish(&self, remote: Remote);
     /// Starts receiving deliveries from other nodes; hand each to `inbox`.
     fn start(&self, inbox: Inbox);
+    /// Whether the adapter is connected to the other nodes right now: what
+    /// the readiness check ([`Config::ready_check`](crate::Config::ready_check))
+    /// reports. Adapters that cannot tell answer `true` (the default).
+    fn connected(&self) -> bool {
+        true
+    }
 }
 
 /// What the engine offers an adapter: delivery of what other nodes sent to

@@ -1,7 +1,8 @@
 //! The Redis adapter (feature `redis`): room sends, broadcasts and sends to
 //! client ids reach the clients of every server process sharing a Redis.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -54,6 +55,16 @@ pub struct RedisAdapter {
     dropped: AtomicU64,
     /// What `start` takes: the publish queue and the received deliveries.
     parked: std::sync::Mutex<Option<Parked>>,
+    /// The subscription is live, and publishing has not failed since the
+    /// last (re)connection: what [`Adapter::connected`] reports.
+    link: Arc<Link>,
+}
+
+/// Whether each of the adapter's two Redis connections is up.
+#[derive(Default)]
+struct Link {
+    subscribed: AtomicBool,
+    publish_failing: AtomicBool,
 }
 
 struct Parked {
@@ -93,12 +104,15 @@ impl RedisAdapter {
         let channel = format!("{prefix}:deliveries");
         let pubsub = subscribe(&client, &channel).await?;
         let (in_tx, incoming) = mpsc::channel(RECEIVE_QUEUE);
+        let link = Arc::new(Link::default());
+        link.subscribed.store(true, Ordering::SeqCst);
         tokio::spawn(subscriber(
             client.clone(),
             channel.clone(),
             node,
             pubsub,
             in_tx,
+            link.clone(),
         ));
         let (tx, outgoing) = mpsc::channel(PUBLISH_QUEUE);
         Ok(RedisAdapter {
@@ -108,6 +122,7 @@ impl RedisAdapter {
             tx,
             dropped: AtomicU64::new(0),
             parked: std::sync::Mutex::new(Some(Parked { outgoing, incoming })),
+            link,
         })
     }
 }
@@ -143,6 +158,7 @@ impl Adapter for RedisAdapter {
             self.client.clone(),
             self.channel.clone(),
             outgoing,
+            self.link.clone(),
         ));
         tokio::spawn(async move {
             while let Some(remote) = incoming.recv().await {
@@ -152,13 +168,23 @@ impl Adapter for RedisAdapter {
             }
         });
     }
+
+    fn connected(&self) -> bool {
+        self.link.subscribed.load(Ordering::SeqCst)
+            && !self.link.publish_failing.load(Ordering::SeqCst)
+    }
 }
 
 fn backoff(failures: u32) -> Duration {
     Duration::from_millis((100u64 << failures.min(6)).min(5_000))
 }
 
-async fn publisher(client: redis::Client, channel: String, mut rx: mpsc::Receiver<Vec<u8>>) {
+async fn publisher(
+    client: redis::Client,
+    channel: String,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    link: Arc<Link>,
+) {
     let mut failures = 0u32;
     let mut pending: Option<Vec<u8>> = None;
     loop {
@@ -166,6 +192,7 @@ async fn publisher(client: redis::Client, channel: String, mut rx: mpsc::Receive
             client.get_multiplexed_async_connection()
         })
         .await;
+        link.publish_failing.store(false, Ordering::SeqCst);
         loop {
             let bytes = match pending.take() {
                 Some(b) => b,
@@ -181,6 +208,7 @@ async fn publisher(client: redis::Client, channel: String, mut rx: mpsc::Receive
                 .await;
             if let Err(e) = sent {
                 tracing::warn!(error = %e, "redis adapter: publish failed; reconnecting");
+                link.publish_failing.store(true, Ordering::SeqCst);
                 pending = Some(bytes);
                 failures += 1;
                 tokio::time::sleep(backoff(failures)).await;
@@ -200,6 +228,7 @@ async fn subscriber(
     node: u32,
     first: redis::aio::PubSub,
     queue: mpsc::Sender<Remote>,
+    link: Arc<Link>,
 ) {
     use futures_util::StreamExt;
     let mut failures = 0u32;
@@ -213,6 +242,7 @@ async fn subscriber(
                 p = until_ok(&mut failures, "subscribe", || subscribe(&client, &channel)) => p,
             },
         };
+        link.subscribed.store(true, Ordering::SeqCst);
         let mut messages = pubsub.into_on_message();
         loop {
             let msg = tokio::select! {
@@ -239,6 +269,7 @@ async fn subscriber(
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
         }
+        link.subscribed.store(false, Ordering::SeqCst);
         tracing::warn!(node, "redis adapter: subscription lost; resubscribing");
         failures += 1;
         tokio::time::sleep(backoff(failures)).await;

@@ -215,6 +215,7 @@ impl Hub {
             soft_len: self.config.queue_len,
             soft_bytes: self.config.queue_bytes,
             grace: self.config.slow_consumer_grace,
+            timed: self.counters.timed(),
         }));
         outbox.record_history(History::continuing(&recovery, given.next));
         let (mut session, welcome) = Session::new(id, identity);

@@ -179,6 +179,7 @@ impl Hub {
             soft_len: self.config.queue_len,
             soft_bytes: self.config.queue_bytes,
             grace: self.config.slow_consumer_grace,
+            timed: self.counters.timed(),
         }));
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let entry = state.conns.vacant_entry();
@@ -205,6 +206,30 @@ impl Hub {
             outbox,
             welcome,
         })
+    }
+
+    /// Bytes waiting in every connection's outgoing queue.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn queued_bytes(&self) -> usize {
+        let state = self.lock();
+        state
+            .conns
+            .iter()
+            .map(|(_, slot)| slot.outbox.queued_bytes())
+            .sum()
+    }
+
+    /// Why this node is not ready for new clients, if it is not: shutting
+    /// down, or its adapter is not connected to the other nodes.
+    pub(crate) fn unready(&self) -> Vec<&'static str> {
+        let mut reasons = Vec::new();
+        if self.lock().closed {
+            reasons.push("shutting down");
+        }
+        if self.adapter.as_ref().is_some_and(|a| !a.connected()) {
+            reasons.push("adapter disconnected");
+        }
+        reasons
     }
 
     pub(crate) fn connection_count(&self) -> usize {
