@@ -94,8 +94,8 @@ pub mod docs {
 pub use protocol::client_id::ClientId;
 pub use protocol::error::{AskError, BuildError, HandlerError, HandlerResult, Reject, SendError};
 pub use protocol::route::{
-    ClientRequest, ERROR_ROUTE, Incoming, Namespace, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE,
-    Request, SESSION_PARAM, Scope, WELCOME_ROUTE,
+    AUTH_ROUTE, ClientRequest, ERROR_ROUTE, EXPIRING_ROUTE, Incoming, Namespace, OFFSET_PARAM,
+    Outgoing, Payload, REPLY_ROUTE, Request, SESSION_PARAM, Scope, WELCOME_ROUTE,
 };
 pub use protocol::wire::{ErrorKind, ErrorPayload, Issue};
 // Floor 2: the engine.

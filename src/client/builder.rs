@@ -16,7 +16,7 @@ use tungstenite::http::{HeaderName, HeaderValue};
 use super::error::ConnectError;
 use super::handle::Client;
 use super::policy::{BufferPolicy, Reconnect};
-use super::shared::{Answerer, Answerers};
+use super::shared::{Answerer, Answerers, Credentials};
 use super::shared::{ConnState, Handle, Shared};
 use super::task::{Hook, Task};
 use crate::protocol::contract::identity::{
@@ -48,8 +48,26 @@ pub struct ClientBuilder<R, S = R, Shape = ()> {
     pub(crate) request_timeout: Duration,
     pub(crate) on_reconnect: Option<Hook<R>>,
     pub(crate) answerers: Answerers,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) heartbeat: Option<Heartbeat>,
     pub(crate) _router: PhantomData<Types<R, S, Shape>>,
 }
+
+/// The client's own liveness check: a ping every `every`, and a connection
+/// from which nothing arrived for `timeout` counts as lost.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Heartbeat {
+    pub(crate) every: Duration,
+    pub(crate) timeout: Duration,
+}
+
+/// By default the client pings every 20 s and gives a connection up after
+/// 45 s of silence: the server pings every 30 s (`Config::heartbeat`), so a
+/// live server is heard from at least every 30 s either way.
+const DEFAULT_HEARTBEAT: Heartbeat = Heartbeat {
+    every: Duration::from_secs(20),
+    timeout: Duration::from_secs(45),
+};
 
 impl<R: 'static> Client<R> {
     /// Starts configuring a client for `url` (`ws://host:port/path`).
@@ -72,6 +90,8 @@ impl<R: 'static> Client<R> {
             request_timeout: Duration::from_secs(30),
             on_reconnect: None,
             answerers: HashMap::new(),
+            credentials: None,
+            heartbeat: Some(DEFAULT_HEARTBEAT),
             _router: PhantomData,
         }
     }
@@ -146,6 +166,8 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
             request_timeout: self.request_timeout,
             on_reconnect: self.on_reconnect,
             answerers: self.answerers,
+            credentials: self.credentials,
+            heartbeat: self.heartbeat,
             _router: PhantomData,
         }
     }
@@ -170,6 +192,70 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
             .push((CONTRACT_PARAM.to_owned(), identity.fingerprint().to_owned()));
         self.query
             .push((CONTRACT_ROUTES_PARAM.to_owned(), identity.routes_param()));
+        self
+    }
+
+    /// Handshake values computed anew before every connection and
+    /// reconnection, such as a short-lived token: `f` runs each time, and
+    /// what it returns is sent as query parameters next to the fixed
+    /// [`header`](ClientBuilder::header)s (do not use the same name in both).
+    /// When the server warns that the credentials expire (`$zocket.expiring`,
+    /// see [`Builder::expires`](crate::Builder::expires)), the client calls
+    /// `f` and sends the new values on `$zocket.auth` without reconnecting.
+    ///
+    /// If `f` fails, the first connection fails with
+    /// [`ConnectError::Credentials`]; a reconnection is retried with the
+    /// backoff.
+    ///
+    /// ```no_run
+    /// # async fn fetch_token() -> Result<String, std::io::Error> { Ok("t".into()) }
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = zocket::Client::<()>::connect("ws://127.0.0.1:3000/ws")
+    ///     .headers_with(|| async { Ok::<_, std::io::Error>([("token", fetch_token().await?)]) })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn headers_with<F, Fut, I, K, V, E>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<I, E>> + Send + 'static,
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+        E: std::fmt::Display,
+    {
+        let f = Arc::new(f);
+        self.credentials = Some(Arc::new(move || {
+            let f = f.clone();
+            Box::pin(async move {
+                f().await
+                    .map(|pairs| {
+                        pairs
+                            .into_iter()
+                            .map(|(k, v)| (k.into(), v.into()))
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            })
+        }));
+        self
+    }
+
+    /// The client's own liveness check (default: a ping every 20 s, and a
+    /// connection silent for 45 s is lost): a server that stops answering
+    /// (a dead host, a half-open TCP connection) is noticed within `timeout`
+    /// and the client reconnects. Anything the server sends counts as a sign
+    /// of life, so keep `timeout` above the server's heartbeat interval
+    /// (30 s) or above `every` plus a round trip, whichever is smaller.
+    pub fn heartbeat(mut self, every: Duration, timeout: Duration) -> Self {
+        self.heartbeat = Some(Heartbeat { every, timeout });
+        self
+    }
+
+    /// No client-side liveness check: a dead server is noticed only when a
+    /// send fails or the operating system gives up on the connection.
+    pub fn no_heartbeat(mut self) -> Self {
+        self.heartbeat = None;
         self
     }
 
@@ -260,6 +346,7 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
             last_offset: AtomicU64::new(0),
             recovered: AtomicBool::new(false),
             answerers,
+            credentials: self.credentials.clone(),
         });
         let handle = Arc::new(Handle {
             shared: shared.clone(),
@@ -275,6 +362,8 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
             reconnect: self.reconnect,
             connect_timeout: self.connect_timeout,
             on_reconnect: self.on_reconnect,
+            credentials: self.credentials,
+            heartbeat: self.heartbeat,
         };
         tokio::spawn(async move {
             task.run(first_tx).await;
@@ -303,7 +392,7 @@ where
 }
 
 /// Percent-encodes a query component.
-fn encode_component(s: &str) -> String {
+pub(crate) fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

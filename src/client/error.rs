@@ -53,4 +53,8 @@ pub enum ConnectError {
     /// No answer within the connect timeout.
     #[error("cannot connect: no answer within the connect timeout")]
     Timeout,
+    /// The credentials provider (`ClientBuilder::headers_with`) failed; its
+    /// message. On a reconnection it is retried with the backoff instead.
+    #[error("cannot connect: the credentials provider failed: {0}")]
+    Credentials(String),
 }

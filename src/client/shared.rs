@@ -15,7 +15,8 @@ use tokio::sync::{Notify, oneshot, watch};
 
 use super::policy::BufferPolicy;
 use crate::protocol::route::{
-    ERROR_ROUTE, OFFSET_PARAM, REPLY_ROUTE, SESSION_PARAM, WELCOME_ROUTE,
+    AUTH_ROUTE, ERROR_ROUTE, EXPIRING_ROUTE, OFFSET_PARAM, REPLY_ROUTE, SESSION_PARAM,
+    WELCOME_ROUTE,
 };
 use crate::protocol::wire::{self, ErrorKind, ErrorPayload};
 use crate::util::lock_unpoisoned;
@@ -49,6 +50,14 @@ pub(crate) type Answerer = Arc<
 >;
 /// Answerers by wire name; fixed when the client is built.
 pub(crate) type Answerers = HashMap<Box<str>, Answerer>;
+
+/// The credentials provider: handshake values computed anew for every
+/// connection and re-authentication, or the reason it failed.
+pub(crate) type Credentials = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<(String, String)>, String>> + Send>>
+        + Send
+        + Sync,
+>;
 /// Listeners by wire name, each with its subscription id.
 pub(crate) type Listeners = HashMap<Box<str>, Vec<(u64, Listener)>>;
 
@@ -74,6 +83,9 @@ pub(crate) struct Shared {
     pub(crate) recovered: AtomicBool,
     /// The handlers of the router's client request routes.
     pub(crate) answerers: Answerers,
+    /// Computes the handshake values before every connection, and the new
+    /// ones sent on `$zocket.auth` when the server warns of an expiry.
+    pub(crate) credentials: Option<Credentials>,
 }
 
 /// The payload of `$zocket.welcome`.
@@ -138,6 +150,11 @@ impl Shared {
         {
             let _ = tx.send(Err(error));
         }
+        if envelope.route == EXPIRING_ROUTE {
+            tracing::info!("the server warns that the credentials expire soon; re-authenticating");
+            self.reauthenticate();
+            return;
+        }
         if let Some(id) = envelope.id
             && let Some(answerer) = self.answerers.get(envelope.route.as_ref())
         {
@@ -199,6 +216,46 @@ impl Shared {
                 // server is waiting for them.
                 shared.outbox().push_back(text);
                 shared.outbox_ready.notify_one();
+            }
+        });
+    }
+
+    /// Sends fresh credentials from the provider on `$zocket.auth` (in its
+    /// own task), and logs the server's answer. Without a provider, nothing
+    /// to send: the server will close the connection at the expiry, and the
+    /// client reconnects with its fixed credentials.
+    pub(crate) fn reauthenticate(self: &Arc<Self>) {
+        let Some(credentials) = self.credentials.clone() else {
+            tracing::warn!("credentials expire and the client has no provider to refresh them");
+            return;
+        };
+        let shared = self.clone();
+        tokio::spawn(async move {
+            let pairs = match credentials().await {
+                Ok(pairs) => pairs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the credentials provider failed; cannot re-authenticate");
+                    return;
+                }
+            };
+            let payload: serde_json::Map<String, serde_json::Value> = pairs
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
+            let id = shared.next_request.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = oneshot::channel();
+            shared.pending().insert(id, tx);
+            let Ok(text) = wire::encode_request(AUTH_ROUTE, &payload, id) else {
+                return;
+            };
+            // Ahead of buffered messages: they should go out with the new
+            // credentials in place.
+            shared.outbox().push_front(text);
+            shared.outbox_ready.notify_one();
+            match tokio::time::timeout(shared.request_timeout, rx).await {
+                Ok(Ok(Ok(_))) => tracing::info!("re-authenticated"),
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e.message, "re-authentication refused"),
+                _ => tracing::warn!("no answer to the re-authentication"),
             }
         });
     }

@@ -10,10 +10,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
 use tungstenite::Message;
 
+use super::builder::{Heartbeat, encode_component};
 use super::error::ConnectError;
 use super::handle::Client;
 use super::policy::Reconnect;
-use super::shared::{ConnState, Handle, Shared};
+use super::shared::{ConnState, Credentials, Handle, Shared};
 
 /// A cheap pseudo-random fraction in [0, 1) for jitter.
 fn jitter_fraction(seed: u64) -> f64 {
@@ -47,6 +48,8 @@ pub(crate) struct Task<R> {
     pub(crate) reconnect: Option<Reconnect>,
     pub(crate) connect_timeout: Duration,
     pub(crate) on_reconnect: Option<Hook<R>>,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) heartbeat: Option<Heartbeat>,
 }
 
 pub(crate) type FirstResult = oneshot::Sender<Result<(), ConnectError>>;
@@ -67,10 +70,37 @@ impl<R: 'static> Task<R> {
         while !self.stopping() {
             // With a session from a server with recovery on, ask to resume it.
             let resume = self.shared.resume_query();
-            let request = match &resume {
+            let mut request = match &resume {
                 Some(query) => with_query(&self.request, query),
                 None => self.request.clone(),
             };
+            // Fresh credentials for every attempt.
+            if let Some(credentials) = &self.credentials {
+                match credentials().await {
+                    Ok(pairs) => {
+                        if !pairs.is_empty() {
+                            let query: Vec<String> = pairs
+                                .iter()
+                                .map(|(k, v)| {
+                                    format!("{}={}", encode_component(k), encode_component(v))
+                                })
+                                .collect();
+                            request = with_query(&request, &query.join("&"));
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(tx) = first.take() {
+                            let _ = tx.send(Err(ConnectError::Credentials(e)));
+                            break;
+                        }
+                        tracing::warn!(error = %e, "the credentials provider failed; retrying with the backoff");
+                        if !self.back_off(&mut failures).await {
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
             let attempt = tokio::time::timeout(
                 self.connect_timeout,
                 tokio_tungstenite::connect_async(request),
@@ -147,28 +177,37 @@ impl<R: 'static> Task<R> {
                 }
             }
             // Lost, or a reconnection attempt failed: back off.
-            let Some(schedule) = self.reconnect else {
+            if !self.back_off(&mut failures).await {
                 break;
-            };
-            failures += 1;
-            if schedule.max_retries.is_some_and(|max| failures > max) {
-                tracing::warn!(failures, "giving up reconnecting");
-                break;
-            }
-            self.shared
-                .state
-                .send_replace(ConnState::Reconnecting { attempt: failures });
-            let full = schedule.delay(failures);
-            let delay = full / 2 + full.mul_f64(0.5 * jitter_fraction(u64::from(failures)));
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = self.shared.wake.notified() => {}
-                _ = &mut self.alive => break,
             }
         }
         self.shared.state.send_replace(ConnState::Closed);
         // Nobody will answer now: waiting requests end with `Closed`.
         self.shared.pending().clear();
+    }
+
+    /// Waits before the next attempt (one more failure in a row); `false`
+    /// when the client should stop instead (no reconnection, out of
+    /// retries, or every handle gone).
+    async fn back_off(&mut self, failures: &mut u32) -> bool {
+        let Some(schedule) = self.reconnect else {
+            return false;
+        };
+        *failures += 1;
+        if schedule.max_retries.is_some_and(|max| *failures > max) {
+            tracing::warn!(failures = *failures, "giving up reconnecting");
+            return false;
+        }
+        self.shared
+            .state
+            .send_replace(ConnState::Reconnecting { attempt: *failures });
+        let full = schedule.delay(*failures);
+        let delay = full / 2 + full.mul_f64(0.5 * jitter_fraction(u64::from(*failures)));
+        tokio::select! {
+            () = tokio::time::sleep(delay) => true,
+            () = self.shared.wake.notified() => true,
+            _ = &mut self.alive => false,
+        }
     }
 
     async fn session(
@@ -178,6 +217,14 @@ impl<R: 'static> Task<R> {
         >,
     ) -> SessionEnd {
         let (mut sink, mut stream) = ws.split();
+        // The client's own liveness check: anything heard from the server
+        // counts; silence for the timeout means the connection is gone.
+        let mut last_heard = tokio::time::Instant::now();
+        let mut pings = self.heartbeat.map(|h| {
+            let mut every = tokio::time::interval_at(last_heard + h.every, h.every);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            (every, h.timeout)
+        });
         loop {
             // Flush what is buffered, oldest first; on failure put it back.
             let batch: Vec<String> = {
@@ -231,15 +278,27 @@ impl<R: 'static> Task<R> {
                     }
                 }
                 () = self.shared.outbox_ready.notified() => {}
+                timeout = next_ping(&mut pings) => {
+                    if last_heard.elapsed() >= timeout {
+                        tracing::warn!(silent = ?last_heard.elapsed(), "the server stopped answering; reconnecting");
+                        return SessionEnd::Lost;
+                    }
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        return SessionEnd::Lost;
+                    }
+                }
                 msg = stream.next() => match msg {
-                    Some(Ok(Message::Text(text))) => self.shared.dispatch(text.as_str()),
+                    Some(Ok(Message::Text(text))) => {
+                        last_heard = tokio::time::Instant::now();
+                        self.shared.dispatch(text.as_str());
+                    }
                     Some(Ok(Message::Close(frame))) => {
                         tracing::info!(?frame, "server closed the connection");
                         // Let tungstenite answer the close, then treat it as lost.
                         let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
                         return SessionEnd::Lost;
                     }
-                    Some(Ok(_)) => {}
+                    Some(Ok(_)) => last_heard = tokio::time::Instant::now(),
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "read failed");
                         return SessionEnd::Lost;
@@ -248,6 +307,18 @@ impl<R: 'static> Task<R> {
                 },
             }
         }
+    }
+}
+
+/// Waits for the next heartbeat tick (forever without a heartbeat); gives
+/// the silence timeout.
+async fn next_ping(pings: &mut Option<(tokio::time::Interval, Duration)>) -> Duration {
+    match pings {
+        Some((every, timeout)) => {
+            every.tick().await;
+            *timeout
+        }
+        None => std::future::pending().await,
     }
 }
 

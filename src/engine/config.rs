@@ -115,6 +115,9 @@ pub struct Config {
     /// How long [`Ctx::ask`](crate::Ctx::ask) waits for a client's answer
     /// unless the question sets its own timeout.
     pub ask_timeout: Duration,
+    /// How long before its credentials expire a client is warned on
+    /// `$zocket.expiring` (see [`Builder::expires`](crate::Builder::expires)).
+    pub expiry_warning: Duration,
     /// The app's contract and what to do with clients built against another
     /// one; set by `Builder::contract`.
     pub(crate) contract: Option<(Arc<ContractIdentity>, ContractCheck)>,
@@ -191,6 +194,7 @@ impl Default for Config {
             rate_limit: Some(RateLimit::default()),
             message_timeout: Duration::from_secs(30),
             ask_timeout: Duration::from_secs(30),
+            expiry_warning: Duration::from_secs(30),
         }
     }
 }
@@ -353,6 +357,12 @@ impl Config {
         /// waits for its answer by default (30 s); `Ask::timeout` overrides
         /// it per question.
         ask_timeout: Duration
+    );
+    setter!(
+        /// How long before a connection's credentials expire
+        /// ([`Builder::expires`](crate::Builder::expires)) its client is warned
+        /// on `$zocket.expiring` (30 s; at most half the time left).
+        expiry_warning: Duration
     );
     setter!(
         /// Rooms one client may be in at once; a join beyond it is refused with

@@ -22,7 +22,7 @@ use crate::engine::conn::Conn;
 use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{HandlerError, HandlerErrorKind, HandlerResult, Reject};
-use crate::protocol::route::{ERROR_ROUTE, Payload, REPLY_ROUTE};
+use crate::protocol::route::{AUTH_ROUTE, ERROR_ROUTE, Payload, REPLY_ROUTE};
 use crate::protocol::wire::Reply;
 use crate::protocol::wire::{self, ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
 use crate::util::panic_message;
@@ -147,6 +147,15 @@ pub(crate) type DisconnectFn<U> =
 pub(crate) type RecoverFn<U> =
     Arc<dyn Fn(Conn, U) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
+/// `on_reauth`, erased: new handshake data (from `$zocket.auth`), the
+/// connection's id and its data now, to its new data.
+pub(crate) type ReauthFn<U> = Arc<
+    dyn Fn(Handshake, ClientId, U) -> BoxFuture<'static, Result<U, ConnectRefusal>> + Send + Sync,
+>;
+
+/// When a connection's credentials expire, from its data.
+pub(crate) type ExpiryFn<U> = Arc<dyn Fn(&U) -> Option<Duration> + Send + Sync>;
+
 /// The erased, router-independent part of a built app: the dispatch table
 /// and the connection hooks.
 pub(crate) struct Handlers<U> {
@@ -154,6 +163,81 @@ pub(crate) struct Handlers<U> {
     pub(crate) on_connect: ConnectFn<U>,
     pub(crate) on_disconnect: Option<DisconnectFn<U>>,
     pub(crate) on_recover: Option<RecoverFn<U>>,
+    pub(crate) on_reauth: Option<ReauthFn<U>>,
+    pub(crate) expiry: Option<ExpiryFn<U>>,
+}
+
+/// The close code of a connection whose re-authentication was refused.
+pub(crate) const REAUTH_REFUSED: u16 = 4003;
+
+/// Handles `$zocket.auth`: the new handshake data goes through the app's
+/// `on_reauth`; on success the connection's new data is returned (the
+/// caller stores it before the next message) and the client gets
+/// `$zocket.reply`; on failure the client gets `$zocket.error`, then the
+/// connection is closed with [`REAUTH_REFUSED`], and `Some(None)` is
+/// returned. `None`: not a re-authentication (or the app takes none).
+pub(crate) async fn reauthenticate<U: Clone + Send + Sync + 'static>(
+    handlers: &Handlers<U>,
+    text: &str,
+    conn: &Conn,
+    data: &U,
+) -> Option<Option<U>> {
+    let on_reauth = handlers.on_reauth.as_ref()?;
+    let envelope = wire::parse_envelope(text).ok()?;
+    if envelope.route != AUTH_ROUTE {
+        return None;
+    }
+    let id = envelope.id.filter(|raw| wire::valid_id(raw));
+    let refuse = |failure: Failure| {
+        let mut failure = failure;
+        failure.payload.id = id.and_then(|raw| serde_json::from_str(raw.get()).ok());
+        conn.hub.counters.error(failure.payload.kind);
+        tracing::info!(client = %conn.id, message = %failure.payload.message,
+            "re-authentication refused; closing");
+        // The error goes out first, then the close.
+        conn.hub
+            .deliver_to([conn.id], &Utf8Bytes::from(failure.payload.encode()), &[]);
+        conn.close(REAUTH_REFUSED, "re-authentication refused");
+        Some(None)
+    };
+    let query = match envelope.payload.map(|p| serde_json::from_str(p.get())) {
+        Some(Ok(serde_json::Value::Object(map))) => map,
+        _ => {
+            return refuse(Failure::new(
+                ErrorKind::InvalidPayload,
+                Some(AUTH_ROUTE),
+                "`$zocket.auth` carries the new handshake values as an object",
+            ));
+        }
+    };
+    let handshake = Handshake {
+        query,
+        headers: serde_json::Map::new(),
+    };
+    match on_reauth(handshake, conn.id, data.clone()).await {
+        Ok(new) => {
+            if let Some(id) = id
+                && let Ok(text) = wire::encode_reply(id, &())
+            {
+                conn.hub.deliver_to([conn.id], &Utf8Bytes::from(text), &[]);
+            }
+            tracing::debug!(client = %conn.id, "re-authenticated");
+            Some(Some(new))
+        }
+        Err(ConnectRefusal::InvalidHeaders(details)) => refuse(
+            Failure::new(
+                ErrorKind::ValidationFailed,
+                Some(AUTH_ROUTE),
+                "invalid handshake values",
+            )
+            .details(details),
+        ),
+        Err(ConnectRefusal::Rejected(reject)) => refuse(Failure::new(
+            ErrorKind::Rejected,
+            Some(AUTH_ROUTE),
+            reject.message(),
+        )),
+    }
 }
 
 /// Parses one text frame's envelope, looks its route up and runs the entry

@@ -293,6 +293,16 @@ pub const ERROR_ROUTE: &str = "$zocket.error";
 /// Clients that do not know it ignore it, as they ignore `$zocket.error`.
 pub const WELCOME_ROUTE: &str = "$zocket.welcome";
 
+/// The reserved route on which a client sends new handshake values (a fresh
+/// token) without reconnecting: `{"type":"$zocket.auth","payload":{"token":".."},"id":1}`.
+/// The server answers on `$zocket.reply` (or `$zocket.error`, then closes with 4003).
+pub const AUTH_ROUTE: &str = "$zocket.auth";
+
+/// The reserved route on which the server warns a client that its
+/// credentials expire soon: `{"expiresInMs": n}`. A client that does not
+/// re-authenticate in time is closed with 4001.
+pub const EXPIRING_ROUTE: &str = "$zocket.expiring";
+
 /// The handshake query parameter with which a client resumes a session: the
 /// token from its last `$zocket.welcome`.
 pub const SESSION_PARAM: &str = "zocket-session";

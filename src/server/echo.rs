@@ -20,7 +20,7 @@ use crate::engine::conn::Conn;
 struct Echo;
 
 impl Frames<()> for Echo {
-    fn on_data(self: &Arc<Self>, msg: Message, _: &Conn, _: &()) -> OnData {
+    fn on_data(self: &Arc<Self>, msg: Message, _: &Conn, _: &()) -> OnData<()> {
         OnData::Write(msg)
     }
     fn on_disconnect(&self, _: Conn, _: (), _: Vec<String>) -> Option<Dispatch> {

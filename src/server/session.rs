@@ -36,7 +36,7 @@ use tracing::Instrument;
 use tungstenite::Message;
 use tungstenite::protocol::frame::CloseFrame;
 
-use super::frames::{Dispatch, Frames, OnData};
+use super::frames::{Frames, OnData, Running};
 use super::recovery::{conclude, greeting};
 use super::socket::{Socket, Ws};
 use crate::engine::conn::Conn;
@@ -44,6 +44,7 @@ use crate::engine::dispatch::{Failure, LogBudget, report};
 use crate::engine::hub::{Hub, Registered};
 use crate::engine::outbox::{CloseCmd, Outbox};
 use crate::engine::rate::{Admit, Bucket};
+use crate::protocol::route::EXPIRING_ROUTE;
 use crate::protocol::wire::ErrorKind;
 
 /// Frames one connection reads per wake-up before it yields to the others.
@@ -84,7 +85,9 @@ struct Session<U, S: Socket, F> {
     unflushed: bool,
     /// Since when writes have been refused by the socket.
     write_blocked: Option<Instant>,
-    dispatch: Option<Dispatch>,
+    dispatch: Option<Running<U>>,
+    /// When the client's credentials expire (apps with `Builder::expires`).
+    expiry: Option<Expiry>,
     /// Data frames read while `dispatch` runs, to handle after it.
     held: VecDeque<Message>,
     held_bytes: usize,
@@ -104,6 +107,17 @@ struct Session<U, S: Socket, F> {
     /// the heartbeat's (a silent peer is what recovery is for).
     detachable: bool,
 }
+
+/// A connection's credentials' expiry: first the warning, then the close.
+struct Expiry {
+    timer: Pin<Box<Sleep>>,
+    deadline: Instant,
+    warned: bool,
+}
+
+/// The close code of a connection whose credentials expired without a
+/// re-authentication.
+const CREDENTIALS_EXPIRED: u16 = 4001;
 
 /// Why a connection ended (for the log).
 #[derive(Debug)]
@@ -246,6 +260,46 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
         }
     }
 
+    /// (Re)starts the expiry of the client's credentials from its data.
+    fn set_expiry(&mut self) {
+        self.expiry = self.frames.expiry(&self.data).map(|left| {
+            let now = Instant::now();
+            let lead = self.hub.config.expiry_warning.min(left / 2);
+            Expiry {
+                timer: Box::pin(tokio::time::sleep_until(now + left - lead)),
+                deadline: now + left,
+                warned: false,
+            }
+        });
+    }
+
+    /// Warns the client before its credentials expire, and closes the
+    /// connection when they have; `true` if it did either.
+    fn poll_expiry(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(expiry) = &mut self.expiry else {
+            return false;
+        };
+        if expiry.timer.as_mut().poll(cx).is_pending() || !matches!(self.phase, Phase::Open) {
+            return false;
+        }
+        if expiry.warned {
+            tracing::info!("credentials expired without re-authentication; closing");
+            self.expiry = None;
+            self.close_with(CREDENTIALS_EXPIRED, "credentials expired");
+            return true;
+        }
+        expiry.warned = true;
+        let deadline = expiry.deadline;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let text = format!(
+            r#"{{"type":"{EXPIRING_ROUTE}","payload":{{"expiresInMs":{}}}}}"#,
+            left.as_millis()
+        );
+        self.pending.push_back(Message::text(text));
+        expiry.timer.as_mut().reset(deadline);
+        true
+    }
+
     /// Hands one admitted data frame to the app (or the echo).
     fn run_data(&mut self, msg: Message) {
         match self.frames.on_data(msg, &self.conn, &self.data) {
@@ -323,14 +377,24 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 && let Poll::Ready(result) = dispatch.as_mut().poll(cx)
             {
                 self.dispatch = None;
-                if let Err(failure) = result {
-                    report(
+                match result {
+                    Ok(None) => {}
+                    // Re-authenticated: the next message sees the new data.
+                    Ok(Some(data)) => {
+                        self.data = data;
+                        self.set_expiry();
+                    }
+                    Err(failure) => report(
                         &self.hub,
                         self.conn.id,
                         failure,
                         self.log_budget.get_or_insert_default(),
-                    );
+                    ),
                 }
+                progressed = true;
+            }
+
+            if self.poll_expiry(cx) {
                 progressed = true;
             }
 
@@ -467,6 +531,7 @@ where
             unflushed: false,
             write_blocked: None,
             dispatch: None,
+            expiry: None,
             held: VecDeque::new(),
             held_bytes: 0,
             phase: Phase::Open,
@@ -478,8 +543,11 @@ where
         };
         if recovered {
             // Before the client's first message: the app's own catch-up.
-            session.dispatch = frames.on_recover(&conn, &session.data);
+            session.dispatch = frames
+                .on_recover(&conn, &session.data)
+                .map(|run| Box::pin(async move { run.await.map(|()| None) }) as Running<U>);
         }
+        session.set_expiry();
         session
     });
     serve(session).instrument(span)

@@ -62,6 +62,16 @@ impl ChatProcess {
         ChatProcess { addr, child }
     }
 
+    /// Sends `signal` (`"STOP"`, `"CONT"`, ...) to the process with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the chat example is running");
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     /// Kills the process with SIGKILL: no goodbye to anyone.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill the chat example");
