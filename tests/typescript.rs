@@ -444,6 +444,37 @@ async fn the_typescript_client_runs_every_chat_route() {
 }
 
 #[tokio::test]
+async fn the_typescript_client_refreshes_expiring_credentials_in_place() {
+    let Some((node, tsc_path)) = tools() else {
+        return skip_or_fail(
+            "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
+        );
+    };
+    let dir = workspace("reauth");
+    let (ok, output) = tsc(&node, &tsc_path, &dir, &["reauth_scenario.ts"], true);
+    assert!(ok, "{output}");
+    let chat = ChatProcess::start_with_env(&[("SESSION_SECS", "2")]).await;
+    let run = tokio::process::Command::new(&node)
+        .arg("out/reauth_scenario.js")
+        .arg(&chat.addr)
+        .current_dir(&dir)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the scenario ends within a minute")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "scenario failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ts reauth scenario passed"));
+}
+
+#[tokio::test]
 async fn the_typescript_client_resumes_its_session_after_a_cut() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let Some((node, tsc_path)) = tools() else {

@@ -26,6 +26,9 @@
 //!
 //! `RECOVERY_SECS=120` turns connection-state recovery on: a client that drops
 //! for less than that gets its session (id, rooms, missed messages) back.
+//! `SESSION_SECS=300` makes credentials expire: a client is warned on
+//! `$zocket.expiring` and re-authenticates in place on `$zocket.auth` (here
+//! with the same name), or is closed with 4001.
 //!
 //! Operations: `GET /health` (alive), `GET /ready` (accepting, and connected to
 //! Redis when clustered), `GET /metrics` with `--features metrics` (Prometheus);
@@ -390,6 +393,12 @@ fn app_in(
     cluster: Option<Cluster>,
     presence_timeout: std::time::Duration,
 ) -> Result<Zocket<AppRouter, User>, zocket::BuildError> {
+    // SESSION_SECS: credentials last that long; clients re-authenticate in
+    // place (`$zocket.auth`) when warned, or are closed with 4001.
+    let session = std::env::var("SESSION_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(std::time::Duration::from_secs);
     let presence = Presence::<Online>::new().node_timeout(presence_timeout);
     let mut builder = Zocket::<AppRouter>::builder();
     if let Some(cluster) = cluster {
@@ -414,6 +423,16 @@ fn app_in(
                 })
             }
         })
+        // A client may send its handshake values again on `$zocket.auth`
+        // (a fresh token, in a real app); here: the same name.
+        .on_reauth(|hello: Hello, _id, user: User| async move {
+            if hello.name == user.name {
+                Ok(user)
+            } else {
+                Err(Reject::forbidden("a session keeps its name"))
+            }
+        })
+        .expires(move |_| session)
         .on_disconnect(disconnected)
         .on(Join, join)
         .on(Leave, leave)

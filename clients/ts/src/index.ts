@@ -69,8 +69,14 @@ export interface SocketLike {
 export type SocketConstructor = new (url: string) => SocketLike;
 
 export interface ClientOptions<H> {
-  /** Handshake data, sent as query parameters (the server validates it). */
-  headers?: H;
+  /**
+   * Handshake data, sent as query parameters (the server validates it). A
+   * function is called before every connection and reconnection (a fresh
+   * token each time), and again when the server warns that the credentials
+   * expire (`$zocket.expiring`): its values are then sent on `$zocket.auth`
+   * without reconnecting.
+   */
+  headers?: H | (() => H | Promise<H>);
   /** The generated `contract` constant: sent so the server can detect drift. */
   contract?: { readonly fingerprint: string; readonly routes: string };
   /** The WebSocket implementation (default `globalThis.WebSocket`; pass `ws` in Node 20). */
@@ -162,6 +168,8 @@ export interface ZocketClient<R extends RouteMap> {
 const ERROR_ROUTE = "$zocket.error";
 const REPLY_ROUTE = "$zocket.reply";
 const WELCOME_ROUTE = "$zocket.welcome";
+const AUTH_ROUTE = "$zocket.auth";
+const EXPIRING_ROUTE = "$zocket.expiring";
 
 /** Makes `fn(route, arg)` callable as `fn("a.b", arg)` and as `fn.a.b(arg)`. */
 function nested(fn: (route: string, arg: unknown) => unknown, path: string[] = []): unknown {
@@ -186,7 +194,9 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
   const bufferSize = options.bufferSize ?? 100;
 
   const target = new URL(url);
-  for (const [k, v] of Object.entries(options.headers ?? {})) target.searchParams.set(k, String(v));
+  const headersOption = options.headers;
+  const credentials = async (): Promise<Handshake> =>
+    (typeof headersOption === "function" ? await headersOption() : headersOption) ?? {};
   if (options.contract) {
     target.searchParams.set("zocket-contract", options.contract.fingerprint);
     target.searchParams.set("zocket-routes", options.contract.routes);
@@ -262,6 +272,10 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
       awaitingWelcome = null;
       open();
     }
+    if (msg.type === EXPIRING_ROUTE) {
+      void reauthenticate();
+      return;
+    }
     if (msg.type === REPLY_ROUTE || (msg.type === ERROR_ROUTE && (payload as ZocketError)?.id !== undefined)) {
       const id = msg.type === REPLY_ROUTE ? msg.id : (payload as ZocketError).id;
       const waiter = pending.get(String(id));
@@ -275,10 +289,41 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
     }
     deliver(msg.type, payload);
   };
-  const connect = () => {
+  /** Sends fresh credentials on `$zocket.auth` (the server warned of their expiry). */
+  const reauthenticate = async () => {
+    if (typeof headersOption !== "function") return;
+    let values: Handshake;
+    try {
+      values = await credentials();
+    } catch (e) {
+      console.error("zocket: the credentials provider failed; cannot re-authenticate", e);
+      return;
+    }
+    const payload = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
+    const id = String(nextId++);
+    const timer = setTimeout(() => pending.delete(id), requestTimeout);
+    pending.set(id, {
+      resolve: () => clearTimeout(timer),
+      reject: (e) => {
+        clearTimeout(timer);
+        console.error("zocket: re-authentication refused", e);
+      },
+      timer,
+    });
+    write(JSON.stringify({ type: AUTH_ROUTE, payload, id }));
+  };
+  const connect = async () => {
     setState("connecting");
     recovered = false;
     const url = new URL(target.toString());
+    try {
+      for (const [k, v] of Object.entries(await credentials())) url.searchParams.set(k, String(v));
+    } catch (e) {
+      // A failing provider is retried like a failed connection.
+      console.error("zocket: the credentials provider failed", e);
+      return scheduleReconnect();
+    }
+    if (closedForGood) return;
     if (session) {
       url.searchParams.set("zocket-session", session.token);
       url.searchParams.set("zocket-offset", String(lastOffset));
@@ -313,16 +358,19 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
         w.reject(new RequestError("connection closed before the answer"));
         pending.delete(id);
       }
-      if (closedForGood || !reconnect || (reconnect.maxRetries !== undefined && attempt >= reconnect.maxRetries)) {
-        closedForGood = true;
-        setState("closed");
-        return;
-      }
-      attempt += 1;
-      const base = Math.min(reconnect.maxDelay, reconnect.minDelay * reconnect.factor ** (attempt - 1));
-      setState("connecting");
-      setTimeout(() => !closedForGood && connect(), base * (0.5 + Math.random() * 0.5));
+      scheduleReconnect();
     };
+  };
+  const scheduleReconnect = () => {
+    if (closedForGood || !reconnect || (reconnect.maxRetries !== undefined && attempt >= reconnect.maxRetries)) {
+      closedForGood = true;
+      setState("closed");
+      return;
+    }
+    attempt += 1;
+    const base = Math.min(reconnect.maxDelay, reconnect.minDelay * reconnect.factor ** (attempt - 1));
+    setState("connecting");
+    setTimeout(() => !closedForGood && void connect(), base * (0.5 + Math.random() * 0.5));
   };
 
   const send = nested((route, payload) => write(JSON.stringify({ type: route, payload: payload ?? null }))) as SendFn<R>;
@@ -340,7 +388,7 @@ export function createClient<R extends RouteMap, H extends Handshake = Handshake
       }),
   ) as RequestFn<R>;
 
-  connect();
+  void connect();
   return {
     send,
     on,

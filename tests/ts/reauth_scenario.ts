@@ -1,0 +1,36 @@
+// The typed TypeScript client keeps a connection whose credentials expire
+// every 2 s (the chat example with SESSION_SECS=2): its headers function is
+// called again when the server warns ($zocket.expiring), and the values go
+// out on $zocket.auth, so the connection never closes.
+// node out/reauth_scenario.js <host:port>. Prints "ts reauth scenario passed".
+import WebSocket from "ws";
+import { createClient, type ConnState, type SocketConstructor } from "./client.js";
+import { type Routes, contract } from "./contract.js";
+
+const url = `ws://${process.argv[2]}/ws`;
+let calls = 0;
+const states: ConnState[] = [];
+const client = createClient<Routes>(url, {
+  headers: async () => {
+    calls += 1;
+    return { name: "renewer" };
+  },
+  contract,
+  WebSocket: WebSocket as unknown as SocketConstructor,
+});
+client.onState((s) => states.push(s));
+await client.opened();
+const openedAt = Date.now();
+await new Promise((resolve) => setTimeout(resolve, 5_000));
+const fail = (why: string) => {
+  console.log(`FAILED: ${why}`);
+  process.exit(1);
+};
+if (client.state !== "open") fail(`state ${client.state}`);
+if (states.some((s) => s !== "open")) fail(`the connection dropped: ${states.join(", ")}`);
+if (calls < 3) fail(`the headers function ran ${calls} times in 5 s with 2-second credentials`);
+const { rooms } = await client.request("chat.rooms", null);
+if (!Array.isArray(rooms)) fail("no answer after the refreshes");
+console.log(`open for ${Date.now() - openedAt} ms, headers computed ${calls} times`);
+client.close();
+console.log("ts reauth scenario passed");
