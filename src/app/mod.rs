@@ -13,5 +13,6 @@ pub(crate) mod handle; // ServerHandle: the server from outside handlers
 pub(crate) mod handler; // Handler, and its erasure into the dispatch table
 pub(crate) mod headers; // Headers: the handshake data on_connect takes
 pub(crate) mod middleware;
-pub(crate) mod presence; // Presence: who is in a room, keyed by user, with typed diffs
+pub(crate) mod presence;
+pub(crate) mod reauth; // Builder::on_reauth, Builder::expires: long-lived credentials // Presence: who is in a room, keyed by user, with typed diffs
 pub(crate) mod scope; // Builder::scope: one guard for every handler of a scope // Middleware, Stack, Guarded: typed context transformers

@@ -15,7 +15,7 @@ use tungstenite::http::{HeaderName, HeaderValue};
 
 use super::error::ConnectError;
 use super::handle::Client;
-use super::policy::{BufferPolicy, Reconnect};
+use super::policy::{BufferPolicy, DEFAULT_HEARTBEAT, Heartbeat, Reconnect, encode_component};
 use super::shared::{Answerer, Answerers, Credentials};
 use super::shared::{ConnState, Handle, Shared};
 use super::task::{Hook, Task};
@@ -52,22 +52,6 @@ pub struct ClientBuilder<R, S = R, Shape = ()> {
     pub(crate) heartbeat: Option<Heartbeat>,
     pub(crate) _router: PhantomData<Types<R, S, Shape>>,
 }
-
-/// The client's own liveness check: a ping every `every`, and a connection
-/// from which nothing arrived for `timeout` counts as lost.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Heartbeat {
-    pub(crate) every: Duration,
-    pub(crate) timeout: Duration,
-}
-
-/// By default the client pings every 20 s and gives a connection up after
-/// 45 s of silence: the server pings every 30 s (`Config::heartbeat`), so a
-/// live server is heard from at least every 30 s either way.
-const DEFAULT_HEARTBEAT: Heartbeat = Heartbeat {
-    every: Duration::from_secs(20),
-    timeout: Duration::from_secs(45),
-};
 
 impl<R: 'static> Client<R> {
     /// Starts configuring a client for `url` (`ws://host:port/path`).
@@ -389,19 +373,6 @@ where
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.open())
     }
-}
-
-/// Percent-encodes a query component.
-pub(crate) fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

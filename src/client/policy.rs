@@ -1,5 +1,6 @@
-//! The client's policies: the reconnection schedule and what a send does
-//! when the send buffer is full.
+//! The client's policies: the reconnection schedule, its liveness check,
+//! what a send does when the send buffer is full, and how handshake values
+//! go into the URL.
 
 use std::time::Duration;
 
@@ -67,4 +68,33 @@ mod tests {
         assert_eq!(r.delay(50), Duration::from_secs(10));
         assert_eq!(r.delay(u32::MAX), Duration::from_secs(10));
     }
+}
+
+/// The client's own liveness check: a ping every `every`, and a connection
+/// from which nothing arrived for `timeout` counts as lost.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Heartbeat {
+    pub(crate) every: Duration,
+    pub(crate) timeout: Duration,
+}
+
+/// By default the client pings every 20 s and gives a connection up after
+/// 45 s of silence: the server pings every 30 s (`Config::heartbeat`), so a
+/// live server is heard from at least every 30 s either way.
+pub(crate) const DEFAULT_HEARTBEAT: Heartbeat = Heartbeat {
+    every: Duration::from_secs(20),
+    timeout: Duration::from_secs(45),
+};
+
+/// Percent-encodes a query component.
+pub(crate) fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -10,10 +10,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
 use tungstenite::Message;
 
-use super::builder::{Heartbeat, encode_component};
 use super::error::ConnectError;
 use super::handle::Client;
-use super::policy::Reconnect;
+use super::policy::{Heartbeat, Reconnect, encode_component};
 use super::shared::{ConnState, Credentials, Handle, Shared};
 
 /// A cheap pseudo-random fraction in [0, 1) for jitter.
