@@ -291,6 +291,17 @@ async fn a_disconnect_ends_the_wait_at_once() {
 }
 
 #[tokio::test]
+async fn a_handler_waiting_for_an_answer_hears_of_the_disconnect() {
+    // An hour's timeout: only the disconnect can end this ask within the wait.
+    let mut server = start(Config::default().ask_timeout(Duration::from_secs(3600))).await;
+    let mut c = common::Client::connect_url(&server.url).await;
+    c.send("delete", question("still there?")).await;
+    assert_eq!(c.recv().await["type"], "confirm");
+    drop(c); // no answer, no close frame
+    assert_eq!(server.outcome().await, "disconnected");
+}
+
+#[tokio::test]
 async fn only_the_asked_client_can_answer() {
     let mut server = start(Config::default()).await;
     let mut asked = common::Client::connect_url(&server.url).await;

@@ -26,9 +26,10 @@ use crate::protocol::wire;
 ///
 /// The answer is deserialized and validated as the route's `Response`
 /// before it is returned. The question fails with
-/// [`AskError::Disconnected`] as soon as the client's session ends; with
-/// connection-state recovery on, a client that resumes its session can
-/// still answer (the question is replayed to it).
+/// [`AskError::Disconnected`] as soon as the client's connection ends (a
+/// handler that asked keeps running for up to
+/// [`Config::close_timeout`](crate::Config::close_timeout) after its
+/// connection ended, so it sees that error and can act on it).
 #[must_use = "a question is sent when it is awaited"]
 pub struct Ask<X: ClientRequest> {
     hub: Arc<Hub>,

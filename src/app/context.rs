@@ -112,10 +112,11 @@ impl<R, C> Ctx<R, C> {
     /// soon as it arrives, and the client's other messages wait for this
     /// handler, in arrival order (up to 64 messages or 64 KiB; then the
     /// server stops reading from this client until the handler is done).
-    /// If the connection ends, this handler is cancelled with it, like every
-    /// running handler of a connection that ends; an `ask` made from
-    /// elsewhere ([`ServerHandle::ask`]) returns
-    /// [`AskError::Disconnected`](crate::AskError::Disconnected) at once.
+    /// If the connection ends meanwhile, `ask` returns
+    /// [`AskError::Disconnected`](crate::AskError::Disconnected) at once; the
+    /// handler runs on for up to [`Config::close_timeout`](crate::Config::close_timeout)
+    /// (as every handler still running when its connection ends) before the
+    /// connection's `on_disconnect`.
     ///
     /// ```
     /// # use garde::Validate; use serde::{Deserialize, Serialize};

@@ -571,6 +571,18 @@ where
             End::Failed(error) => tracing::debug!(%error, "connection failed"),
             other => tracing::debug!(end = ?other, "connection ended"),
         }
+        // The client is gone: its questions end now (`AskError::Disconnected`),
+        // and a handler still running (perhaps waiting for an answer) gets
+        // `close_timeout` to finish before the connection's end is run.
+        session.hub.asks.end(session.conn.id);
+        if let Some(running) = session.dispatch.take() {
+            let grace = session.hub.config.close_timeout;
+            // Boxed: a cold path, kept out of every connection's future.
+            let finished = Box::pin(tokio::time::timeout(grace, running)).await;
+            if finished.is_err() {
+                tracing::debug!(?grace, "a handler outlived its connection; dropped");
+            }
+        }
         let Session {
             frames,
             hub,
