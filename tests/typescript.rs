@@ -412,19 +412,20 @@ async fn zod_rejects_what_garde_rejects() {
     );
 }
 
-#[tokio::test]
-async fn the_typescript_client_runs_every_chat_route() {
+/// Compiles `tests/ts/<scenario>.ts`, runs it with node against a chat example
+/// process started with `env`, and checks that it printed `passed`.
+async fn run_scenario(scenario: &str, env: &[(&str, &str)], passed: &str) {
     let Some((node, tsc_path)) = tools() else {
         return skip_or_fail(
             "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
         );
     };
-    let dir = workspace("client");
-    let (ok, output) = tsc(&node, &tsc_path, &dir, &["chat_scenario.ts"], true);
+    let dir = workspace(scenario);
+    let (ok, output) = tsc(&node, &tsc_path, &dir, &[&format!("{scenario}.ts")], true);
     assert!(ok, "{output}");
-    let chat = ChatProcess::start().await;
+    let chat = ChatProcess::start_with_env(env).await;
     let run = tokio::process::Command::new(&node)
-        .arg("out/chat_scenario.js")
+        .arg(format!("out/{scenario}.js"))
         .arg(&chat.addr)
         .current_dir(&dir)
         .kill_on_drop(true)
@@ -440,38 +441,22 @@ async fn the_typescript_client_runs_every_chat_route() {
         "scenario failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("ts client scenario passed"));
+    assert!(stdout.contains(passed));
+}
+
+#[tokio::test]
+async fn the_typescript_client_runs_every_chat_route() {
+    run_scenario("chat_scenario", &[], "ts client scenario passed").await;
 }
 
 #[tokio::test]
 async fn the_typescript_client_refreshes_expiring_credentials_in_place() {
-    let Some((node, tsc_path)) = tools() else {
-        return skip_or_fail(
-            "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
-        );
-    };
-    let dir = workspace("reauth");
-    let (ok, output) = tsc(&node, &tsc_path, &dir, &["reauth_scenario.ts"], true);
-    assert!(ok, "{output}");
-    let chat = ChatProcess::start_with_env(&[("SESSION_SECS", "2")]).await;
-    let run = tokio::process::Command::new(&node)
-        .arg("out/reauth_scenario.js")
-        .arg(&chat.addr)
-        .current_dir(&dir)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("the scenario ends within a minute")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "scenario failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("ts reauth scenario passed"));
+    run_scenario(
+        "reauth_scenario",
+        &[("SESSION_SECS", "2")],
+        "ts reauth scenario passed",
+    )
+    .await;
 }
 
 #[tokio::test]
