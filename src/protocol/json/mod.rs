@@ -349,48 +349,48 @@ impl<'a, 'b> Compound<'a, 'b> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.element(value)
-    }
-    fn end(self) -> Result {
-        self.end_with(']')
-    }
+/// The compound traits of serde that differ only in their method's name
+/// and in whether a key comes with each value: arrays take elements,
+/// objects take keyed fields.
+macro_rules! compound {
+    ($($trait:ident::$method:ident => $close:literal,)*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            compound!(@method $method);
+            fn end(self) -> Result {
+                self.end_with($close)
+            }
+        }
+    )*};
+    (@method serialize_element) => {
+        fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+            self.element(value)
+        }
+    };
+    (@method serialize_field) => {
+        fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+            self.element(value)
+        }
+    };
+    (@method serialize_keyed_field) => {
+        fn serialize_field<T: Serialize + ?Sized>(
+            &mut self,
+            key: &'static str,
+            value: &T,
+        ) -> Result {
+            self.field(key, value)
+        }
+    };
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.element(value)
-    }
-    fn end(self) -> Result {
-        self.end_with(']')
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.element(value)
-    }
-    fn end(self) -> Result {
-        self.end_with(']')
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.element(value)
-    }
-    fn end(self) -> Result {
-        self.end_with(']')
-    }
+compound! {
+    SerializeSeq::serialize_element => ']',
+    SerializeTuple::serialize_element => ']',
+    SerializeTupleStruct::serialize_field => ']',
+    SerializeTupleVariant::serialize_field => ']',
+    SerializeStruct::serialize_keyed_field => '}',
+    SerializeStructVariant::serialize_keyed_field => '}',
 }
 
 impl ser::SerializeMap for Compound<'_, '_> {
@@ -403,28 +403,6 @@ impl ser::SerializeMap for Compound<'_, '_> {
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
         self.ser.out.push(':');
         value.serialize(&mut *self.ser)
-    }
-    fn end(self) -> Result {
-        self.end_with('}')
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
-        self.field(key, value)
-    }
-    fn end(self) -> Result {
-        self.end_with('}')
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
-        self.field(key, value)
     }
     fn end(self) -> Result {
         self.end_with('}')
@@ -557,140 +535,4 @@ only_strings!(
 );
 
 #[cfg(test)]
-mod tests {
-    use std::collections::{BTreeMap, HashMap};
-
-    use serde::Serialize;
-    use serde_json::json;
-    use serde_json::value::RawValue;
-
-    use super::to_string;
-
-    /// Every string of one byte, and strings mixing escapes with long clean runs.
-    #[test]
-    fn strings_are_written_as_serde_json_writes_them() {
-        for b in 0u8..=127 {
-            let s = String::from(b as char);
-            assert_eq!(
-                to_string(&s).unwrap(),
-                serde_json::to_string(&s).unwrap(),
-                "{b}"
-            );
-        }
-        let samples = [
-            String::new(),
-            "x".repeat(16 * 1024),
-            "abcdefg\"hijklmno\\pqrstuv\nwxyz\u{1}\u{1f}\u{7f}".repeat(37),
-            "héllo wörld — ✓ 🎉".repeat(50),
-            "a\"".into(),
-            "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}".into(),
-            "0123456\"".into(),
-            "01234567\\".into(),
-        ];
-        for s in samples {
-            assert_eq!(to_string(&s).unwrap(), serde_json::to_string(&s).unwrap());
-        }
-    }
-
-    /// Ten thousand strings drawn from an alphabet of escapes, ASCII and
-    /// multi-byte characters, at every alignment of the 16-byte blocks.
-    #[test]
-    fn random_strings_are_written_as_serde_json_writes_them() {
-        const ALPHABET: [&str; 12] = [
-            "a", "Z", " ", "\"", "\\", "\n", "\u{0}", "\u{1f}", "\u{7f}", "é", "✓", "🎉",
-        ];
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..10_000 {
-            let len = (next() % 80) as usize;
-            let s: String = (0..len)
-                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
-                .collect();
-            assert_eq!(
-                to_string(&s).unwrap(),
-                serde_json::to_string(&s).unwrap(),
-                "{s:?}"
-            );
-        }
-    }
-
-    #[derive(Serialize)]
-    enum E {
-        Unit,
-        New(u8),
-        Tuple(u8, String),
-        Struct { a: Option<f64>, b: Vec<u8> },
-    }
-
-    #[derive(Serialize)]
-    struct Everything<'a> {
-        n: i64,
-        u: u128,
-        f: f64,
-        nan: f32,
-        t: bool,
-        none: Option<u8>,
-        unit: (),
-        tuple: (u8, &'a str, char),
-        list: Vec<E>,
-        empty_list: Vec<u8>,
-        empty_map: BTreeMap<String, u8>,
-        int_keys: BTreeMap<i32, &'a str>,
-        bool_keys: BTreeMap<bool, u8>,
-        nested: serde_json::Value,
-        raw: &'a RawValue,
-        bytes: &'a [u8],
-    }
-
-    #[test]
-    fn the_data_model_is_written_as_serde_json_writes_it() {
-        let raw = RawValue::from_string(r#"{"kept": [1, 2]}"#.into()).unwrap();
-        let value = Everything {
-            n: -42,
-            u: u128::MAX,
-            f: 1.5e300,
-            nan: f32::NAN,
-            t: true,
-            none: None,
-            unit: (),
-            tuple: (7, "s\"", 'é'),
-            list: vec![
-                E::Unit,
-                E::New(1),
-                E::Tuple(2, "x".into()),
-                E::Struct {
-                    a: Some(0.1),
-                    b: vec![],
-                },
-            ],
-            empty_list: vec![],
-            empty_map: BTreeMap::new(),
-            int_keys: [(-1, "a"), (2, "b")].into(),
-            bool_keys: [(true, 1)].into(),
-            nested: json!({"a": [1, {"b": null}], "c": "d\n"}),
-            raw: &raw,
-            bytes: b"hi",
-        };
-        assert_eq!(
-            to_string(&value).unwrap(),
-            serde_json::to_string(&value).unwrap()
-        );
-        let map: HashMap<String, Vec<Option<bool>>> = [("k".into(), vec![Some(true), None])].into();
-        assert_eq!(
-            to_string(&map).unwrap(),
-            serde_json::to_string(&map).unwrap()
-        );
-    }
-
-    #[test]
-    fn keys_that_are_not_strings_fail_as_in_serde_json() {
-        let map: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into();
-        assert!(serde_json::to_string(&map).is_err());
-        assert!(to_string(&map).is_err());
-    }
-}
+mod tests;
