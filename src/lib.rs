@@ -29,7 +29,9 @@ pub mod adapter {
     //! Scaling out: how room sends, broadcasts and sends to client ids reach
     //! the clients of other server processes.
     #![doc = include_str!("docs/adapter.md")]
-    pub use crate::engine::adapter::{Adapter, Inbox, Remote, Target, decode, encode};
+    pub use crate::engine::adapter::{
+        Adapter, Inbox, Remote, RoomReady, RoomReadySignal, Target, decode, encode,
+    };
 }
 
 pub mod error {

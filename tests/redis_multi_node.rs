@@ -7,7 +7,9 @@
 mod common;
 use common::*;
 use serde_json::json;
+use std::sync::Arc;
 use zocket::RedisAdapter;
+use zocket::adapter::{Adapter, Inbox, Remote, RoomReady};
 
 async fn adapter(prefix: &str) -> Option<RedisAdapter> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
@@ -456,4 +458,167 @@ async fn a_session_dropped_on_one_node_resumes_on_another() {
     assert!(node_b.disconnects.try_recv().is_err(), "nor on node B");
     node_a.stop().await;
     node_b.stop().await;
+}
+
+/// How many nodes Redis counts as listening to `room` of `prefix`.
+async fn room_subscribers(prefix: &str, room: &str) -> i64 {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let (_, n): (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(format!("{prefix}:room:{room}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    n
+}
+
+/// Per-room routing: a node listens to a room from its first member's join
+/// to its last member's leave, and a node with no member in a room receives
+/// none of the room's traffic (counted by its `remote_received` metric).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_receives_only_the_traffic_of_rooms_it_has_members_in() {
+    let prefix = format!(
+        "zocket-rooms-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let Some(a) = adapter(&prefix).await else {
+            return;
+        };
+        nodes.push(start_node(config(), Some(a)).await);
+    }
+    let mut a = Client::connect(&nodes[0], "a").await;
+    let mut b = Client::connect(&nodes[1], "b").await;
+    let mut c = Client::connect(&nodes[2], "c").await;
+    assert_eq!(room_subscribers(&prefix, "r").await, 0);
+    for x in [&mut a, &mut b] {
+        x.send("rooms.join", json!({"room": "r"})).await;
+        x.barrier().await;
+    }
+    // What a member receives after its join comes after the node listens.
+    assert_eq!(room_subscribers(&prefix, "r").await, 2, "nodes 0 and 1");
+    let received = |n: &Server| n.handle.metrics().remote_received;
+    let unused = |n: &Server| n.handle.metrics().remote_unused;
+    let before: Vec<(u64, u64)> = nodes.iter().map(|n| (received(n), unused(n))).collect();
+
+    for i in 0..100 {
+        a.send("rooms.say", json!({"room": "r", "text": format!("m{i}")}))
+            .await;
+    }
+    for i in 0..100 {
+        assert_eq!(b.expect("rooms.onSay").await["text"], format!("m{i}"));
+        assert_eq!(a.expect("rooms.onSay").await["text"], format!("m{i}"));
+    }
+    a.send("broadcast", json!({"text": "fence 1"})).await;
+    for x in [&mut a, &mut b, &mut c] {
+        fence(x, "fence 1").await;
+    }
+    let delta = |i: usize| {
+        (
+            received(&nodes[i]) - before[i].0,
+            unused(&nodes[i]) - before[i].1,
+        )
+    };
+    assert_eq!(delta(1), (101, 0), "node 1: the room's 100 and the fence");
+    assert_eq!(delta(2), (1, 0), "node 2 has no member: only the fence");
+
+    // b leaves: node 1 stops listening (Redis drops its subscription; there
+    // is no event to await in this process, so its count is polled).
+    b.send("rooms.leave", json!({"room": "r"})).await;
+    b.barrier().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while room_subscribers(&prefix, "r").await != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node 1 kept listening to a room it has no member in"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let before1 = received(&nodes[1]);
+    for i in 0..10 {
+        a.send(
+            "rooms.say",
+            json!({"room": "r", "text": format!("after {i}")}),
+        )
+        .await;
+        assert_eq!(a.expect("rooms.onSay").await["text"], format!("after {i}"));
+    }
+    a.send("broadcast", json!({"text": "fence 2"})).await;
+    for x in [&mut a, &mut b, &mut c] {
+        fence(x, "fence 2").await;
+    }
+    assert_eq!(received(&nodes[1]) - before1, 1, "node 1: only the fence");
+    drop((a, b, c));
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+/// The join race: a member that joined a room this node did not listen to
+/// yet gets the room's traffic from other nodes that follows anything it
+/// received after joining: zocket holds its messages until the node listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_room_gets_traffic_sent_right_after_the_join_is_answered() {
+    let prefix = format!(
+        "zocket-fresh-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    let (Some(a0), Some(a1)) = (adapter(&prefix).await, adapter(&prefix).await) else {
+        return;
+    };
+    let n0 = start_node(config(), Some(a0)).await;
+    // Node 1's Redis is far away: its subscriptions take 100 ms.
+    let n1 = start_node(config(), Some(SlowToListen(Arc::new(a1)))).await;
+    let mut a = Client::connect(&n0, "a").await;
+    let mut b = Client::connect(&n1, "b").await;
+    for k in 0..10 {
+        let room = format!("fresh-{k}");
+        a.send("rooms.join", json!({"room": room})).await;
+        a.barrier().await;
+        // b's join opens the room on node 1; its barrier's answer is held
+        // until node 1 listens, so a's message, sent after it, reaches b.
+        b.send("rooms.join", json!({"room": room})).await;
+        b.barrier().await;
+        a.send("rooms.say", json!({"room": room, "text": room}))
+            .await;
+        assert_eq!(a.expect("rooms.onSay").await["text"], room);
+        assert_eq!(b.expect("rooms.onSay").await["text"], room);
+    }
+    drop((a, b));
+    n0.stop().await;
+    n1.stop().await;
+}
+
+/// A Redis adapter whose subscriptions to rooms take 100 ms longer, as with
+/// a Redis far away.
+struct SlowToListen(Arc<RedisAdapter>);
+
+impl Adapter for SlowToListen {
+    fn node(&self) -> u32 {
+        self.0.node()
+    }
+    fn publish(&self, remote: Remote) {
+        self.0.publish(remote)
+    }
+    fn start(&self, inbox: Inbox) {
+        self.0.start(inbox)
+    }
+    fn open_room(&self, room: &str) -> RoomReady {
+        let (ready, signal) = RoomReady::pending();
+        let (inner, room) = (self.0.clone(), room.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            inner.open_room(&room).await;
+            signal.ready();
+        });
+        ready
+    }
+    fn close_room(&self, room: &str) {
+        self.0.close_room(room)
+    }
 }

@@ -62,6 +62,8 @@ pub(crate) struct Counters {
     pub(crate) handshakes_refused: AtomicU64,
     pub(crate) sessions_detached: AtomicU64,
     pub(crate) sessions_recovered: AtomicU64,
+    pub(crate) remote_received: AtomicU64,
+    pub(crate) remote_unused: AtomicU64,
     incoming: HashMap<Box<str>, AtomicU64>,
     outgoing: HashMap<Box<str>, OutCounters>,
     errors: [AtomicU64; KINDS.len()],
@@ -169,6 +171,8 @@ impl Counters {
             dropped_slow: self.dropped_slow.load(Relaxed),
             sessions_detached: self.sessions_detached.load(Relaxed),
             sessions_recovered: self.sessions_recovered.load(Relaxed),
+            remote_received: self.remote_received.load(Relaxed),
+            remote_unused: self.remote_unused.load(Relaxed),
             messages_in: self
                 .incoming
                 .iter()
@@ -233,6 +237,13 @@ pub struct Metrics {
     pub sessions_detached: u64,
     /// Of those, sessions a client took over again within the window.
     pub sessions_recovered: u64,
+    /// Deliveries other nodes sent that reached this node through the
+    /// adapter (room sends, sends to client ids, broadcasts).
+    pub remote_received: u64,
+    /// Of those, deliveries that had no recipient here: work the adapter's
+    /// routing wasted on this node. With per-room routing only a send to
+    /// several rooms at once can be one (see the adapter guide).
+    pub remote_unused: u64,
     /// Messages handled per incoming route (wire name).
     pub messages_in: BTreeMap<String, u64>,
     /// Messages sent per outgoing route (wire name).

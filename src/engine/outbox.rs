@@ -10,6 +10,7 @@ use tokio::time::{Duration, Instant};
 use tungstenite::Message;
 use tungstenite::protocol::frame::CloseFrame;
 
+use crate::engine::adapter::RoomReady;
 use crate::engine::recovery::History;
 use crate::util::lock_unpoisoned;
 
@@ -86,6 +87,11 @@ pub(crate) struct Outbox {
     limits: QueueLimits,
     /// Set with `state.close`, readable without the lock.
     close_requested: AtomicBool,
+    /// Rooms this client joined whose deliveries from other nodes this node
+    /// does not receive yet: nothing is taken from the queue until they are
+    /// ready (see [`RoomReady`]). `gated` is readable without the lock.
+    gate: Mutex<Vec<RoomReady>>,
+    gated: AtomicBool,
 }
 
 /// Gives every text message its offset (see [`History`]).
@@ -118,6 +124,30 @@ impl Outbox {
                 timed: limits.timed,
             },
             close_requested: AtomicBool::new(false),
+            gate: Mutex::default(),
+            gated: AtomicBool::new(false),
+        }
+    }
+
+    /// Holds the queue back until `ready` (the client joined a room whose
+    /// deliveries from other nodes this node does not receive yet).
+    pub(crate) fn hold_until(&self, ready: RoomReady) {
+        lock_unpoisoned(&self.gate).push(ready);
+        self.gated.store(true, Ordering::Release);
+    }
+
+    /// Whether the queue may be taken now; if not, `cx` is woken when it may.
+    pub(crate) fn poll_open(&self, cx: &mut std::task::Context<'_>) -> bool {
+        if !self.gated.load(Ordering::Acquire) {
+            return true;
+        }
+        let mut gate = lock_unpoisoned(&self.gate);
+        gate.retain(|ready| ready.poll_ready(cx).is_pending());
+        if gate.is_empty() {
+            self.gated.store(false, Ordering::Release);
+            true
+        } else {
+            false
         }
     }
 

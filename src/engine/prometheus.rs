@@ -142,6 +142,18 @@ impl Collector for Scrape {
             "Sessions a client took over again within the window.",
             m.sessions_recovered,
         )?;
+        counter(
+            e,
+            "zocket_remote_deliveries_received",
+            "Deliveries from other nodes that reached this node through the adapter.",
+            m.remote_received,
+        )?;
+        counter(
+            e,
+            "zocket_remote_deliveries_unused",
+            "Deliveries from other nodes that had no recipient on this node.",
+            m.remote_unused,
+        )?;
         labelled_counters(
             e,
             "zocket_messages_in",

@@ -153,7 +153,10 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, End> {
         let mut progressed = false;
         loop {
-            if self.pending.is_empty() && matches!(self.phase, Phase::Open) {
+            if self.pending.is_empty()
+                && matches!(self.phase, Phase::Open)
+                && self.outbox.poll_open(cx)
+            {
                 if self.pending.capacity() > 1024 {
                     self.pending = VecDeque::new();
                 }

@@ -5,11 +5,13 @@
 use std::sync::{Arc, Weak};
 
 mod codec; // encode/decode: a compact binary form of `Remote` for byte transports
+mod ready; // RoomReady: when a node receives a room's deliveries
 #[cfg(feature = "redis")]
 pub(crate) mod redis; // RedisAdapter: Redis pub/sub between nodes
 mod remote; // Remote, Target: what travels between nodes
 
 pub use codec::{decode, encode};
+pub use ready::{RoomReady, RoomReadySignal};
 pub use remote::{Remote, Target};
 
 /// Carries deliveries between server processes.
@@ -59,6 +61,23 @@ pub trait Adapter: Send + Sync + 'static {
     /// reports. Adapters that cannot tell answer `true` (the default).
     fn connected(&self) -> bool {
         true
+    }
+    /// The first member of `room` on this node joined: from now on this
+    /// node needs the room's deliveries from the other nodes. An adapter
+    /// that routes per room subscribes to the room here and returns a
+    /// [`RoomReady`] that becomes ready once it receives them; one that
+    /// sends every node everything returns [`RoomReady::now`] (the default).
+    ///
+    /// Called in order with [`close_room`](Adapter::close_room) for the same
+    /// room, under the lock of this node's room registry: it must not block.
+    fn open_room(&self, room: &str) -> RoomReady {
+        let _ = room;
+        RoomReady::now()
+    }
+    /// The last member of `room` on this node left: the node no longer
+    /// needs the room's deliveries. Must not block.
+    fn close_room(&self, room: &str) {
+        let _ = room;
     }
 }
 

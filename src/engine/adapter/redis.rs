@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use std::collections::HashSet;
+
 use super::codec::{decode, encode};
-use super::remote::Remote;
-use super::{Adapter, Inbox};
+use super::remote::{Remote, Target};
+use super::{Adapter, Inbox, RoomReady, RoomReadySignal};
 
 /// Deliveries waiting to be published; beyond this (Redis unreachable for a
 /// while), new ones are dropped and logged.
@@ -48,9 +50,11 @@ const RECEIVE_QUEUE: usize = 10_000;
 /// ```
 pub struct RedisAdapter {
     node: u32,
-    channel: String,
+    channels: Channels,
     client: redis::Client,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<(String, Vec<u8>)>,
+    /// Rooms to subscribe to and unsubscribe from, in order, for the subscriber task.
+    rooms: mpsc::UnboundedSender<RoomCmd>,
     /// Deliveries `publish` had to drop because the queue was full.
     dropped: AtomicU64,
     /// What `start` takes: the publish queue and the received deliveries.
@@ -68,15 +72,47 @@ struct Link {
 }
 
 struct Parked {
-    outgoing: mpsc::Receiver<Vec<u8>>,
+    outgoing: mpsc::Receiver<(String, Vec<u8>)>,
     incoming: mpsc::Receiver<Remote>,
+}
+
+/// The channels of one cluster (nodes sharing a prefix).
+#[derive(Debug, Clone)]
+struct Channels {
+    prefix: String,
+    /// Broadcasts, sends to several rooms at once, and zocket's own
+    /// messages (session hand-overs, presence): every node subscribes.
+    all: String,
+}
+
+impl Channels {
+    fn new(prefix: &str) -> Self {
+        Channels {
+            prefix: prefix.to_owned(),
+            all: format!("{prefix}:deliveries"),
+        }
+    }
+    /// Sends to the client ids a node issued.
+    fn node(&self, node: u32) -> String {
+        format!("{}:node:{node}", self.prefix)
+    }
+    /// Sends to one room: the nodes with a member in it subscribe.
+    fn room(&self, room: &str) -> String {
+        format!("{}:room:{room}", self.prefix)
+    }
+}
+
+/// A change to the rooms this node listens to.
+enum RoomCmd {
+    Open(String, RoomReadySignal),
+    Close(String),
 }
 
 impl std::fmt::Debug for RedisAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisAdapter")
             .field("node", &self.node)
-            .field("channel", &self.channel)
+            .field("prefix", &self.channels.prefix)
             .finish_non_exhaustive()
     }
 }
@@ -101,25 +137,32 @@ impl RedisAdapter {
             .await?;
         // Node 0 means "no adapter"; INCR starts at 1.
         let node = (node as u32).max(1);
-        let channel = format!("{prefix}:deliveries");
-        let pubsub = subscribe(&client, &channel).await?;
+        let channels = Channels::new(prefix);
+        let own = [channels.all.clone(), channels.node(node)];
+        let pubsub = subscribe(&client, &own).await?;
         let (in_tx, incoming) = mpsc::channel(RECEIVE_QUEUE);
         let link = Arc::new(Link::default());
         link.subscribed.store(true, Ordering::SeqCst);
-        tokio::spawn(subscriber(
-            client.clone(),
-            channel.clone(),
-            node,
-            pubsub,
-            in_tx,
-            link.clone(),
-        ));
+        let (rooms, room_cmds) = mpsc::unbounded_channel();
+        tokio::spawn(
+            Subscriber {
+                client: client.clone(),
+                channels: channels.clone(),
+                own,
+                node,
+                rooms: HashSet::new(),
+                queue: in_tx,
+                link: link.clone(),
+            }
+            .run(pubsub, room_cmds),
+        );
         let (tx, outgoing) = mpsc::channel(PUBLISH_QUEUE);
         Ok(RedisAdapter {
             node,
-            channel,
+            channels,
             client,
             tx,
+            rooms,
             dropped: AtomicU64::new(0),
             parked: std::sync::Mutex::new(Some(Parked { outgoing, incoming })),
             link,
@@ -127,13 +170,11 @@ impl RedisAdapter {
     }
 }
 
-impl Adapter for RedisAdapter {
-    fn node(&self) -> u32 {
-        self.node
-    }
-
-    fn publish(&self, remote: Remote) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(encode(&remote)) {
+impl RedisAdapter {
+    /// Queues one delivery for publishing on `channel`.
+    fn queue(&self, channel: String, remote: &Remote) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send((channel, encode(remote)))
+        {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(
@@ -143,6 +184,54 @@ impl Adapter for RedisAdapter {
                 );
             }
         }
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn node(&self) -> u32 {
+        self.node
+    }
+
+    fn publish(&self, remote: Remote) {
+        match &remote.target {
+            // To the nodes that issued the ids, each on its own channel.
+            Target::Clients(ids) => {
+                let mut nodes: Vec<u32> = ids.iter().map(|id| id.node()).collect();
+                nodes.sort_unstable();
+                nodes.dedup();
+                if let [node] = nodes[..] {
+                    self.queue(self.channels.node(node), &remote);
+                    return;
+                }
+                for node in nodes {
+                    let part = Remote {
+                        target: Target::Clients(
+                            ids.iter().copied().filter(|id| id.node() == node).collect(),
+                        ),
+                        ..remote.clone()
+                    };
+                    self.queue(self.channels.node(node), &part);
+                }
+            }
+            // One room: only the nodes with a member in it listen.
+            Target::Rooms(rooms) if rooms.len() == 1 => {
+                self.queue(self.channels.room(&rooms[0]), &remote);
+            }
+            // Several rooms at once go to every node, so that a client in
+            // two of them gets one copy (see the adapter guide).
+            _ => self.queue(self.channels.all.clone(), &remote),
+        }
+    }
+
+    fn open_room(&self, room: &str) -> RoomReady {
+        let (ready, signal) = RoomReady::pending();
+        // If the subscriber task is gone, the signal drops here: ready.
+        let _ = self.rooms.send(RoomCmd::Open(room.to_owned(), signal));
+        ready
+    }
+
+    fn close_room(&self, room: &str) {
+        let _ = self.rooms.send(RoomCmd::Close(room.to_owned()));
     }
 
     fn start(&self, inbox: Inbox) {
@@ -154,12 +243,7 @@ impl Adapter for RedisAdapter {
         else {
             return;
         };
-        tokio::spawn(publisher(
-            self.client.clone(),
-            self.channel.clone(),
-            outgoing,
-            self.link.clone(),
-        ));
+        tokio::spawn(publisher(self.client.clone(), outgoing, self.link.clone()));
         tokio::spawn(async move {
             while let Some(remote) = incoming.recv().await {
                 if inbox.deliver(remote).is_none() {
@@ -181,12 +265,11 @@ fn backoff(failures: u32) -> Duration {
 
 async fn publisher(
     client: redis::Client,
-    channel: String,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: mpsc::Receiver<(String, Vec<u8>)>,
     link: Arc<Link>,
 ) {
     let mut failures = 0u32;
-    let mut pending: Option<Vec<u8>> = None;
+    let mut pending: Option<(String, Vec<u8>)> = None;
     loop {
         let mut conn = until_ok(&mut failures, "connect to publish", || {
             client.get_multiplexed_async_connection()
@@ -194,7 +277,7 @@ async fn publisher(
         .await;
         link.publish_failing.store(false, Ordering::SeqCst);
         loop {
-            let bytes = match pending.take() {
+            let (channel, bytes) = match pending.take() {
                 Some(b) => b,
                 None => match rx.recv().await {
                     Some(b) => b,
@@ -209,7 +292,7 @@ async fn publisher(
             if let Err(e) = sent {
                 tracing::warn!(error = %e, "redis adapter: publish failed; reconnecting");
                 link.publish_failing.store(true, Ordering::SeqCst);
-                pending = Some(bytes);
+                pending = Some((channel, bytes));
                 failures += 1;
                 tokio::time::sleep(backoff(failures)).await;
                 break; // reconnect
@@ -218,61 +301,155 @@ async fn publisher(
     }
 }
 
-/// Receives what other nodes publish, starting with the subscription made by
-/// `connect`, and queues it for delivery; subscribes again whenever the
-/// subscription is lost. Stops when the queue's receiver is gone (the adapter
-/// was dropped unused, or the app stopped).
-async fn subscriber(
+/// How long a (re)subscription may take before the members waiting for it
+/// are let go (they may then miss the room's first deliveries).
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Receives what other nodes publish and queues it for delivery; follows
+/// the node's rooms (subscribing to a room when its first member here joins,
+/// unsubscribing when its last one leaves); subscribes again, to its own
+/// channels and every room, whenever the subscription is lost. Stops when
+/// the queue's receiver is gone (the adapter was dropped unused, or the app
+/// stopped).
+struct Subscriber {
     client: redis::Client,
-    channel: String,
+    channels: Channels,
+    /// The broadcast channel and this node's own.
+    own: [String; 2],
     node: u32,
-    first: redis::aio::PubSub,
+    /// The rooms with a member on this node.
+    rooms: HashSet<String>,
     queue: mpsc::Sender<Remote>,
     link: Arc<Link>,
-) {
-    use futures_util::StreamExt;
-    let mut failures = 0u32;
-    let mut dropped = 0u64;
-    let mut ready = Some(first);
-    loop {
-        let pubsub = match ready.take() {
-            Some(p) => p,
-            None => tokio::select! {
-                _ = queue.closed() => return,
-                p = until_ok(&mut failures, "subscribe", || subscribe(&client, &channel)) => p,
-            },
-        };
-        link.subscribed.store(true, Ordering::SeqCst);
-        let mut messages = pubsub.into_on_message();
+}
+
+impl Subscriber {
+    async fn run(mut self, first: redis::aio::PubSub, mut cmds: mpsc::UnboundedReceiver<RoomCmd>) {
+        use futures_util::StreamExt;
+        let mut failures = 0u32;
+        let mut dropped = 0u64;
+        let mut ready = Some(first);
         loop {
-            let msg = tokio::select! {
-                _ = queue.closed() => return,
-                m = messages.next() => m,
-            };
-            let Some(msg) = msg else { break };
-            let Some(remote) = decode(msg.get_payload_bytes()) else {
-                tracing::warn!(node, "redis adapter: ignoring a malformed delivery");
-                continue;
-            };
-            match queue.try_send(remote) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    dropped += 1;
-                    if dropped.is_power_of_two() {
-                        tracing::warn!(
-                            node,
-                            dropped,
-                            "redis adapter: receive queue full (is the node serving?); deliveries from other nodes dropped"
-                        );
+            let pubsub = match ready.take() {
+                Some(p) => p,
+                None => {
+                    let mut all: Vec<String> = self.own.to_vec();
+                    all.extend(self.rooms.iter().map(|r| self.channels.room(r)));
+                    tokio::select! {
+                        _ = self.queue.closed() => return,
+                        p = until_ok(&mut failures, "subscribe", || subscribe(&self.client, &all)) => p,
                     }
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            };
+            self.link.subscribed.store(true, Ordering::SeqCst);
+            let (mut sink, mut messages) = pubsub.split();
+            loop {
+                let msg = tokio::select! {
+                    _ = self.queue.closed() => return,
+                    cmd = cmds.recv() => {
+                        let Some(cmd) = cmd else { return }; // the adapter is gone
+                        if self.follow(&mut sink, cmd, &mut cmds).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    m = messages.next() => m,
+                };
+                let Some(msg) = msg else { break };
+                let Some(remote) = decode(msg.get_payload_bytes()) else {
+                    tracing::warn!(
+                        node = self.node,
+                        "redis adapter: ignoring a malformed delivery"
+                    );
+                    continue;
+                };
+                match self.queue.try_send(remote) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        dropped += 1;
+                        if dropped.is_power_of_two() {
+                            tracing::warn!(
+                                node = self.node,
+                                dropped,
+                                "redis adapter: receive queue full (is the node serving?); deliveries from other nodes dropped"
+                            );
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                }
+            }
+            self.link.subscribed.store(false, Ordering::SeqCst);
+            tracing::warn!(
+                node = self.node,
+                "redis adapter: subscription lost; resubscribing"
+            );
+            failures += 1;
+            tokio::time::sleep(backoff(failures)).await;
+        }
+    }
+
+    /// Applies `first` and whatever room changes are queued behind it, in
+    /// order, a run of subscriptions (or unsubscriptions) in one command.
+    /// The members waiting for a room are let go once its subscription is
+    /// confirmed, or when it fails (then `Err`: the connection is renewed,
+    /// and every room subscribed again).
+    async fn follow(
+        &mut self,
+        sink: &mut redis::aio::PubSubSink,
+        first: RoomCmd,
+        cmds: &mut mpsc::UnboundedReceiver<RoomCmd>,
+    ) -> Result<(), ()> {
+        let mut batch = vec![first];
+        while batch.len() < 1024
+            && let Ok(cmd) = cmds.try_recv()
+        {
+            batch.push(cmd);
+        }
+        let mut batch = batch.into_iter().peekable();
+        while let Some(cmd) = batch.next() {
+            let open = matches!(cmd, RoomCmd::Open(..));
+            let mut run = vec![cmd];
+            while let Some(next) = batch.next_if(|c| matches!(c, RoomCmd::Open(..)) == open) {
+                run.push(next);
+            }
+            let mut names = Vec::with_capacity(run.len());
+            let mut signals = Vec::new();
+            for cmd in run {
+                match cmd {
+                    RoomCmd::Open(room, signal) => {
+                        names.push(self.channels.room(&room));
+                        self.rooms.insert(room);
+                        signals.push(signal);
+                    }
+                    RoomCmd::Close(room) => {
+                        names.push(self.channels.room(&room));
+                        self.rooms.remove(&room);
+                    }
+                }
+            }
+            let done = if open {
+                tokio::time::timeout(SUBSCRIBE_TIMEOUT, sink.subscribe(&names)).await
+            } else {
+                tokio::time::timeout(SUBSCRIBE_TIMEOUT, sink.unsubscribe(&names)).await
+            };
+            // Confirmed, or failed: either way the waiting members go on.
+            drop(signals);
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(node = self.node, error = %e, "redis adapter: cannot follow the node's rooms; reconnecting");
+                    return Err(());
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        node = self.node,
+                        "redis adapter: Redis did not confirm a (un)subscription in time; reconnecting"
+                    );
+                    return Err(());
+                }
             }
         }
-        link.subscribed.store(false, Ordering::SeqCst);
-        tracing::warn!(node, "redis adapter: subscription lost; resubscribing");
-        failures += 1;
-        tokio::time::sleep(backoff(failures)).await;
+        Ok(())
     }
 }
 
@@ -306,9 +483,9 @@ where
 
 async fn subscribe(
     client: &redis::Client,
-    channel: &str,
+    channels: &[String],
 ) -> Result<redis::aio::PubSub, redis::RedisError> {
     let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
+    pubsub.subscribe(channels).await?;
     Ok(pubsub)
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tungstenite::Utf8Bytes;
 
-use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, Target};
+use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, RoomReady, Target};
 use crate::engine::asks::Asks;
 use crate::engine::config::Config;
 use crate::engine::lifecycle::Lifecycle;
@@ -55,6 +55,9 @@ pub(crate) struct State {
     /// Sessions of other nodes' ids that moved here (recovery across nodes),
     /// by id: their slot keys here.
     adopted: HashMap<ClientId, usize>,
+    /// Rooms whose deliveries from other nodes this node does not receive
+    /// yet (per-room adapters): members who join meanwhile wait too.
+    opening: HashMap<Arc<str>, RoomReady>,
     closed: bool,
 }
 
@@ -348,7 +351,14 @@ impl DeliverRemote for Hub {
             return 0;
         }
         let text = Utf8Bytes::from(remote.text);
-        self.deliver_local(&remote.target, &text, &remote.except)
+        let n = self.deliver_local(&remote.target, &text, &remote.except);
+        self.counters
+            .remote_received
+            .fetch_add(1, Ordering::Relaxed);
+        if n == 0 {
+            self.counters.remote_unused.fetch_add(1, Ordering::Relaxed);
+        }
+        n
     }
 }
 

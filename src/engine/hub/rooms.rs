@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::Hub;
+use super::{Hub, State};
+use crate::engine::adapter::RoomReady;
 use crate::protocol::client_id::ClientId;
 
 /// What [`Hub::join`] did.
@@ -82,10 +83,20 @@ impl Hub {
     pub(super) fn leave_rooms(&self, key: usize, rooms: &[Arc<str>]) {
         let mut state = self.lock();
         for room in rooms {
-            if let Some(members) = state.rooms.get_mut(room) {
-                members.remove(&key);
-                if members.is_empty() {
-                    state.rooms.remove(room);
+            self.remove_member(&mut state, room, key);
+        }
+    }
+
+    /// Removes slot `key` from `room`'s members; the room goes when it is
+    /// empty, and the adapter hears that this node no longer needs it.
+    fn remove_member(&self, state: &mut State, room: &str, key: usize) {
+        if let Some(members) = state.rooms.get_mut(room) {
+            members.remove(&key);
+            if members.is_empty() {
+                state.rooms.remove(room);
+                state.opening.remove(room);
+                if let Some(adapter) = &self.adapter {
+                    adapter.close_room(room);
                 }
             }
         }
@@ -129,10 +140,31 @@ impl Hub {
         if slot.rooms.len() >= self.config.max_rooms_per_client {
             return Joined::TooManyRooms;
         }
-        let name: Arc<str> = match state.rooms.get_key_value(room) {
-            Some((k, _)) => k.clone(),
-            None => Arc::from(room),
+        let (name, ready) = match state.rooms.get_key_value(room) {
+            Some((k, _)) => {
+                let ready = state.opening.get(room).cloned();
+                if ready.as_ref().is_some_and(RoomReady::is_ready) {
+                    state.opening.remove(room);
+                }
+                (k.clone(), ready)
+            }
+            None => {
+                let name: Arc<str> = Arc::from(room);
+                // The first member here: the node needs the room's
+                // deliveries from the other nodes from now on.
+                let ready = self.adapter.as_ref().map(|a| a.open_room(room));
+                if let Some(r) = ready.as_ref().filter(|r| !r.is_ready()) {
+                    state.opening.insert(name.clone(), r.clone());
+                }
+                (name, ready)
+            }
         };
+        if let Some(ready) = ready.filter(|r| !r.is_ready()) {
+            // Nothing reaches this member until the node listens to the
+            // room: whatever it receives after joining, the room's traffic
+            // from other nodes that follows reaches it too.
+            slot.outbox.hold_until(ready);
+        }
         slot.rooms.insert(name.clone());
         state.rooms.entry(name).or_default().insert(key);
         Joined::Member
@@ -148,12 +180,7 @@ impl Hub {
         if !slot.rooms.remove(room) {
             return false;
         }
-        if let Some(members) = state.rooms.get_mut(room) {
-            members.remove(&key);
-            if members.is_empty() {
-                state.rooms.remove(room);
-            }
-        }
+        self.remove_member(state, room, key);
         true
     }
 
