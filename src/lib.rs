@@ -30,7 +30,7 @@ pub mod adapter {
     //! the clients of other server processes.
     #![doc = include_str!("docs/adapter.md")]
     pub use crate::engine::adapter::{
-        Adapter, Inbox, Remote, RoomReady, RoomReadySignal, Target, decode, encode,
+        Adapter, Inbox, NodeCount, Remote, RoomReady, RoomReadySignal, Target, decode, encode,
     };
 }
 
@@ -46,6 +46,7 @@ pub mod error {
     //! - [`ConnectError`], [`RequestError`], [`PayloadError`]: the client's.
     //!
     //! A normal close is not an error: it is the `on_disconnect` event.
+    pub use crate::app::cluster::ClusterError;
     pub use crate::client::{ConnectError, PayloadError, RequestError};
     pub use crate::protocol::error::{
         AskError, BuildError, HandlerError, HandlerResult, Reject, SendError,
@@ -111,6 +112,7 @@ pub use engine::recovery::Recovery;
 // Floor 3: the typed front.
 pub use app::ask::Ask;
 pub use app::builder::{Builder, Zocket};
+pub use app::cluster::Cluster;
 pub use app::context::Ctx;
 pub use app::delivery::{Delivery, ExceptIds};
 pub use app::handle::ServerHandle;

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::app::ask::Ask;
+use crate::app::cluster::Cluster;
 use crate::app::delivery::{Delivery, prepare};
 use crate::engine::conn::joined;
 use crate::engine::hub::Hub;
@@ -103,6 +104,13 @@ impl<R> ServerHandle<R> {
     /// Closes client `id`'s connection with `code`.
     pub fn close(&self, id: ClientId, code: u16, reason: &'static str) -> bool {
         self.hub.close(id, code, reason)
+    }
+    /// Rooms and clients across every node of the cluster (through the
+    /// adapter): members of a room, rooms of a client, joining, leaving and
+    /// closing a client wherever it is connected, the connection count.
+    /// Without an adapter, this node alone.
+    pub fn cluster(&self) -> Cluster {
+        Cluster::new(self.hub.clone())
     }
     /// A snapshot of every counter: connections, rooms, messages in and out
     /// per route, errors by kind, slow-consumer drops.

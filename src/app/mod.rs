@@ -7,12 +7,13 @@
 
 pub(crate) mod ask; // Ask: a question to one client on a ClientRequest route
 pub(crate) mod builder; // Zocket, Builder, Headers: the typestate that needs every handler
+pub(crate) mod cluster; // Cluster: rooms and clients across every node of a cluster
 pub(crate) mod context; // Ctx: payload's companion in a handler
 pub(crate) mod delivery; // Delivery: one serialized message, recipients chosen after
 pub(crate) mod handle; // ServerHandle: the server from outside handlers
 pub(crate) mod handler; // Handler, and its erasure into the dispatch table
 pub(crate) mod headers; // Headers: the handshake data on_connect takes
-pub(crate) mod middleware;
-pub(crate) mod presence;
-pub(crate) mod reauth; // Builder::on_reauth, Builder::expires: long-lived credentials // Presence: who is in a room, keyed by user, with typed diffs
-pub(crate) mod scope; // Builder::scope: one guard for every handler of a scope // Middleware, Stack, Guarded: typed context transformers
+pub(crate) mod middleware; // Middleware, Stack, Guarded: typed context transformers
+pub(crate) mod presence; // Presence: who is in a room, keyed by user, with typed diffs
+pub(crate) mod reauth; // Builder::on_reauth, Builder::expires: long-lived credentials
+pub(crate) mod scope; // Builder::scope: one guard for every handler of a scope

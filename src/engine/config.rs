@@ -115,6 +115,9 @@ pub struct Config {
     /// How long [`Ctx::ask`](crate::Ctx::ask) waits for a client's answer
     /// unless the question sets its own timeout.
     pub ask_timeout: Duration,
+    /// How long a cluster-wide operation ([`ServerHandle::cluster`](crate::ServerHandle::cluster))
+    /// waits for the other nodes' answers by default (2 s).
+    pub cluster_timeout: Duration,
     /// How long before its credentials expire a client is warned on
     /// `$zocket.expiring` (see [`Builder::expires`](crate::Builder::expires)).
     pub expiry_warning: Duration,
@@ -157,6 +160,8 @@ impl Default for Config {
     /// | rooms per client | 256 |
     /// | time for one message to arrive | 30 s |
     /// | rate limit per client | 1,000 messages/s (bursts of 2,000), 4 MiB/s (bursts of 8 MiB) |
+    /// | a question to a client (`Ctx::ask`) waits | 30 s |
+    /// | a cluster-wide operation waits for other nodes | 2 s |
     fn default() -> Self {
         Config {
             max_message_size: 64 << 10,
@@ -194,6 +199,7 @@ impl Default for Config {
             rate_limit: Some(RateLimit::default()),
             message_timeout: Duration::from_secs(30),
             ask_timeout: Duration::from_secs(30),
+            cluster_timeout: Duration::from_secs(2),
             expiry_warning: Duration::from_secs(30),
         }
     }
@@ -357,6 +363,13 @@ impl Config {
         /// waits for its answer by default (30 s); `Ask::timeout` overrides
         /// it per question.
         ask_timeout: Duration
+    );
+    setter!(
+        /// How long a cluster-wide operation
+        /// ([`ServerHandle::cluster`](crate::ServerHandle::cluster)) waits for
+        /// the other nodes' answers by default (2 s); `Cluster::timeout`
+        /// overrides it per call.
+        cluster_timeout: Duration
     );
     setter!(
         /// How long before a connection's credentials expire

@@ -18,14 +18,17 @@ use crate::util::lock_unpoisoned;
 #[derive(Debug, Clone)]
 pub(crate) struct CloseCmd {
     pub(crate) code: u16,
-    pub(crate) reason: &'static str,
+    pub(crate) reason: std::borrow::Cow<'static, str>,
 }
 
 impl CloseCmd {
     pub(crate) fn frame(&self) -> CloseFrame {
         CloseFrame {
             code: self.code.into(),
-            reason: self.reason.into(),
+            reason: match &self.reason {
+                std::borrow::Cow::Borrowed(r) => (*r).into(),
+                std::borrow::Cow::Owned(r) => r.clone().into(),
+            },
         }
     }
 }
@@ -376,11 +379,11 @@ mod tests {
         assert_eq!(outbox.len(), 0);
         assert!(outbox.close(CloseCmd {
             code: 1008,
-            reason: "x"
+            reason: "x".into()
         }));
         assert!(!outbox.close(CloseCmd {
             code: 1001,
-            reason: "y"
+            reason: "y".into()
         }));
         assert_eq!(outbox.close_code(), Some(1008));
         assert_eq!(outbox.push(Message::text("d")), Err(QueueError::Closed));

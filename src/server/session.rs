@@ -146,7 +146,13 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
 
     fn close_with(&mut self, code: u16, reason: &'static str) {
         self.detachable = false;
-        self.begin_close(CloseCmd { code, reason }.frame());
+        self.begin_close(
+            CloseCmd {
+                code,
+                reason: reason.into(),
+            }
+            .frame(),
+        );
     }
 
     /// Hands queued messages to tungstenite and flushes. `Ok(true)` if anything moved.
@@ -450,7 +456,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                     self.begin_close(
                         CloseCmd {
                             code: 1001,
-                            reason: "heartbeat timeout",
+                            reason: "heartbeat timeout".into(),
                         }
                         .frame(),
                     );

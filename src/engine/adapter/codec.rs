@@ -38,6 +38,10 @@ pub fn encode(remote: &Remote) -> Vec<u8> {
         }
         Target::Session => out.push(3),
         Target::Presence => out.push(4),
+        Target::Cluster { node } => {
+            out.push(5);
+            out.extend_from_slice(&node.unwrap_or(0).to_be_bytes());
+        }
         Target::Rooms(rooms) => {
             out.push(2);
             out.extend_from_slice(&(rooms.len() as u32).to_be_bytes());
@@ -81,6 +85,9 @@ pub fn decode(bytes: &[u8]) -> Option<Remote> {
         }
         3 => Target::Session,
         4 => Target::Presence,
+        5 => Target::Cluster {
+            node: Some(r.u32()?).filter(|&n| n != 0),
+        },
         _ => return None,
     };
     let text = std::str::from_utf8(r.0).ok()?.to_owned();
@@ -137,6 +144,10 @@ mod tests {
             Target::All,
             Target::Clients(vec![ClientId::from_u128(1), ClientId::from_u128(u128::MAX)]),
             Target::Rooms(vec!["lobby".into(), String::new(), "é".into()]),
+            Target::Session,
+            Target::Presence,
+            Target::Cluster { node: None },
+            Target::Cluster { node: Some(3) },
         ] {
             for except in [
                 Vec::new(),

@@ -79,7 +79,18 @@ pub trait Adapter: Send + Sync + 'static {
     fn close_room(&self, room: &str) {
         let _ = room;
     }
+    /// How many nodes, this one included, share the cluster now, if the
+    /// adapter can tell (the default cannot: `None`). Cluster-wide questions
+    /// ([`ServerHandle::cluster`](crate::ServerHandle::cluster)) wait for
+    /// that many answers; without a count they wait for their whole timeout.
+    fn node_count(&self) -> NodeCount<'_> {
+        Box::pin(async { None })
+    }
 }
+
+/// What [`Adapter::node_count`] returns: the number of nodes, once known.
+pub type NodeCount<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<usize>> + Send + 'a>>;
 
 /// What the engine offers an adapter: delivery of what other nodes sent to
 /// this node's clients. The engine's hub implements it; the adapter sees

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use super::codec::{decode, encode};
 use super::remote::{Remote, Target};
-use super::{Adapter, Inbox, RoomReady, RoomReadySignal};
+use super::{Adapter, Inbox, NodeCount, RoomReady, RoomReadySignal};
 
 /// Deliveries waiting to be published; beyond this (Redis unreachable for a
 /// while), new ones are dropped and logged.
@@ -217,6 +217,10 @@ impl Adapter for RedisAdapter {
             Target::Rooms(rooms) if rooms.len() == 1 => {
                 self.queue(self.channels.room(&rooms[0]), &remote);
             }
+            // A cluster operation's question or answer for one node.
+            Target::Cluster { node: Some(node) } => {
+                self.queue(self.channels.node(*node), &remote);
+            }
             // Several rooms at once go to every node, so that a client in
             // two of them gets one copy (see the adapter guide).
             _ => self.queue(self.channels.all.clone(), &remote),
@@ -232,6 +236,20 @@ impl Adapter for RedisAdapter {
 
     fn close_room(&self, room: &str) {
         let _ = self.rooms.send(RoomCmd::Close(room.to_owned()));
+    }
+
+    fn node_count(&self) -> NodeCount<'_> {
+        Box::pin(async move {
+            // Every node listens to the cluster channel: Redis counts them.
+            let mut conn = self.client.get_multiplexed_async_connection().await.ok()?;
+            let (_, n): (String, usize) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(&self.channels.all)
+                .query_async(&mut conn)
+                .await
+                .ok()?;
+            Some(n)
+        })
     }
 
     fn start(&self, inbox: Inbox) {

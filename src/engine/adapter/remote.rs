@@ -19,6 +19,13 @@ pub enum Target {
     /// Not a delivery: a presence change or heartbeat of another node, in
     /// `text` (only zocket reads it).
     Presence,
+    /// Not a delivery: a cluster-wide operation's question or answer, in
+    /// `text`, for one node (`Some(node)`) or every node (`None`). Only
+    /// zocket reads it.
+    Cluster {
+        /// The node it is for; `None`: every node.
+        node: Option<u32>,
+    },
 }
 
 /// A delivery travelling between nodes.

@@ -35,7 +35,7 @@ impl Hub {
                     SlowConsumer::Close(code) => {
                         let cmd = CloseCmd {
                             code,
-                            reason: "slow consumer",
+                            reason: "slow consumer".into(),
                         };
                         if slot.outbox.close(cmd) {
                             tracing::warn!(client = %slot.id, code,
@@ -95,7 +95,7 @@ impl Hub {
             Target::Rooms(rooms) => self.deliver_to_rooms(rooms.iter(), text, except),
             Target::All => self.deliver_all(text, except),
             // Session hand-overs are not deliveries (see `handover`).
-            Target::Session | Target::Presence => 0,
+            Target::Session | Target::Presence | Target::Cluster { .. } => 0,
         }
     }
 

@@ -24,10 +24,11 @@ use crate::engine::recovery::History;
 use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
+pub(crate) mod cluster; // cluster-wide operations: questions to other nodes and their answers
 mod delivery; // queuing a message for clients, rooms, everyone; the adapter
 pub(crate) mod handover; // recovery across nodes: a dropped session moves to the node its client reached
-pub(crate) mod rooms;
-pub(crate) mod sessions; // recovery: detaching a dropped client's session, resuming it, expiry // join, leave, listings, and leaving every room when a connection ends
+pub(crate) mod rooms; // join, leave, listings, and leaving every room when a connection ends
+pub(crate) mod sessions; // recovery: detaching a dropped client's session, resuming it, expiry
 
 pub(crate) struct Slot {
     id: ClientId,
@@ -103,6 +104,8 @@ pub(crate) struct Hub {
     presence: Mutex<Vec<PresenceHook>>,
     /// Questions asked of this node's clients, waiting for their answers.
     pub(crate) asks: Asks,
+    /// Cluster-wide questions this node asked, waiting for answers.
+    questions: cluster::Questions,
 }
 
 /// See [`Hub::on_presence_message`].
@@ -149,6 +152,7 @@ impl Hub {
             gone: Mutex::new(Vec::new()),
             presence: Mutex::new(Vec::new()),
             asks: Asks::default(),
+            questions: Default::default(),
         })
     }
 
@@ -282,6 +286,11 @@ impl Hub {
         self.lock().slot(id).map(|s| s.outbox.clone())
     }
 
+    /// Whether `id` has a session here (connected, or away and resumable).
+    pub(crate) fn is_present(&self, id: ClientId) -> bool {
+        self.lock().slot(id).is_some_and(|s| !s.leaving)
+    }
+
     pub(crate) fn is_connected(&self, id: ClientId) -> bool {
         self.lock()
             .slot(id)
@@ -298,11 +307,19 @@ impl Hub {
     }
 
     /// Asks one connection to close.
-    pub(crate) fn close(&self, id: ClientId, code: u16, reason: &'static str) -> bool {
+    pub(crate) fn close(
+        &self,
+        id: ClientId,
+        code: u16,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> bool {
         let state = self.lock();
         match state.slot(id) {
             Some(slot) => {
-                slot.outbox.close(CloseCmd { code, reason });
+                slot.outbox.close(CloseCmd {
+                    code,
+                    reason: reason.into(),
+                });
                 true
             }
             None => false,
@@ -316,7 +333,7 @@ impl Hub {
         for (_, slot) in state.conns.iter() {
             slot.outbox.close(CloseCmd {
                 code: 1001,
-                reason: "server shutting down",
+                reason: "server shutting down".into(),
             });
         }
         drop(state);
@@ -341,6 +358,10 @@ impl DeliverRemote for Hub {
     fn deliver_remote(&self, remote: Remote) -> usize {
         if remote.target == Target::Session {
             self.on_session_message(&remote.text);
+            return 0;
+        }
+        if let Target::Cluster { .. } = remote.target {
+            self.on_cluster_message(&remote.text);
             return 0;
         }
         if remote.target == Target::Presence {
