@@ -102,6 +102,8 @@ pub use protocol::route::{
 };
 pub use protocol::wire::{ErrorKind, ErrorPayload, Issue};
 // Floor 2: the engine.
+#[cfg(feature = "nats")]
+pub use engine::adapter::nats::{NatsAdapter, NatsAdapterError};
 #[cfg(feature = "redis")]
 pub use engine::adapter::redis::RedisAdapter;
 pub use engine::config::{Config, SlowConsumer};

@@ -1,33 +1,64 @@
 //! One scale-out suite, run against every cluster engine: the same test
 //! bodies, one fixture per engine (`Engine`). Each engine's tests need its
 //! server, which `.ci/run` starts: redis-server on 127.0.0.1:6379 (or
-//! `REDIS_URL`). Without it (and without `CI` set) the tests say SKIPPED.
-#![cfg(feature = "redis")]
+//! `REDIS_URL`), nats-server on 127.0.0.1:4222 (or `NATS_URL`). Without it
+//! (and without `CI` set) an engine's tests say SKIPPED.
+#![cfg(any(feature = "redis", feature = "nats"))]
 
 #[path = "../common/mod.rs"]
 mod common;
 mod suite;
 
 use suite::Engine;
-use zocket::RedisAdapter;
+
+/// An engine's server is required under CI; elsewhere its tests skip.
+fn unavailable(what: &str, e: impl std::fmt::Display) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is required when CI is set (.ci/run starts it): {e}");
+    }
+    eprintln!("\n***** SKIPPED: no {what} ({e}); run .ci/run *****\n");
+}
+
+/// Runs each test body of the suite against one engine.
+macro_rules! suite_for {
+    ($engine:ty) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_node_receives_only_the_traffic_of_rooms_it_has_members_in() {
+            suite::room_traffic_reaches_only_nodes_with_members::<$engine>().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_fresh_room_gets_traffic_sent_right_after_the_join_is_answered() {
+            suite::a_fresh_room_misses_nothing::<$engine>().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn cluster_operations_work_across_three_nodes() {
+            suite::cluster_operations::<$engine>().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn cluster_operations_time_out_with_typed_errors() {
+            suite::cluster_operations_time_out::<$engine>().await;
+        }
+    };
+}
 
 /// A single redis-server.
+#[cfg(feature = "redis")]
 struct Redis;
 
+#[cfg(feature = "redis")]
 impl Engine for Redis {
-    type Adapter = RedisAdapter;
-    async fn adapter(prefix: &str) -> Option<RedisAdapter> {
+    type Adapter = zocket::RedisAdapter;
+    // One server writes to one subscriber connection in publish order.
+    const ORDER_ACROSS_CHANNELS: bool = true;
+    async fn adapter(prefix: &str) -> Option<Self::Adapter> {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
-        match RedisAdapter::connect(&url, prefix).await {
-            Ok(a) => Some(a),
-            Err(e) if std::env::var_os("CI").is_some() => {
-                panic!("redis-server is required when CI is set (.ci/run starts it): {e}")
-            }
-            Err(e) => {
-                eprintln!("\n***** SKIPPED: no redis-server at {url} ({e}); run .ci/run *****\n");
-                None
-            }
-        }
+        zocket::RedisAdapter::connect(&url, prefix)
+            .await
+            .map_err(|e| unavailable(&format!("redis-server at {url}"), e))
+            .ok()
     }
     async fn listeners(prefix: &str, room: &str) -> Option<i64> {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
@@ -43,26 +74,41 @@ impl Engine for Redis {
     }
 }
 
+#[cfg(feature = "redis")]
 mod redis_single {
     use super::*;
+    suite_for!(Redis);
+}
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_node_receives_only_the_traffic_of_rooms_it_has_members_in() {
-        suite::room_traffic_reaches_only_nodes_with_members::<Redis>().await;
-    }
+/// A single nats-server.
+#[cfg(feature = "nats")]
+struct Nats;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_fresh_room_gets_traffic_sent_right_after_the_join_is_answered() {
-        suite::a_fresh_room_misses_nothing::<Redis>().await;
+#[cfg(feature = "nats")]
+impl Engine for Nats {
+    type Adapter = zocket::NatsAdapter;
+    // Each subscription's messages are handed over on their own.
+    const ORDER_ACROSS_CHANNELS: bool = false;
+    async fn adapter(prefix: &str) -> Option<Self::Adapter> {
+        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        // NATS subjects: the prefix may hold no `.` or space.
+        let prefix: String = prefix
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        zocket::NatsAdapter::connect(&url, &prefix)
+            .await
+            .map_err(|e| unavailable(&format!("nats-server at {url}"), e))
+            .ok()
     }
+    async fn listeners(_prefix: &str, _room: &str) -> Option<i64> {
+        // NATS core has no count of a subject's subscribers for a client.
+        None
+    }
+}
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn cluster_operations_work_across_three_nodes() {
-        suite::cluster_operations::<Redis>().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn cluster_operations_time_out_with_typed_errors() {
-        suite::cluster_operations_time_out::<Redis>().await;
-    }
+#[cfg(feature = "nats")]
+mod nats_single {
+    use super::*;
+    suite_for!(Nats);
 }

@@ -5,9 +5,13 @@
 use std::sync::{Arc, Weak};
 
 mod codec; // encode/decode: a compact binary form of `Remote` for byte transports
+#[cfg(feature = "nats")]
+pub(crate) mod nats; // NatsAdapter: NATS publish/subscribe between nodes
 mod ready; // RoomReady: when a node receives a room's deliveries
 #[cfg(feature = "redis")]
 pub(crate) mod redis; // RedisAdapter: Redis pub/sub between nodes
+#[cfg(any(feature = "redis", feature = "nats"))]
+mod relay; // what the engine adapters share: channels per delivery, bounded queues
 mod remote; // Remote, Target: what travels between nodes
 
 pub use codec::{decode, encode};

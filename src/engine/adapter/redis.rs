@@ -2,25 +2,16 @@
 //! client ids reach the clients of every server process sharing a Redis.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use std::collections::HashSet;
 
-use super::codec::{decode, encode};
-use super::remote::{Remote, Target};
+use super::relay::{Channel, Received, Relay, route};
+use super::remote::Remote;
 use super::{Adapter, Inbox, NodeCount, RoomReady, RoomReadySignal};
-
-/// Deliveries waiting to be published; beyond this (Redis unreachable for a
-/// while), new ones are dropped and logged.
-const PUBLISH_QUEUE: usize = 10_000;
-
-/// Deliveries received from other nodes and not yet handed to this node's
-/// clients (before `serve` starts, or while delivery lags); beyond this, new
-/// ones are dropped and logged.
-const RECEIVE_QUEUE: usize = 10_000;
 
 /// Carries deliveries between server processes over Redis pub/sub.
 ///
@@ -52,13 +43,9 @@ pub struct RedisAdapter {
     node: u32,
     channels: Channels,
     client: redis::Client,
-    tx: mpsc::Sender<(String, Vec<u8>)>,
+    relay: Relay,
     /// Rooms to subscribe to and unsubscribe from, in order, for the subscriber task.
     rooms: mpsc::UnboundedSender<RoomCmd>,
-    /// Deliveries `publish` had to drop because the queue was full.
-    dropped: AtomicU64,
-    /// What `start` takes: the publish queue and the received deliveries.
-    parked: std::sync::Mutex<Option<Parked>>,
     /// The subscription is live, and publishing has not failed since the
     /// last (re)connection: what [`Adapter::connected`] reports.
     link: Arc<Link>,
@@ -69,11 +56,6 @@ pub struct RedisAdapter {
 struct Link {
     subscribed: AtomicBool,
     publish_failing: AtomicBool,
-}
-
-struct Parked {
-    outgoing: mpsc::Receiver<(String, Vec<u8>)>,
-    incoming: mpsc::Receiver<Remote>,
 }
 
 /// The channels of one cluster (nodes sharing a prefix).
@@ -140,7 +122,7 @@ impl RedisAdapter {
         let channels = Channels::new(prefix);
         let own = [channels.all.clone(), channels.node(node)];
         let pubsub = subscribe(&client, &own).await?;
-        let (in_tx, incoming) = mpsc::channel(RECEIVE_QUEUE);
+        let (relay, received) = Relay::new(node, "redis");
         let link = Arc::new(Link::default());
         link.subscribed.store(true, Ordering::SeqCst);
         let (rooms, room_cmds) = mpsc::unbounded_channel();
@@ -151,39 +133,19 @@ impl RedisAdapter {
                 own,
                 node,
                 rooms: HashSet::new(),
-                queue: in_tx,
+                received,
                 link: link.clone(),
             }
             .run(pubsub, room_cmds),
         );
-        let (tx, outgoing) = mpsc::channel(PUBLISH_QUEUE);
         Ok(RedisAdapter {
             node,
             channels,
             client,
-            tx,
+            relay,
             rooms,
-            dropped: AtomicU64::new(0),
-            parked: std::sync::Mutex::new(Some(Parked { outgoing, incoming })),
             link,
         })
-    }
-}
-
-impl RedisAdapter {
-    /// Queues one delivery for publishing on `channel`.
-    fn queue(&self, channel: String, remote: &Remote) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send((channel, encode(remote)))
-        {
-            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                tracing::warn!(
-                    node = self.node,
-                    dropped,
-                    "redis adapter: publish queue full (is Redis down?); deliveries to other nodes dropped"
-                );
-            }
-        }
     }
 }
 
@@ -193,38 +155,14 @@ impl Adapter for RedisAdapter {
     }
 
     fn publish(&self, remote: Remote) {
-        match &remote.target {
-            // To the nodes that issued the ids, each on its own channel.
-            Target::Clients(ids) => {
-                let mut nodes: Vec<u32> = ids.iter().map(|id| id.node()).collect();
-                nodes.sort_unstable();
-                nodes.dedup();
-                if let [node] = nodes[..] {
-                    self.queue(self.channels.node(node), &remote);
-                    return;
-                }
-                for node in nodes {
-                    let part = Remote {
-                        target: Target::Clients(
-                            ids.iter().copied().filter(|id| id.node() == node).collect(),
-                        ),
-                        ..remote.clone()
-                    };
-                    self.queue(self.channels.node(node), &part);
-                }
-            }
-            // One room: only the nodes with a member in it listen.
-            Target::Rooms(rooms) if rooms.len() == 1 => {
-                self.queue(self.channels.room(&rooms[0]), &remote);
-            }
-            // A cluster operation's question or answer for one node.
-            Target::Cluster { node: Some(node) } => {
-                self.queue(self.channels.node(*node), &remote);
-            }
-            // Several rooms at once go to every node, so that a client in
-            // two of them gets one copy (see the adapter guide).
-            _ => self.queue(self.channels.all.clone(), &remote),
-        }
+        route(&remote, |channel, part| {
+            let name = match channel {
+                Channel::All => self.channels.all.clone(),
+                Channel::Node(node) => self.channels.node(node),
+                Channel::Room(room) => self.channels.room(room),
+            };
+            self.relay.queue(name, part);
+        });
     }
 
     fn open_room(&self, room: &str) -> RoomReady {
@@ -253,21 +191,8 @@ impl Adapter for RedisAdapter {
     }
 
     fn start(&self, inbox: Inbox) {
-        let parked = crate::util::lock_unpoisoned(&self.parked).take();
-        let Some(Parked {
-            outgoing,
-            mut incoming,
-        }) = parked
-        else {
-            return;
-        };
-        tokio::spawn(publisher(self.client.clone(), outgoing, self.link.clone()));
-        tokio::spawn(async move {
-            while let Some(remote) = incoming.recv().await {
-                if inbox.deliver(remote).is_none() {
-                    return; // the app is gone; dropping `incoming` stops the subscriber
-                }
-            }
+        self.relay.start(inbox, |outgoing| {
+            tokio::spawn(publisher(self.client.clone(), outgoing, self.link.clone()));
         });
     }
 
@@ -337,7 +262,7 @@ struct Subscriber {
     node: u32,
     /// The rooms with a member on this node.
     rooms: HashSet<String>,
-    queue: mpsc::Sender<Remote>,
+    received: Received,
     link: Arc<Link>,
 }
 
@@ -345,7 +270,6 @@ impl Subscriber {
     async fn run(mut self, first: redis::aio::PubSub, mut cmds: mpsc::UnboundedReceiver<RoomCmd>) {
         use futures_util::StreamExt;
         let mut failures = 0u32;
-        let mut dropped = 0u64;
         let mut ready = Some(first);
         loop {
             let pubsub = match ready.take() {
@@ -354,7 +278,7 @@ impl Subscriber {
                     let mut all: Vec<String> = self.own.to_vec();
                     all.extend(self.rooms.iter().map(|r| self.channels.room(r)));
                     tokio::select! {
-                        _ = self.queue.closed() => return,
+                        _ = self.received.closed() => return,
                         p = until_ok(&mut failures, "subscribe", || subscribe(&self.client, &all)) => p,
                     }
                 }
@@ -363,7 +287,7 @@ impl Subscriber {
             let (mut sink, mut messages) = pubsub.split();
             loop {
                 let msg = tokio::select! {
-                    _ = self.queue.closed() => return,
+                    _ = self.received.closed() => return,
                     cmd = cmds.recv() => {
                         let Some(cmd) = cmd else { return }; // the adapter is gone
                         if self.follow(&mut sink, cmd, &mut cmds).await.is_err() {
@@ -374,26 +298,8 @@ impl Subscriber {
                     m = messages.next() => m,
                 };
                 let Some(msg) = msg else { break };
-                let Some(remote) = decode(msg.get_payload_bytes()) else {
-                    tracing::warn!(
-                        node = self.node,
-                        "redis adapter: ignoring a malformed delivery"
-                    );
-                    continue;
-                };
-                match self.queue.try_send(remote) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        dropped += 1;
-                        if dropped.is_power_of_two() {
-                            tracing::warn!(
-                                node = self.node,
-                                dropped,
-                                "redis adapter: receive queue full (is the node serving?); deliveries from other nodes dropped"
-                            );
-                        }
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                if !self.received.accept(msg.get_payload_bytes()) {
+                    return;
                 }
             }
             self.link.subscribed.store(false, Ordering::SeqCst);
