@@ -80,6 +80,54 @@ mod redis_single {
     suite_for!(Redis);
 }
 
+/// A Redis Cluster of three masters (sharded pub/sub), which `.ci/run`
+/// starts on ports 7000-7002 (or `REDIS_CLUSTER_URLS`, comma-separated).
+#[cfg(feature = "redis")]
+struct RedisCluster;
+
+#[cfg(feature = "redis")]
+fn cluster_urls() -> Vec<String> {
+    std::env::var("REDIS_CLUSTER_URLS")
+        .unwrap_or_else(|_| {
+            "redis://127.0.0.1:7000/,redis://127.0.0.1:7001/,redis://127.0.0.1:7002/".into()
+        })
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(feature = "redis")]
+impl Engine for RedisCluster {
+    type Adapter = zocket::RedisAdapter;
+    // Channels live on different shards.
+    const ORDER_ACROSS_CHANNELS: bool = false;
+    async fn adapter(prefix: &str) -> Option<Self::Adapter> {
+        let urls = cluster_urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        zocket::RedisAdapter::connect_cluster(&urls, prefix)
+            .await
+            .map_err(|e| unavailable(&format!("a Redis Cluster at {urls:?}"), e))
+            .ok()
+    }
+    async fn listeners(prefix: &str, room: &str) -> Option<i64> {
+        let client = redis::cluster::ClusterClient::new(cluster_urls()).ok()?;
+        let mut conn = client.get_async_connection().await.ok()?;
+        let counts: std::collections::HashMap<String, i64> = redis::cmd("PUBSUB")
+            .arg("SHARDNUMSUB")
+            .arg(format!("{prefix}:room:{room}"))
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        counts.values().copied().max()
+    }
+}
+
+#[cfg(feature = "redis")]
+mod redis_cluster {
+    use super::*;
+    suite_for!(RedisCluster);
+}
+
 /// A single nats-server.
 #[cfg(feature = "nats")]
 struct Nats;

@@ -156,6 +156,9 @@ impl Received {
     /// Takes one message's bytes; `false` once nobody will deliver any more
     /// (the app is gone: the subscriber should stop).
     pub(super) fn accept(&mut self, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return true; // a probe (Redis Cluster's count of nodes), not a delivery
+        }
         let Some(remote) = decode(bytes) else {
             tracing::warn!(
                 node = self.node,
