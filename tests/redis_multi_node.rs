@@ -457,3 +457,56 @@ async fn a_session_dropped_on_one_node_resumes_on_another() {
     node_a.stop().await;
     node_b.stop().await;
 }
+
+/// `route_per_room(false)`: every delivery on the cluster channel, as
+/// before per-room routing: room sends still arrive, and a node without a
+/// member in the room receives them too (counted as unused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_room_routing_every_node_receives_every_room_send() {
+    let prefix = format!(
+        "zocket-flat-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let Some(a) = adapter(&prefix).await else {
+            return;
+        };
+        nodes.push(start_node(config(), Some(a.route_per_room(false))).await);
+    }
+    let mut a = Client::connect(&nodes[0], "a").await;
+    let mut b = Client::connect(&nodes[1], "b").await;
+    let mut c = Client::connect(&nodes[2], "c").await;
+    for x in [&mut a, &mut b] {
+        x.send("rooms.join", json!({"room": "r"})).await;
+        x.barrier().await;
+    }
+    let before = nodes[2].handle.metrics();
+    for i in 0..20 {
+        a.send("rooms.say", json!({"room": "r", "text": format!("m{i}")}))
+            .await;
+    }
+    for i in 0..20 {
+        assert_eq!(b.expect("rooms.onSay").await["text"], format!("m{i}"));
+    }
+    a.send("broadcast", json!({"text": "fence"})).await;
+    for x in [&mut a, &mut b, &mut c] {
+        let mut p = x.recv().await;
+        while p["type"] == "rooms.onSay" {
+            p = x.recv().await;
+        }
+        assert_eq!(p["payload"]["text"], "fence", "{p}");
+    }
+    let after = nodes[2].handle.metrics();
+    assert_eq!(after.remote_received - before.remote_received, 21);
+    assert_eq!(
+        after.remote_unused - before.remote_unused,
+        20,
+        "node 2 has no member of r: the room's 20 were wasted there"
+    );
+    drop((a, b, c));
+    for n in nodes {
+        n.stop().await;
+    }
+}

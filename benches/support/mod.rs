@@ -97,6 +97,10 @@ mod zocket_server {
         }
         fn publish(&self, _: zocket::adapter::Remote) {}
         fn start(&self, _: zocket::adapter::Inbox) {}
+        fn open_room(&self, _: &str) -> zocket::adapter::RoomReady {
+            zocket::adapter::RoomReady::now()
+        }
+        fn close_room(&self, _: &str) {}
     }
 
     /// The same app with connection-state recovery on (default settings).

@@ -376,6 +376,18 @@ impl zocket::adapter::Adapter for Cluster {
     fn start(&self, inbox: zocket::adapter::Inbox) {
         self.0.start(inbox)
     }
+    fn connected(&self) -> bool {
+        self.0.connected()
+    }
+    fn open_room(&self, room: &str) -> zocket::adapter::RoomReady {
+        self.0.open_room(room)
+    }
+    fn close_room(&self, room: &str) {
+        self.0.close_room(room)
+    }
+    fn node_count(&self) -> zocket::adapter::NodeCount<'_> {
+        self.0.node_count()
+    }
 }
 
 /// The chat app on one node (what the tests build).

@@ -359,6 +359,10 @@ impl zocket::adapter::Adapter for NoAdapter {
     }
     fn publish(&self, _: zocket::adapter::Remote) {}
     fn start(&self, _: zocket::adapter::Inbox) {}
+    fn open_room(&self, _: &str) -> zocket::adapter::RoomReady {
+        zocket::adapter::RoomReady::now()
+    }
+    fn close_room(&self, _: &str) {}
 }
 
 pub fn app_with<A: zocket::adapter::Adapter>(config: Config, adapter: Option<A>) -> TestApp {

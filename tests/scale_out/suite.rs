@@ -214,6 +214,12 @@ impl<A: Adapter> Adapter for SlowToListen<A> {
     fn close_room(&self, room: &str) {
         self.0.close_room(room)
     }
+    fn connected(&self) -> bool {
+        self.0.connected()
+    }
+    fn node_count(&self) -> zocket::adapter::NodeCount<'_> {
+        self.0.node_count()
+    }
 }
 
 /// Members, rooms, join, leave, close and the connection count, asked from

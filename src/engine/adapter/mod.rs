@@ -32,7 +32,7 @@ pub use remote::{Remote, Target};
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use zocket::adapter::{Adapter, Inbox, Remote};
+/// use zocket::adapter::{Adapter, Inbox, Remote, RoomReady};
 ///
 /// #[derive(Default)]
 /// struct Counting(AtomicUsize);
@@ -45,6 +45,11 @@ pub use remote::{Remote, Target};
 ///         self.0.fetch_add(1, Ordering::Relaxed);
 ///     }
 ///     fn start(&self, _inbox: Inbox) {}
+///     // Every delivery goes everywhere: nothing to subscribe to per room.
+///     fn open_room(&self, _room: &str) -> RoomReady {
+///         RoomReady::now()
+///     }
+///     fn close_room(&self, _room: &str) {}
 /// }
 ///
 /// # type AppRouter = ();
@@ -74,15 +79,14 @@ pub trait Adapter: Send + Sync + 'static {
     ///
     /// Called in order with [`close_room`](Adapter::close_room) for the same
     /// room, under the lock of this node's room registry: it must not block.
-    fn open_room(&self, room: &str) -> RoomReady {
-        let _ = room;
-        RoomReady::now()
-    }
+    ///
+    /// No default: an adapter that wraps another must pass this on (a
+    /// wrapper that answered "ready" itself would leave the inner adapter
+    /// unsubscribed, and the room's traffic from other nodes lost).
+    fn open_room(&self, room: &str) -> RoomReady;
     /// The last member of `room` on this node left: the node no longer
     /// needs the room's deliveries. Must not block.
-    fn close_room(&self, room: &str) {
-        let _ = room;
-    }
+    fn close_room(&self, room: &str);
     /// How many nodes, this one included, share the cluster now, if the
     /// adapter can tell (the default cannot: `None`). Cluster-wide questions
     /// ([`ServerHandle::cluster`](crate::ServerHandle::cluster)) wait for

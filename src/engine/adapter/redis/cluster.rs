@@ -55,6 +55,7 @@ pub(super) async fn connect(
         relay,
         rooms,
         link,
+        per_room: true,
     };
     Ok((conn, parts))
 }

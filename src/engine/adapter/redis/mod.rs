@@ -115,6 +115,25 @@ impl RedisAdapter {
             parts,
         })
     }
+
+    /// `false`: publish every delivery on the cluster channel, where every
+    /// node receives it, and subscribe to no room channel, as zocket's Redis
+    /// adapter did before it routed per room. For a rolling upgrade from
+    /// such nodes (they listen to the cluster channel only: keep every node
+    /// on `false` until all run this version), and to measure what per-room
+    /// routing saves. Default `true`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), redis::RedisError> {
+    /// let adapter = zocket::RedisAdapter::connect("redis://127.0.0.1/", "chat")
+    ///     .await?
+    ///     .route_per_room(false);
+    /// # Ok(()) }
+    /// ```
+    pub fn route_per_room(mut self, on: bool) -> Self {
+        self.parts.per_room = on;
+        self
+    }
 }
 
 impl Adapter for RedisAdapter {
@@ -123,6 +142,10 @@ impl Adapter for RedisAdapter {
     }
 
     fn publish(&self, remote: Remote) {
+        if !self.parts.per_room {
+            let all = self.parts.channels.all.clone();
+            return self.parts.relay.queue(all, &remote);
+        }
         route(&remote, |channel, part| {
             let name = match channel {
                 Channel::All => self.parts.channels.all.clone(),
@@ -134,6 +157,9 @@ impl Adapter for RedisAdapter {
     }
 
     fn open_room(&self, room: &str) -> RoomReady {
+        if !self.parts.per_room {
+            return RoomReady::now(); // everything arrives on the cluster channel
+        }
         let (ready, signal) = RoomReady::pending();
         // If the subscriber task is gone, the signal drops here: ready.
         let _ = self
@@ -144,6 +170,9 @@ impl Adapter for RedisAdapter {
     }
 
     fn close_room(&self, room: &str) {
+        if !self.parts.per_room {
+            return;
+        }
         let _ = self.parts.rooms.send(RoomCmd::Close(room.to_owned()));
     }
 

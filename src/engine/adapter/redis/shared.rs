@@ -74,4 +74,7 @@ pub(super) struct Parts {
     /// Rooms to subscribe to and unsubscribe from, in order.
     pub(super) rooms: mpsc::UnboundedSender<RoomCmd>,
     pub(super) link: Arc<Link>,
+    /// Deliveries go to the channel of their recipients (`true`, the
+    /// default), or all to the cluster channel.
+    pub(super) per_room: bool,
 }

@@ -50,6 +50,7 @@ pub(super) async fn connect(
         relay,
         rooms,
         link,
+        per_room: true,
     };
     Ok((client, parts))
 }
