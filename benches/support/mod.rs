@@ -68,8 +68,25 @@ mod zocket_server {
         const NAME: &'static str = "onSay";
         type Payload = RoomText;
     }
-    pub type Router = (Echo, (OnEcho, (Join, (Say, (OnSay, ())))));
+    /// Asks the node for its adapter counters (the cluster benchmark).
+    pub struct Stats;
+    impl Incoming for Stats {
+        const NAME: &'static str = "stats";
+        type Payload = ();
+    }
+    pub type Router = (Echo, (OnEcho, (Join, (Say, (OnSay, (Stats, ()))))));
     type C = Ctx<Router>;
+
+    /// This process's server, for `stats`.
+    static HANDLE: std::sync::OnceLock<zocket::ServerHandle<Router>> = std::sync::OnceLock::new();
+
+    /// Answers on `onEcho` with "<remote_received> <remote_unused>".
+    async fn stats(_: (), ctx: C) -> HandlerResult {
+        let m = HANDLE.get().expect("serving").metrics();
+        let text = format!("{} {}", m.remote_received, m.remote_unused);
+        ctx.reply(OnEcho, Text { text })?;
+        Ok(())
+    }
 
     async fn echo(t: Text, ctx: C) -> HandlerResult {
         ctx.reply(OnEcho, t)?;
@@ -156,8 +173,10 @@ mod zocket_server {
             .on(Echo, echo)
             .on(Join, join)
             .on(Say, say)
+            .on(Stats, stats)
             .build()
             .expect("router");
+        let _ = HANDLE.set(app.handle());
         app.serve_listener(listener).await.expect("serve");
     }
 }
@@ -276,6 +295,17 @@ pub fn run_server(kind: &str) {
                 let adapter = zocket::RedisAdapter::connect(url, prefix)
                     .await
                     .expect("redis-server reachable");
+                zocket_server::serve_with(listener, Some(adapter)).await
+            }
+            // Every delivery on the cluster channel (before per-room routing).
+            #[cfg(feature = "redis")]
+            other if other.starts_with("zocket-redis-flat ") => {
+                let mut parts = other.split(' ').skip(1);
+                let (url, prefix) = (parts.next().unwrap(), parts.next().unwrap());
+                let adapter = zocket::RedisAdapter::connect(url, prefix)
+                    .await
+                    .expect("redis-server reachable")
+                    .route_per_room(false);
                 zocket_server::serve_with(listener, Some(adapter)).await
             }
             other => panic!("unknown server {other}"),
