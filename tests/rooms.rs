@@ -133,3 +133,37 @@ async fn a_join_beyond_the_room_limit_is_refused_with_an_error() {
     assert_eq!(a.whoami().await.rooms, ["r2", "r3", "r4"]);
     server.stop().await;
 }
+
+/// `ServerHandle::cluster()` on a server without an adapter: this node
+/// answers every operation at once.
+#[tokio::test]
+async fn cluster_operations_without_an_adapter_answer_from_this_node() {
+    use zocket::error::ClusterError;
+    let mut server = start().await;
+    let mut a = Client::connect(&server, "a").await;
+    let mut b = Client::connect(&server, "b").await;
+    let (aid, bid) = (a.whoami().await.id, b.whoami().await.id);
+    let cluster = server.handle.cluster();
+    assert_eq!(cluster.connection_count().await, Ok(2));
+    assert_eq!(cluster.join(aid, "x").await, Ok(true));
+    assert_eq!(cluster.join(aid, "x").await, Ok(false));
+    assert_eq!(cluster.join(bid, "x").await, Ok(true));
+    let mut both = vec![aid, bid];
+    both.sort();
+    assert_eq!(cluster.members("x").await, Ok(both));
+    assert_eq!(cluster.rooms_of(aid).await, Ok(vec!["x".to_owned()]));
+    assert_eq!(a.whoami().await.rooms, ["x"]);
+    assert_eq!(cluster.leave(aid, "x").await, Ok(true));
+    assert_eq!(cluster.members("x").await, Ok(vec![bid]));
+    // A close reason longer than a close frame allows is cut, not refused.
+    let long = "é".repeat(100);
+    assert_eq!(cluster.close(bid, 4000, &long).await, Ok(()));
+    assert_eq!(b.closed().await, Some(4000));
+    server.next_disconnect().await;
+    assert_eq!(
+        cluster.rooms_of(bid).await,
+        Err(ClusterError::NotConnected(bid))
+    );
+    assert_eq!(cluster.connection_count().await, Ok(1));
+    drop(a);
+}
