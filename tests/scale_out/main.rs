@@ -139,12 +139,7 @@ impl Engine for Nats {
     const ORDER_ACROSS_CHANNELS: bool = false;
     async fn adapter(prefix: &str) -> Option<Self::Adapter> {
         let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-        // NATS subjects: the prefix may hold no `.` or space.
-        let prefix: String = prefix
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        zocket::NatsAdapter::connect(&url, &prefix)
+        zocket::NatsAdapter::connect(&url, prefix)
             .await
             .map_err(|e| unavailable(&format!("nats-server at {url}"), e))
             .ok()

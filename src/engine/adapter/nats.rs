@@ -29,12 +29,9 @@ const CLAIM_WAIT: Duration = Duration::from_millis(500);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NatsAdapterError {
-    /// The prefix is empty or holds a character other than ASCII letters,
-    /// digits, `-` and `_` (it becomes a NATS subject token).
-    #[error(
-        "invalid prefix {0:?}: use ASCII letters, digits, `-` and `_` (it becomes a NATS subject token)"
-    )]
-    InvalidPrefix(String),
+    /// The prefix is empty.
+    #[error("the cluster prefix is empty: give the nodes of one cluster a shared name")]
+    EmptyPrefix,
     /// The NATS server cannot be reached.
     #[error("cannot connect to NATS: {0}")]
     Connect(#[from] async_nats::ConnectError),
@@ -145,6 +142,22 @@ struct Peers {
     heard: watch::Sender<u64>,
 }
 
+/// `prefix` as one NATS subject token: ASCII letters, digits and `-` as
+/// they are, every other byte as `_` and two hex digits (so `a.b` and `a_b`
+/// stay apart).
+fn subject_token(prefix: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(prefix.len());
+    for b in prefix.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "_{b:02x}");
+        }
+    }
+    out
+}
+
 /// What a hello says.
 const ALIVE: u8 = 0;
 const BYE: u8 = 1;
@@ -179,26 +192,22 @@ fn nats_error(what: &str, e: impl std::fmt::Display) -> NatsAdapterError {
 impl NatsAdapter {
     /// Connects to NATS at `url` (e.g. `nats://127.0.0.1:4222`), chooses a
     /// node id no other node of the cluster has, and subscribes. Nodes that
-    /// share a `prefix` form one cluster.
+    /// share a `prefix` (any non-empty string) form one cluster.
     ///
     /// When this returns, the node is subscribed: whatever another node
     /// publishes from now on reaches this node's clients once it serves.
     ///
     /// # Errors
     ///
-    /// An invalid prefix, or when NATS cannot be reached or refuses a
+    /// An empty prefix, or when NATS cannot be reached or refuses a
     /// subscription.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, NatsAdapterError> {
-        let valid = !prefix.is_empty()
-            && prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
-            return Err(NatsAdapterError::InvalidPrefix(prefix.to_owned()));
+        if prefix.is_empty() {
+            return Err(NatsAdapterError::EmptyPrefix);
         }
         let client = async_nats::connect(url).await?;
         let subjects = Subjects {
-            prefix: prefix.to_owned(),
+            prefix: subject_token(prefix),
         };
         let node = claim_node(&client, &subjects).await?;
         let mut claim = client
@@ -493,5 +502,32 @@ impl Drop for NatsAdapter {
                 let _ = client.flush().await;
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_become_distinct_subject_tokens() {
+        assert_eq!(subject_token("chat-1"), "chat-1");
+        assert_eq!(subject_token("a.b"), "a_2eb");
+        assert_eq!(subject_token("a_b"), "a_5fb");
+        assert_eq!(subject_token("x y*>"), "x_20y_2a_3e");
+        assert_eq!(subject_token("é"), "_c3_a9");
+    }
+
+    #[test]
+    fn room_subjects_hold_no_separator_or_wildcard() {
+        let subjects = Subjects { prefix: "p".into() };
+        assert_eq!(subjects.room("a.b *>"), "p.room.612e62202a3e");
+        assert_eq!(subjects.room(""), "p.room._");
+    }
+
+    #[test]
+    fn hellos_round_trip_and_garbage_is_refused() {
+        assert_eq!(read_hello(&hello(7, BYE)), Some((7, BYE)));
+        assert_eq!(read_hello(&[1, 2, 3]), None);
     }
 }
