@@ -117,13 +117,14 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
     ) -> ClientBuilder<R, <S as MarkAnswered<X, I>>::Out, Shape>
     where
         X: ClientRequest,
-        S: MarkAnswered<X, I> + Contains<X, I>,
+        S: MarkAnswered<X, I>,
+        R: Contains<X, I>,
         F: Fn(X::Payload) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<X::Response, E>> + Send + 'static,
         E: std::fmt::Display,
     {
         let _ = route;
-        let name = wire_name::<S, X, I>(X::NAME);
+        let name = wire_name::<R, X, I>(X::NAME);
         let f = Arc::new(f);
         let answerer: Answerer = Arc::new(move |raw: String| {
             let f = f.clone();

@@ -21,40 +21,65 @@ pub trait Contains<R, Index> {
     fn write_prefix(out: &mut String, _: Token);
 }
 
-macro_rules! contains_at {
+/// The lookup behind [`Contains`], with the route as `Self`.
+///
+/// Why the route and not the router: when rustc tries an impl, it relates
+/// `Self` first. With the route in `Self`, an impl for the wrong position
+/// fails at the first element that differs, before it binds the rest of the
+/// router; with the router in `Self`, each of the 33 impls tried per step
+/// bound (and re-interned) the whole rest of the list first. The lookups
+/// of a 500-route app type-check about three times faster this way.
+#[doc(hidden)]
+pub trait Within<Router, Index> {
+    #[doc(hidden)]
+    fn write_prefix(out: &mut String, _: Token);
+}
+
+#[diagnostic::do_not_recommend]
+impl<R, X, I> Contains<X, I> for R
+where
+    X: Within<R, I>,
+{
+    #[inline]
+    fn write_prefix(out: &mut String, t: Token) {
+        X::write_prefix(out, t)
+    }
+}
+
+macro_rules! within_at {
     ($at:ident; $($a:ident)*) => {
         #[diagnostic::do_not_recommend]
-        impl<X, $($a,)* T> Contains<X, $at> for nest!($($a)* ; (X, T)) {
+        impl<X, $($a,)* T> Within<nest!($($a)* ; (X, T)), $at> for X {
             #[inline]
             fn write_prefix(_: &mut String, _: Token) {}
         }
 
         #[diagnostic::do_not_recommend]
-        impl<X, $($a,)* N, S, T, I> Contains<X, Inside<$at, I>> for nest!($($a)* ; (Scope<N, S>, T))
+        impl<X, $($a,)* N, S, T, I> Within<nest!($($a)* ; (Scope<N, S>, T)), Inside<$at, I>> for X
         where
             N: Namespace,
-            S: Contains<X, I>,
+            X: Within<S, I>,
         {
             #[inline]
             fn write_prefix(out: &mut String, t: Token) {
                 out.push_str(N::NAME);
                 out.push('.');
-                S::write_prefix(out, t)
+                <X as Within<S, I>>::write_prefix(out, t)
             }
         }
     };
 }
-for_each_offset!(contains_at);
+for_each_offset!(within_at);
 
 #[diagnostic::do_not_recommend]
 impl<X, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, T, I>
-    Contains<X, Skip<I>> for nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T)
+    Within<nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T), Skip<I>> for X
 where
-    T: Contains<X, I>,
+    X: Within<T, I>,
 {
     #[inline]
     fn write_prefix(out: &mut String, t: Token) {
-        T::write_prefix(out, t)
+        <X as Within<T, I>>::write_prefix(out, t)
     }
 }
 

@@ -36,29 +36,43 @@ pub trait NotYetHandled {
     fn seal(_: Token);
 }
 
+/// The marking behind [`MarkHandled`], with the route as `Self` (see
+/// `Within` in `contains.rs` for why: an impl for the wrong position fails
+/// before it binds the rest of the state).
+#[doc(hidden)]
+pub trait MarkIn<State, Index> {
+    /// The handler state after marking.
+    type Out;
+}
+
+#[diagnostic::do_not_recommend]
+impl<S, X, I> MarkHandled<X, I> for S
+where
+    X: MarkIn<S, I>,
+{
+    type Out = <X as MarkIn<S, I>>::Out;
+    fn seal(_: Token) {}
+}
+
 macro_rules! mark_at {
     ($at:ident; $($a:ident)*) => {
         #[diagnostic::do_not_recommend]
-        impl<X, $($a,)* T> MarkHandled<X, $at> for nest!($($a)* ; (X, T)) {
+        impl<X, $($a,)* T> MarkIn<nest!($($a)* ; (X, T)), $at> for X {
             type Out = nest!($($a)* ; (Handled<X>, T));
-            fn seal(_: Token) {}
         }
 
         // No `do_not_recommend`: this impl's bound is the "already has a handler" message.
-        impl<X: NotYetHandled, $($a,)* T> MarkHandled<X, $at> for nest!($($a)* ; (Handled<X>, T)) {
+        impl<X: NotYetHandled, $($a,)* T> MarkIn<nest!($($a)* ; (Handled<X>, T)), $at> for X {
             type Out = nest!($($a)* ; (Handled<X>, T));
-            fn seal(_: Token) {}
         }
 
         #[diagnostic::do_not_recommend]
-        impl<X, $($a,)* N, S, T, I> MarkHandled<X, Inside<$at, I>>
-            for nest!($($a)* ; (Scope<N, S>, T))
+        impl<X, $($a,)* N, S, T, I> MarkIn<nest!($($a)* ; (Scope<N, S>, T)), Inside<$at, I>> for X
         where
             N: Namespace,
-            S: MarkHandled<X, I>,
+            X: MarkIn<S, I>,
         {
-            type Out = nest!($($a)* ; (Scope<N, S::Out>, T));
-            fn seal(_: Token) {}
+            type Out = nest!($($a)* ; (Scope<N, <X as MarkIn<S, I>>::Out>, T));
         }
     };
 }
@@ -66,12 +80,12 @@ for_each_offset!(mark_at);
 
 #[diagnostic::do_not_recommend]
 impl<X, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, T, I>
-    MarkHandled<X, Skip<I>> for nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T)
+    MarkIn<nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T), Skip<I>> for X
 where
-    T: MarkHandled<X, I>,
+    X: MarkIn<T, I>,
 {
-    type Out = nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T::Out);
-    fn seal(_: Token) {}
+    type Out =
+        nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; <X as MarkIn<T, I>>::Out);
 }
 
 /// Every incoming route in the handler state has been marked `Handled`.
@@ -164,8 +178,8 @@ pub trait MarkAnswered<R, Index> {
 }
 
 #[diagnostic::do_not_recommend]
-impl<S: MarkHandled<X, I>, X: ClientRequest, I> MarkAnswered<X, I> for S {
-    type Out = S::Out;
+impl<S, X: ClientRequest + MarkIn<S, I>, I> MarkAnswered<X, I> for S {
+    type Out = <X as MarkIn<S, I>>::Out;
     fn seal(_: Token) {}
 }
 
