@@ -22,7 +22,8 @@ use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{BuildError, HandlerResult, Reject};
 use crate::protocol::route::{Incoming, Outgoing, Request};
 use crate::protocol::router::{
-    Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, wire_name,
+    Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, marked_wire_name,
+    wire_name,
 };
 
 /// A zocket app: a router `R` whose every incoming route has a handler, with
@@ -336,13 +337,14 @@ where
     pub fn on<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out>
     where
         X: Incoming,
-        R: Contains<X, I>,
         S: MarkHandled<X, I>,
         H: Handler<R, X::Payload, U>,
     {
         let _ = route;
+        // One lookup: marking the route in the handler state (whose scopes
+        // are the router's) also writes its wire name.
         self.register(
-            wire_name::<R, X, I>(X::NAME),
+            marked_wire_name::<S, X, I>(X::NAME),
             Box::new(MessageEntry::<R, X, H>::new(handler)),
         )
     }
@@ -392,13 +394,12 @@ where
     pub fn on_request<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out>
     where
         X: Request,
-        R: Contains<X, I>,
         S: MarkHandled<X, I>,
         H: Handler<R, X::Payload, U, X::Response>,
     {
         let _ = route;
         self.register(
-            wire_name::<R, X, I>(X::NAME),
+            marked_wire_name::<S, X, I>(X::NAME),
             Box::new(RequestEntry::<R, X, H>::new(handler)),
         )
     }

@@ -96,7 +96,6 @@ where
     where
         X: Incoming,
         Sub: Contains<X, K>,
-        R: Contains<X, I>,
         S: MarkHandled<X, I>,
         G: Middleware<U, X::Payload>,
         H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out>,
@@ -119,7 +118,6 @@ where
     where
         X: Request,
         Sub: Contains<X, K>,
-        R: Contains<X, I>,
         S: MarkHandled<X, I>,
         G: Middleware<U, X::Payload>,
         H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out, X::Response>,

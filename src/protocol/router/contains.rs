@@ -1,5 +1,6 @@
 //! [`Contains`]: a route occurs in a router, and where (for its wire name).
 
+use super::handled::MarkHandled;
 use super::index::{
     At0, At1, At2, At3, At4, At5, At6, At7, At8, At9, At10, At11, At12, At13, At14, At15, Inside,
     Skip,
@@ -81,6 +82,17 @@ where
     fn write_prefix(out: &mut String, t: Token) {
         <X as Within<T, I>>::write_prefix(out, t)
     }
+}
+
+/// Writes the full wire name of route `X` (whose own segment is `name`),
+/// marked at `I` in handler state `S` (its scopes are the router's).
+#[inline]
+pub(crate) fn marked_wire_name<S: MarkHandled<X, I>, X, I>(name: &str) -> String {
+    assert_marker::<X>();
+    let mut out = String::with_capacity(32);
+    S::write_prefix(&mut out, Token);
+    out.push_str(name);
+    out
 }
 
 /// Writes the full wire name of route `X` (whose own segment is `name`) found at

@@ -21,8 +21,10 @@ use crate::protocol::route::{ClientRequest, Incoming, Namespace, Outgoing, Reque
 pub trait MarkHandled<R, Index> {
     /// The handler state after marking.
     type Out;
+    /// Writes the route's scope prefix (`"chat."`): the handler state keeps
+    /// the router's scopes, so marking a route also finds its wire name.
     #[doc(hidden)]
-    fn seal(_: Token);
+    fn write_prefix(out: &mut String, _: Token);
 }
 
 /// A route already marked `Handled` fails this bound.
@@ -43,6 +45,8 @@ pub trait NotYetHandled {
 pub trait MarkIn<State, Index> {
     /// The handler state after marking.
     type Out;
+    #[doc(hidden)]
+    fn write_prefix(out: &mut String, _: Token);
 }
 
 #[diagnostic::do_not_recommend]
@@ -51,7 +55,10 @@ where
     X: MarkIn<S, I>,
 {
     type Out = <X as MarkIn<S, I>>::Out;
-    fn seal(_: Token) {}
+    #[inline]
+    fn write_prefix(out: &mut String, t: Token) {
+        <X as MarkIn<S, I>>::write_prefix(out, t)
+    }
 }
 
 macro_rules! mark_at {
@@ -59,11 +66,15 @@ macro_rules! mark_at {
         #[diagnostic::do_not_recommend]
         impl<X, $($a,)* T> MarkIn<nest!($($a)* ; (X, T)), $at> for X {
             type Out = nest!($($a)* ; (Handled<X>, T));
+            #[inline]
+            fn write_prefix(_: &mut String, _: Token) {}
         }
 
         // No `do_not_recommend`: this impl's bound is the "already has a handler" message.
         impl<X: NotYetHandled, $($a,)* T> MarkIn<nest!($($a)* ; (Handled<X>, T)), $at> for X {
             type Out = nest!($($a)* ; (Handled<X>, T));
+            #[inline]
+            fn write_prefix(_: &mut String, _: Token) {}
         }
 
         #[diagnostic::do_not_recommend]
@@ -73,6 +84,12 @@ macro_rules! mark_at {
             X: MarkIn<S, I>,
         {
             type Out = nest!($($a)* ; (Scope<N, <X as MarkIn<S, I>>::Out>, T));
+            #[inline]
+            fn write_prefix(out: &mut String, t: Token) {
+                out.push_str(N::NAME);
+                out.push('.');
+                <X as MarkIn<S, I>>::write_prefix(out, t)
+            }
         }
     };
 }
@@ -86,6 +103,10 @@ where
 {
     type Out =
         nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; <X as MarkIn<T, I>>::Out);
+    #[inline]
+    fn write_prefix(out: &mut String, t: Token) {
+        <X as MarkIn<T, I>>::write_prefix(out, t)
+    }
 }
 
 /// Every incoming route in the handler state has been marked `Handled`.

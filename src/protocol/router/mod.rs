@@ -58,7 +58,7 @@ mod table; // routes() and the checked RouteTable
 mod walk; // Router, RouteNode: a well-formed router, walked for its routes
 
 pub use contains::Contains;
-pub(crate) use contains::wire_name;
+pub(crate) use contains::{marked_wire_name, wire_name};
 pub use handled::{
     EveryRequestAnswered, EveryRouteHandled, HasAnswer, HasHandler, MarkAnswered, MarkHandled,
     NotYetHandled,
