@@ -16,7 +16,8 @@ use crate::protocol::route::{ClientRequest, Incoming, Namespace, Outgoing, Reque
 /// marked, so a second handler for one route finds the mark and fails.
 #[diagnostic::on_unimplemented(
     message = "`{R}` is not an incoming route of this router, or already has a handler",
-    label = "cannot register a handler for `{R}` here"
+    label = "cannot register a handler for `{R}` here",
+    note = "a handler needs its route declared in the router type (at any depth): add `{R}` there; if it is declared, it already has a handler: remove one of the `.on({R}, ..)` calls"
 )]
 pub trait MarkHandled<R, Index> {
     /// The handler state after marking.
