@@ -240,7 +240,7 @@ where
 
     /// Scales out: room sends, broadcasts and sends to client ids also reach
     /// the clients of other server processes through `adapter` (for example
-    /// [`RedisAdapter`](crate::RedisAdapter) with the `redis` feature). The
+    /// `RedisAdapter` with the `redis` feature). The
     /// default is in-process delivery.
     pub fn adapter(mut self, adapter: impl Adapter) -> Self {
         self.adapter = Some(Arc::new(adapter));
