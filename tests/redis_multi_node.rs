@@ -23,6 +23,22 @@ async fn adapter(prefix: &str) -> Option<RedisAdapter> {
     }
 }
 
+/// Three nodes of a new cluster (`route_per_room` as given); `None` when
+/// there is no redis-server (outside CI).
+async fn three_nodes(tag: &str, per_room: bool) -> Option<Vec<Server>> {
+    let prefix = format!(
+        "zocket-{tag}-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let a = adapter(&prefix).await?.route_per_room(per_room);
+        nodes.push(start_node(config(), Some(a)).await);
+    }
+    Some(nodes)
+}
+
 /// The next message must be the fence broadcast: nothing else (no duplicate,
 /// no stray delivery) came before it.
 async fn fence(c: &mut Client, tag: &str) {
@@ -32,18 +48,9 @@ async fn fence(c: &mut Client, tag: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_cross_nodes_exactly_once() {
-    let prefix = format!(
-        "zocket-test-{}-{:?}",
-        std::process::id(),
-        std::time::Instant::now()
-    );
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        let Some(a) = adapter(&prefix).await else {
-            return;
-        };
-        nodes.push(start_node(config(), Some(a)).await);
-    }
+    let Some(nodes) = three_nodes("test", true).await else {
+        return;
+    };
     // a on node 0, b and d on node 1, c on node 2.
     let mut a = Client::connect(&nodes[0], "a").await;
     let mut b = Client::connect(&nodes[1], "b").await;
@@ -463,18 +470,9 @@ async fn a_session_dropped_on_one_node_resumes_on_another() {
 /// member in the room receives them too (counted as unused).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_room_routing_every_node_receives_every_room_send() {
-    let prefix = format!(
-        "zocket-flat-{}-{:?}",
-        std::process::id(),
-        std::time::Instant::now()
-    );
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        let Some(a) = adapter(&prefix).await else {
-            return;
-        };
-        nodes.push(start_node(config(), Some(a.route_per_room(false))).await);
-    }
+    let Some(nodes) = three_nodes("flat", false).await else {
+        return;
+    };
     let mut a = Client::connect(&nodes[0], "a").await;
     let mut b = Client::connect(&nodes[1], "b").await;
     let mut c = Client::connect(&nodes[2], "c").await;

@@ -11,7 +11,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc;
 
-use super::shared::{Channels, Link, Parts, RoomCmd, SUBSCRIBE_TIMEOUT, backoff};
+use super::shared::{Channels, Link, Parts, RoomCmd, SUBSCRIBE_TIMEOUT, backoff, take_node_id};
 use crate::engine::adapter::relay::Relay;
 
 /// Connects to the cluster, takes a node id and subscribes; the cluster
@@ -26,11 +26,7 @@ pub(super) async fn connect(
         .push_sender(push_tx)
         .build()?;
     let mut conn = client.get_async_connection().await?;
-    let node: u64 = redis::cmd("INCR")
-        .arg(format!("{prefix}:nodes"))
-        .query_async(&mut conn)
-        .await?;
-    let node = (node as u32).max(1);
+    let node = take_node_id(&mut conn, prefix).await?;
     let channels = Channels::new(prefix);
     // A sharded subscription names channels of one slot only: one each.
     for channel in [channels.all.clone(), channels.node(node)] {

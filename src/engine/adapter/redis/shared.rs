@@ -78,3 +78,16 @@ pub(super) struct Parts {
     /// default), or all to the cluster channel.
     pub(super) per_room: bool,
 }
+
+/// Takes this node's id from the cluster's counter (`INCR <prefix>:nodes`),
+/// so ids are unique across nodes. Node 0 means "no adapter"; INCR starts at 1.
+pub(super) async fn take_node_id(
+    conn: &mut impl redis::aio::ConnectionLike,
+    prefix: &str,
+) -> Result<u32, redis::RedisError> {
+    let node: u64 = redis::cmd("INCR")
+        .arg(format!("{prefix}:nodes"))
+        .query_async(conn)
+        .await?;
+    Ok((node as u32).max(1))
+}

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
-use super::shared::{Channels, Link, Parts, RoomCmd, SUBSCRIBE_TIMEOUT, backoff};
+use super::shared::{Channels, Link, Parts, RoomCmd, SUBSCRIBE_TIMEOUT, backoff, take_node_id};
 use crate::engine::adapter::relay::Received;
 use crate::engine::adapter::relay::Relay;
 
@@ -20,12 +20,7 @@ pub(super) async fn connect(
 ) -> Result<(redis::Client, Parts), redis::RedisError> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    let node: u64 = redis::cmd("INCR")
-        .arg(format!("{prefix}:nodes"))
-        .query_async(&mut conn)
-        .await?;
-    // Node 0 means "no adapter"; INCR starts at 1.
-    let node = (node as u32).max(1);
+    let node = take_node_id(&mut conn, prefix).await?;
     let channels = Channels::new(prefix);
     let own = [channels.all.clone(), channels.node(node)];
     let pubsub = subscribe(&client, &own).await?;
