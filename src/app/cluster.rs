@@ -138,7 +138,7 @@ impl Cluster {
     pub async fn rooms_of(&self, id: ClientId) -> Result<Vec<String>, ClusterError> {
         match self.on_client(id, Op::RoomsOf { client: id }).await? {
             Answer::Rooms(rooms) => Ok(rooms),
-            other => Err(unexpected(id, other)),
+            other => Err(self.unexpected(id, other)),
         }
     }
 
@@ -223,22 +223,22 @@ impl Cluster {
         }
     }
 
+    /// An answer of the wrong kind (a node running an incompatible version):
+    /// logged, and treated as no answer within the timeout.
+    fn unexpected(&self, id: ClientId, answer: Answer) -> ClusterError {
+        tracing::warn!(client = %id, ?answer, "a node answered a cluster operation with the wrong kind of answer");
+        ClusterError::NoAnswer {
+            node: id.node(),
+            client: id,
+            timeout: self.timeout,
+        }
+    }
+
     async fn done(&self, id: ClientId, op: Op) -> Result<bool, ClusterError> {
         match self.on_client(id, op).await? {
             Answer::Done(changed) => Ok(changed),
-            other => Err(unexpected(id, other)),
+            other => Err(self.unexpected(id, other)),
         }
-    }
-}
-
-/// An answer of the wrong kind (a node running an incompatible version):
-/// treated as no answer.
-fn unexpected(id: ClientId, answer: Answer) -> ClusterError {
-    tracing::warn!(client = %id, ?answer, "a node answered a cluster operation with the wrong kind of answer");
-    ClusterError::NoAnswer {
-        node: id.node(),
-        client: id,
-        timeout: Duration::ZERO,
     }
 }
 

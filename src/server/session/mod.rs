@@ -20,8 +20,9 @@
 //! connection's task holds is built so that it carries the session once.
 //!
 //! Longer than 500 lines because the poll loop and the steps it takes (write,
-//! read, handler, heartbeat, timeouts, close) share the private `Session`
-//! state; split, each part would need all of it.
+//! read, handler, heartbeat, close) share the private `Session` state; split,
+//! each part would need all of it. The two clocks that need only a little of
+//! it (the credentials' expiry, the time one message may take) are in `timers`.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -37,6 +38,9 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::CloseFrame;
 
 use super::frames::{Frames, OnData, Running};
+
+mod timers; // credentials' expiry, and the time one message may take to arrive
+
 use super::recovery::{conclude, greeting};
 use super::socket::{Socket, Ws};
 use crate::engine::conn::Conn;
@@ -44,7 +48,6 @@ use crate::engine::dispatch::{Failure, LogBudget, report};
 use crate::engine::hub::{Hub, Registered};
 use crate::engine::outbox::{CloseCmd, Outbox};
 use crate::engine::rate::{Admit, Bucket};
-use crate::protocol::route::EXPIRING_ROUTE;
 use crate::protocol::wire::ErrorKind;
 
 /// Frames one connection reads per wake-up before it yields to the others.
@@ -110,14 +113,10 @@ struct Session<U, S: Socket, F> {
 
 /// A connection's credentials' expiry: first the warning, then the close.
 struct Expiry {
-    timer: Pin<Box<Sleep>>,
-    deadline: Instant,
-    warned: bool,
+    pub(super) timer: Pin<Box<Sleep>>,
+    pub(super) deadline: Instant,
+    pub(super) warned: bool,
 }
-
-/// The close code of a connection whose credentials expired without a
-/// re-authentication.
-const CREDENTIALS_EXPIRED: u16 = 4001;
 
 /// Why a connection ended (for the log).
 #[derive(Debug)]
@@ -269,46 +268,6 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
         }
     }
 
-    /// (Re)starts the expiry of the client's credentials from its data.
-    fn set_expiry(&mut self) {
-        self.expiry = self.frames.expiry(&self.data).map(|left| {
-            let now = Instant::now();
-            let lead = self.hub.config.expiry_warning.min(left / 2);
-            Expiry {
-                timer: Box::pin(tokio::time::sleep_until(now + left - lead)),
-                deadline: now + left,
-                warned: false,
-            }
-        });
-    }
-
-    /// Warns the client before its credentials expire, and closes the
-    /// connection when they have; `true` if it did either.
-    fn poll_expiry(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(expiry) = &mut self.expiry else {
-            return false;
-        };
-        if expiry.timer.as_mut().poll(cx).is_pending() || !matches!(self.phase, Phase::Open) {
-            return false;
-        }
-        if expiry.warned {
-            tracing::info!("credentials expired without re-authentication; closing");
-            self.expiry = None;
-            self.close_with(CREDENTIALS_EXPIRED, "credentials expired");
-            return true;
-        }
-        expiry.warned = true;
-        let deadline = expiry.deadline;
-        let left = deadline.saturating_duration_since(Instant::now());
-        let text = format!(
-            r#"{{"type":"{EXPIRING_ROUTE}","payload":{{"expiresInMs":{}}}}}"#,
-            left.as_millis()
-        );
-        self.pending.push_back(Message::text(text));
-        expiry.timer.as_mut().reset(deadline);
-        true
-    }
-
     /// Hands one admitted data frame to the app (or the echo).
     fn run_data(&mut self, msg: Message) {
         match self.frames.on_data(msg, &self.conn, &self.data) {
@@ -321,27 +280,6 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 self.log_budget.get_or_insert_default(),
             ),
         }
-    }
-
-    /// Closes the connection when the message in progress has taken longer
-    /// than `message_timeout`; `true` if it did.
-    fn poll_message_timeout(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(since) = self.ws.get_ref().frames.partial_since() else {
-            return false;
-        };
-        let deadline = since + self.hub.config.message_timeout;
-        let sleep = self
-            .partial
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.deadline() != deadline {
-            sleep.as_mut().reset(deadline); // a new message in progress
-        }
-        if sleep.as_mut().poll(cx).is_pending() || !matches!(self.phase, Phase::Open) {
-            return false;
-        }
-        tracing::info!("a message took longer than the message timeout to arrive; closing");
-        self.close_with(1008, "message timeout");
-        true
     }
 
     fn on_read_error(&mut self, e: tungstenite::Error) -> Option<End> {
