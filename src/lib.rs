@@ -58,7 +58,8 @@ pub mod router {
     #![doc = include_str!("docs/router.md")]
     pub use crate::protocol::router::{
         Contains, Direction, EveryRequestAnswered, EveryRouteHandled, HasAnswer, HasHandler,
-        MarkAnswered, MarkHandled, NotYetHandled, RouteInfo, RouteNode, Router, routes,
+        MarkAnswered, MarkHandled, MarkScope, MarkScoped, NotYetHandled, RouteInfo, RouteNode,
+        Router, Untouched, routes,
     };
 }
 

@@ -139,3 +139,82 @@ async fn every_handler_of_a_guarded_scope_runs_behind_the_guard() {
         .unwrap()
         .unwrap();
 }
+
+struct ChatNs;
+impl Namespace for ChatNs {
+    const NAME: &'static str = "chat";
+}
+struct ModNs;
+impl Namespace for ModNs {
+    const NAME: &'static str = "mod";
+}
+struct Mute;
+impl Incoming for Mute {
+    const NAME: &'static str = "mute";
+    type Payload = Name;
+}
+/// The guarded scope sits inside another scope and holds one of its own.
+type Nested = (
+    Scope<
+        ChatNs,
+        (
+            Hi,
+            (Scope<AdminNs, (Ban, (Scope<ModNs, (Mute, ())>, ()))>, ()),
+        ),
+    >,
+    (Banned, ()),
+);
+
+async fn nested_hi(_: (), ctx: Ctx<Nested, User>) -> HandlerResult {
+    ctx.reply(Banned, Name { name: "hi".into() })?;
+    Ok(())
+}
+async fn nested_admin(n: Name, ctx: Ctx<Nested, Admin>) -> HandlerResult {
+    ctx.reply(Banned, n)?;
+    Ok(())
+}
+
+/// `.scope(AdminNs, ..)` finds a scope at any depth; its handlers (also those of
+/// scopes inside it) get their full wire names and run behind the guard.
+#[tokio::test]
+async fn a_guarded_scope_inside_a_scope_keeps_full_wire_names() {
+    let app = Zocket::<Nested>::builder()
+        .on_connect(|h: Hello, _| async move {
+            Ok(User {
+                admin: h.role.as_deref() == Some("admin"),
+            })
+        })
+        .scope(AdminNs, RequireAdmin, |admin| {
+            admin.on(Ban, nested_admin).on(Mute, nested_admin)
+        })
+        .on(Hi, nested_hi)
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = app.handle();
+    let served = tokio::spawn(app.serve_listener(listener));
+
+    let mut guest = Client::connect_url(&format!("ws://{addr}/?role=guest")).await;
+    let mut admin = Client::connect_url(&format!("ws://{addr}/?role=admin")).await;
+    for route in ["chat.admin.ban", "chat.admin.mod.mute"] {
+        guest.send(route, json!({"name": route})).await;
+        assert_eq!(
+            guest.expect_error("rejected").await["message"],
+            "admins only",
+            "{route}"
+        );
+        admin.send(route, json!({"name": route})).await;
+        assert_eq!(admin.expect("banned").await["name"], route);
+    }
+    guest.send("chat.hi", serde_json::Value::Null).await;
+    assert_eq!(guest.expect("banned").await["name"], "hi");
+
+    drop((guest, admin));
+    handle.shutdown();
+    tokio::time::timeout(WAIT, served)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

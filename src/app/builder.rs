@@ -351,7 +351,17 @@ where
 
     /// Adds an erased entry and moves to the next handler state `S2`.
     fn register<S2>(mut self, name: String, entry: Box<dyn ErasedHandler<U>>) -> Builder<R, U, S2> {
+        self.push(name, entry);
+        self.retype()
+    }
+
+    /// Adds an erased entry under its wire name; the handler state is the caller's.
+    pub(super) fn push(&mut self, name: String, entry: Box<dyn ErasedHandler<U>>) {
         self.handlers.push((name, entry));
+    }
+
+    /// The same builder with handler state `S2`: the caller proved the step.
+    pub(super) fn retype<S2>(self) -> Builder<R, U, S2> {
         Builder {
             config: self.config,
             adapter: self.adapter,

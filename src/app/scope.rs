@@ -1,24 +1,28 @@
 //! Scope-wide guards: one middleware in front of every handler of a scope,
-//! checked at compile time like any chain.
+//! checked at compile time like any chain, for the whole scope.
 
 use std::marker::PhantomData;
 
 use crate::app::builder::Builder;
-use crate::app::handler::Handler;
+use crate::app::handler::{Handler, MessageEntry, RequestEntry};
 use crate::app::middleware::{Middleware, MiddlewareExt};
-use crate::protocol::route::{Incoming, Namespace, Request, Scope};
-use crate::protocol::router::{Contains, MarkHandled};
+use crate::protocol::route::{Incoming, Namespace, Request};
+use crate::protocol::router::{
+    EveryRouteHandled, MarkScope, MarkScoped, Untouched, scope_prefix, scoped_wire_name,
+};
 
 /// Registers the handlers of one scope's routes, each behind the scope's
 /// guard. Made by [`Builder::scope`]; you never name it.
 ///
-/// `N` is the scope's namespace, `Sub` its router (inferred from `R`), `G`
-/// the guard.
+/// `S` is the scope's handler state (its router, each handled route marked),
+/// `N` its namespace, `G` the guard.
 #[must_use = "return it from the closure given to .scope(..)"]
-pub struct ScopedBuilder<R, U, S, N, Sub, G> {
-    builder: Builder<R, U, S>,
+pub struct ScopedBuilder<R, U, S, N, G> {
+    builder: Builder<R, U, ()>,
+    /// The scope's full wire-name prefix (`"chat.admin."`).
+    prefix: String,
     guard: G,
-    _scope: PhantomData<fn() -> (N, Sub)>,
+    _scope: PhantomData<fn() -> (S, N)>,
 }
 
 impl<R, U, S> Builder<R, U, S>
@@ -26,11 +30,19 @@ where
     R: 'static,
     U: Clone + Send + Sync + 'static,
 {
-    /// Registers the handlers of the routes under `Scope<N, _>` behind one
-    /// `guard`: every handler registered in `routes` gets the guard's output
-    /// as its context data, and the compiler checks that each route is inside
-    /// that scope and that the guard runs with the connection's data and the
-    /// route's payload.
+    /// Registers the handlers of every incoming and request route under
+    /// `Scope<N, _>` behind one `guard`: every handler registered in `routes`
+    /// gets the guard's output as its context data.
+    ///
+    /// The compiler checks, for the whole scope:
+    /// - each route registered in `routes` is inside that scope, and the guard
+    ///   runs with the connection's data and the route's payload;
+    /// - every incoming and request route of the scope gets its handler in
+    ///   `routes` ("no handler for incoming route `Kick`" otherwise);
+    /// - no route of the scope takes a handler anywhere else: an `.on(Kick, ..)`
+    ///   on the builder, before or after `.scope(AdminNs, ..)`, or a second
+    ///   `.scope(AdminNs, ..)`, does not compile. So a guarded scope cannot
+    ///   grow an unguarded route by mistake.
     ///
     /// ```
     /// # use garde::Validate; use serde::{Deserialize, Serialize};
@@ -67,24 +79,35 @@ where
     ///     .build()
     ///     .unwrap();
     /// ```
-    pub fn scope<N, Sub, J, G, S2, F>(self, namespace: N, guard: G, routes: F) -> Builder<R, U, S2>
+    pub fn scope<N, K, G, S2, P, F>(
+        self,
+        namespace: N,
+        guard: G,
+        routes: F,
+    ) -> Builder<R, U, <S as MarkScope<N, K>>::Out>
     where
         N: Namespace,
-        R: Contains<Scope<N, Sub>, J>,
+        S: MarkScope<N, K>,
+        <S as MarkScope<N, K>>::Found: Untouched<N, P>,
+        S2: EveryRouteHandled<P>,
         G: Clone + Send + Sync + 'static,
-        F: FnOnce(ScopedBuilder<R, U, S, N, Sub, G>) -> ScopedBuilder<R, U, S2, N, Sub, G>,
+        F: FnOnce(
+            ScopedBuilder<R, U, <S as MarkScope<N, K>>::Found, N, G>,
+        ) -> ScopedBuilder<R, U, S2, N, G>,
     {
         let _ = namespace;
+        let prefix = scope_prefix::<S, N, K>();
         let scoped = routes(ScopedBuilder {
-            builder: self,
+            builder: self.retype(),
+            prefix,
             guard,
             _scope: PhantomData,
         });
-        scoped.builder
+        scoped.builder.retype()
     }
 }
 
-impl<R, U, S, N, Sub, G> ScopedBuilder<R, U, S, N, Sub, G>
+impl<R, U, S, N, G> ScopedBuilder<R, U, S, N, G>
 where
     R: 'static,
     U: Clone + Send + Sync + 'static,
@@ -92,39 +115,42 @@ where
 {
     /// Registers the handler of incoming route `route` of this scope, behind
     /// the scope's guard: `handler` takes `Ctx<R, G::Out>`.
-    pub fn on<X, I, K, H>(self, route: X, handler: H) -> ScopedBuilder<R, U, S::Out, N, Sub, G>
+    pub fn on<X, I, H>(mut self, route: X, handler: H) -> ScopedBuilder<R, U, S::Out, N, G>
     where
         X: Incoming,
-        Sub: Contains<X, K>,
-        S: MarkHandled<X, I>,
+        S: MarkScoped<X, I>,
         G: Middleware<U, X::Payload>,
         H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out>,
     {
+        let _ = route;
+        let name = scoped_wire_name::<S, X, I>(&self.prefix, X::NAME);
         let guarded = self.guard.clone().then(handler);
-        ScopedBuilder {
-            builder: self.builder.on(route, guarded),
-            guard: self.guard,
-            _scope: PhantomData,
-        }
+        self.builder
+            .push(name, Box::new(MessageEntry::<R, X, _>::new(guarded)));
+        self.retype()
     }
 
     /// Registers the handler of request route `route` of this scope, behind
     /// the scope's guard.
-    pub fn on_request<X, I, K, H>(
-        self,
-        route: X,
-        handler: H,
-    ) -> ScopedBuilder<R, U, S::Out, N, Sub, G>
+    pub fn on_request<X, I, H>(mut self, route: X, handler: H) -> ScopedBuilder<R, U, S::Out, N, G>
     where
         X: Request,
-        Sub: Contains<X, K>,
-        S: MarkHandled<X, I>,
+        S: MarkScoped<X, I>,
         G: Middleware<U, X::Payload>,
         H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out, X::Response>,
     {
+        let _ = route;
+        let name = scoped_wire_name::<S, X, I>(&self.prefix, X::NAME);
         let guarded = self.guard.clone().then(handler);
+        self.builder
+            .push(name, Box::new(RequestEntry::<R, X, _>::new(guarded)));
+        self.retype()
+    }
+
+    fn retype<S2>(self) -> ScopedBuilder<R, U, S2, N, G> {
         ScopedBuilder {
-            builder: self.builder.on_request(route, guarded),
+            builder: self.builder,
+            prefix: self.prefix,
             guard: self.guard,
             _scope: PhantomData,
         }

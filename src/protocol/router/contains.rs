@@ -1,6 +1,6 @@
 //! [`Contains`]: a route occurs in a router, and where (for its wire name).
 
-use super::handled::MarkHandled;
+use super::handled::{MarkHandled, MarkScope, MarkScoped};
 use super::index::{
     At0, At1, At2, At3, At4, At5, At6, At7, At8, At9, At10, At11, At12, At13, At14, At15, Inside,
     Skip,
@@ -102,6 +102,27 @@ pub(crate) fn wire_name<R: Contains<X, I>, X, I>(name: &str) -> String {
     assert_marker::<X>();
     let mut out = String::with_capacity(32);
     R::write_prefix(&mut out, Token);
+    out.push_str(name);
+    out
+}
+
+/// The full wire-name prefix of the scope named `N`, found at `K` in handler
+/// state `S` (`"chat.admin."`).
+pub(crate) fn scope_prefix<S: MarkScope<N, K>, N: Namespace, K>() -> String {
+    let mut out = String::with_capacity(32);
+    S::write_prefix(&mut out, Token);
+    out.push_str(N::NAME);
+    out.push('.');
+    out
+}
+
+/// Writes the full wire name of route `X` (own segment `name`), marked at `I`
+/// in the handler state `S` of the scope whose prefix is `prefix`.
+pub(crate) fn scoped_wire_name<S: MarkScoped<X, I>, X, I>(prefix: &str, name: &str) -> String {
+    assert_marker::<X>();
+    let mut out = String::with_capacity(prefix.len() + 32);
+    out.push_str(prefix);
+    S::write_prefix(&mut out, Token);
     out.push_str(name);
     out
 }

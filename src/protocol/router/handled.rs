@@ -17,7 +17,7 @@ use crate::protocol::route::{ClientRequest, Incoming, Namespace, Outgoing, Reque
 #[diagnostic::on_unimplemented(
     message = "`{R}` is not an incoming route of this router, or already has a handler",
     label = "cannot register a handler for `{R}` here",
-    note = "a handler needs its route declared in the router type (at any depth): add `{R}` there; if it is declared, it already has a handler: remove one of the `.on({R}, ..)` calls"
+    note = "a handler needs its route declared in the router type (at any depth): add `{R}` there; if it is declared, it already has a handler: remove one of the `.on({R}, ..)` calls (a route of a scope registered with `.scope(..)` takes its handler inside that call)"
 )]
 pub trait MarkHandled<R, Index> {
     /// The handler state after marking.
@@ -110,6 +110,139 @@ where
     }
 }
 
+/// Finds the scope named `N` in the handler state and replaces it with a
+/// `Handled` mark: the whole scope is registered at once by
+/// [`Builder::scope`](crate::Builder::scope), behind its guard, so no route of
+/// it can take a handler elsewhere.
+#[diagnostic::on_unimplemented(
+    message = "no scope `{N}` to register in this router: it is not declared, or `.scope({N}, ..)` was called already",
+    label = "cannot register scope `{N}` here",
+    note = "`.scope({N}, ..)` registers a `Scope<{N}, ..>` of the router type, once, with all its handlers"
+)]
+pub trait MarkScope<N, Index> {
+    /// The scope's own handler state (its router, as marked so far).
+    type Found;
+    /// The handler state after marking.
+    type Out;
+    /// Writes the prefix of the scope's parents (`"chat."`).
+    #[doc(hidden)]
+    fn write_prefix(out: &mut String, _: Token);
+}
+
+/// The lookup behind [`MarkScope`], with the namespace as `Self` (see `Within`).
+#[doc(hidden)]
+pub trait ScopeIn<State, Index> {
+    /// The scope's own handler state.
+    type Found;
+    /// The handler state after marking.
+    type Out;
+    #[doc(hidden)]
+    fn write_prefix(out: &mut String, _: Token);
+}
+
+#[diagnostic::do_not_recommend]
+impl<S, N, I> MarkScope<N, I> for S
+where
+    N: ScopeIn<S, I>,
+{
+    type Found = <N as ScopeIn<S, I>>::Found;
+    type Out = <N as ScopeIn<S, I>>::Out;
+    #[inline]
+    fn write_prefix(out: &mut String, t: Token) {
+        <N as ScopeIn<S, I>>::write_prefix(out, t)
+    }
+}
+
+macro_rules! scope_at {
+    ($at:ident; $($a:ident)*) => {
+        #[diagnostic::do_not_recommend]
+        impl<N, $($a,)* Sub, T> ScopeIn<nest!($($a)* ; (Scope<N, Sub>, T)), $at> for N
+        where
+            N: Namespace,
+        {
+            type Found = Sub;
+            type Out = nest!($($a)* ; (Handled<Scope<N, Sub>>, T));
+            #[inline]
+            fn write_prefix(_: &mut String, _: Token) {}
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<N, $($a,)* N2, S, T, I> ScopeIn<nest!($($a)* ; (Scope<N2, S>, T)), Inside<$at, I>> for N
+        where
+            N2: Namespace,
+            N: ScopeIn<S, I>,
+        {
+            type Found = <N as ScopeIn<S, I>>::Found;
+            type Out = nest!($($a)* ; (Scope<N2, <N as ScopeIn<S, I>>::Out>, T));
+            #[inline]
+            fn write_prefix(out: &mut String, t: Token) {
+                out.push_str(N2::NAME);
+                out.push('.');
+                <N as ScopeIn<S, I>>::write_prefix(out, t)
+            }
+        }
+    };
+}
+for_each_offset!(scope_at);
+
+#[diagnostic::do_not_recommend]
+impl<N, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, T, I>
+    ScopeIn<nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; T), Skip<I>> for N
+where
+    N: ScopeIn<T, I>,
+{
+    type Found = <N as ScopeIn<T, I>>::Found;
+    type Out =
+        nest!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 ; <N as ScopeIn<T, I>>::Out);
+    #[inline]
+    fn write_prefix(out: &mut String, t: Token) {
+        <N as ScopeIn<T, I>>::write_prefix(out, t)
+    }
+}
+
+/// No route of the scope `N` (whose handler state this is) has a handler yet.
+#[diagnostic::on_unimplemented(
+    message = "scope `{N}` cannot be registered with `.scope(..)`: one of its routes already has a handler",
+    label = "a route of scope `{N}` was registered outside `.scope({N}, ..)`",
+    note = "a guarded scope takes all its handlers inside one `.scope({N}, ..)` call: move the scope's `.on(..)` calls into it"
+)]
+pub trait Untouched<N, Shape> {
+    #[doc(hidden)]
+    fn seal(_: Token);
+}
+
+#[diagnostic::do_not_recommend]
+impl<S: super::walk::Router<P>, N, P> Untouched<N, P> for S {
+    fn seal(_: Token) {}
+}
+
+/// [`MarkHandled`] inside a scope registered with
+/// [`Builder::scope`](crate::Builder::scope): the handler state is the scope's.
+#[diagnostic::on_unimplemented(
+    message = "`{R}` is not an incoming route of this scope, or already has a handler",
+    label = "cannot register a handler for `{R}` in this scope",
+    note = "`.on(..)` inside `.scope(..)` takes the routes of that scope only: register `{R}` on the builder itself, or declare it inside the scope; if it is declared there, remove the second `.on({R}, ..)`"
+)]
+pub trait MarkScoped<R, Index> {
+    /// The scope's handler state after marking.
+    type Out;
+    /// Writes the route's prefix within the scope.
+    #[doc(hidden)]
+    fn write_prefix(out: &mut String, _: Token);
+}
+
+#[diagnostic::do_not_recommend]
+impl<S, X, I> MarkScoped<X, I> for S
+where
+    X: MarkIn<S, I>,
+{
+    type Out = <X as MarkIn<S, I>>::Out;
+    #[inline]
+    fn write_prefix(out: &mut String, t: Token) {
+        <X as MarkIn<S, I>>::write_prefix(out, t)
+    }
+}
+
 /// Every incoming route in the handler state has been marked `Handled`.
 ///
 /// `Shape` is the router's (known from [`Router<Shape>`](super::Router)), so the compiler
@@ -175,6 +308,12 @@ impl<X: Incoming> HasHandler<AsIncoming> for Handled<X> {
 }
 
 impl<X: Request> HasHandler<AsRequest> for Handled<X> {
+    fn seal(_: Token) {}
+}
+
+// A scope registered whole by `Builder::scope`, which checked its handlers.
+#[diagnostic::do_not_recommend]
+impl<N: Namespace, S, P> HasHandler<AsScope<P>> for Handled<Scope<N, S>> {
     fn seal(_: Token) {}
 }
 

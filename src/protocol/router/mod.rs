@@ -58,10 +58,10 @@ mod table; // routes() and the checked RouteTable
 mod walk; // Router, RouteNode: a well-formed router, walked for its routes
 
 pub use contains::Contains;
-pub(crate) use contains::{marked_wire_name, wire_name};
+pub(crate) use contains::{marked_wire_name, scope_prefix, scoped_wire_name, wire_name};
 pub use handled::{
     EveryRequestAnswered, EveryRouteHandled, HasAnswer, HasHandler, MarkAnswered, MarkHandled,
-    NotYetHandled,
+    MarkScope, MarkScoped, NotYetHandled, Untouched,
 };
 pub(crate) use table::RouteTable;
 pub use table::routes;
