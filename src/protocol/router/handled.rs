@@ -311,17 +311,32 @@ impl<X: Request> HasHandler<AsRequest> for Handled<X> {
     fn seal(_: Token) {}
 }
 
-// A scope registered whole by `Builder::scope`, which checked its handlers.
-#[diagnostic::do_not_recommend]
-impl<N: Namespace, S, P> HasHandler<AsScope<P>> for Handled<Scope<N, S>> {
+// A scope: its own walk decides. The shape is `Self` of the nested bound, so
+// when it is unknown (the router walk failed, e.g. the scope's name is not a
+// namespace, which is reported) this stays ambiguous and silent, instead of
+// advising a handler for the scope itself.
+impl<X, P: ScopeDone<X>> HasHandler<AsScope<P>> for X {
     fn seal(_: Token) {}
 }
 
-impl<N, S, P> HasHandler<AsScope<P>> for Scope<N, S>
+/// A scope element `S` of the handler state, of shape `Self`, is done: each
+/// of its incoming routes has a handler, or `Builder::scope` registered it
+/// whole.
+#[doc(hidden)]
+pub trait ScopeDone<S> {
+    #[doc(hidden)]
+    fn seal(_: Token);
+}
+
+impl<N: Namespace, S, P> ScopeDone<Scope<N, S>> for P
 where
-    N: Namespace,
     S: EveryRouteHandled<P>,
 {
+    fn seal(_: Token) {}
+}
+
+// A scope registered whole by `Builder::scope`, which checked its handlers.
+impl<N: Namespace, S, P> ScopeDone<Handled<Scope<N, S>>> for P {
     fn seal(_: Token) {}
 }
 
