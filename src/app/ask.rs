@@ -14,6 +14,7 @@ use crate::engine::asks::Answer;
 use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{AskError, PayloadError};
+use crate::protocol::route::marker_name;
 use crate::protocol::route::{AsJson, ClientRequest, Payload};
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire;
@@ -46,7 +47,7 @@ impl<X: ClientRequest> Ask<X> {
     where
         R: Contains<X, I>,
     {
-        let route = wire_name::<R, X, I>(X::NAME);
+        let route = wire_name::<R, X, I>(marker_name!(X));
         let payload = match payload.check() {
             Err(report) => Err(AskError::Invalid {
                 route: route.clone(),

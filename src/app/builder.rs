@@ -20,6 +20,7 @@ use crate::engine::hub::Hub;
 use crate::engine::metrics::Counters;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{BuildError, HandlerResult, Reject};
+use crate::protocol::route::marker_name;
 use crate::protocol::route::{Incoming, Outgoing, Request};
 use crate::protocol::router::{
     Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, marked_wire_name,
@@ -291,7 +292,7 @@ where
         R: Contains<O, I>,
     {
         let _ = route;
-        let name = wire_name::<R, O, I>(O::NAME);
+        let name = wire_name::<R, O, I>(marker_name!(O));
         let presence = presence.clone();
         self.attach
             .push(Box::new(move |hub| presence.attach(name, hub)));
@@ -344,7 +345,7 @@ where
         // One lookup: marking the route in the handler state (whose scopes
         // are the router's) also writes its wire name.
         self.register(
-            marked_wire_name::<S, X, I>(X::NAME),
+            marked_wire_name::<S, X, I>(marker_name!(X)),
             Box::new(MessageEntry::<R, X, H>::new(handler)),
         )
     }
@@ -409,7 +410,7 @@ where
     {
         let _ = route;
         self.register(
-            marked_wire_name::<S, X, I>(X::NAME),
+            marked_wire_name::<S, X, I>(marker_name!(X)),
             Box::new(RequestEntry::<R, X, H>::new(handler)),
         )
     }

@@ -10,6 +10,7 @@ use crate::engine::adapter::Target;
 use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::SendError;
+use crate::protocol::route::marker_name;
 use crate::protocol::route::{AsJson, Outgoing, Payload};
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire;
@@ -26,7 +27,7 @@ where
     O: Outgoing,
     R: Contains<O, I>,
 {
-    let route = wire_name::<R, O, I>(O::NAME);
+    let route = wire_name::<R, O, I>(marker_name!(O));
     if let Err(report) = payload.check() {
         return Err(SendError::Invalid {
             route,

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use crate::app::builder::Builder;
 use crate::app::handler::{Handler, MessageEntry, RequestEntry};
 use crate::app::middleware::{Middleware, MiddlewareExt};
+use crate::protocol::route::marker_name;
 use crate::protocol::route::{Incoming, Namespace, Request};
 use crate::protocol::router::{
     EveryRouteHandled, MarkScope, MarkScoped, Untouched, scope_prefix, scoped_wire_name,
@@ -123,7 +124,7 @@ where
         H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out>,
     {
         let _ = route;
-        let name = scoped_wire_name::<S, X, I>(&self.prefix, X::NAME);
+        let name = scoped_wire_name::<S, X, I>(&self.prefix, marker_name!(X));
         let guarded = self.guard.clone().then(handler);
         self.builder
             .push(name, Box::new(MessageEntry::<R, X, _>::new(guarded)));
@@ -140,7 +141,7 @@ where
         H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out, X::Response>,
     {
         let _ = route;
-        let name = scoped_wire_name::<S, X, I>(&self.prefix, X::NAME);
+        let name = scoped_wire_name::<S, X, I>(&self.prefix, marker_name!(X));
         let guarded = self.guard.clone().then(handler);
         self.builder
             .push(name, Box::new(RequestEntry::<R, X, _>::new(guarded)));

@@ -23,6 +23,7 @@ use crate::protocol::contract::identity::{
     CONTRACT_PARAM, CONTRACT_ROUTES_PARAM, ContractIdentity,
 };
 use crate::protocol::error::PayloadError;
+use crate::protocol::route::marker_name;
 use crate::protocol::route::{AsJson, ClientRequest, Payload};
 use crate::protocol::router::{Contains, EveryRequestAnswered, MarkAnswered, Router, wire_name};
 
@@ -124,7 +125,7 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
         E: std::fmt::Display,
     {
         let _ = route;
-        let name = wire_name::<R, X, I>(X::NAME);
+        let name = wire_name::<R, X, I>(marker_name!(X));
         let f = Arc::new(f);
         let answerer: Answerer = Arc::new(move |raw: String| {
             let f = f.clone();

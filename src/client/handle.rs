@@ -12,6 +12,7 @@ use super::policy::BufferPolicy;
 use super::shared::{ConnState, Handle, Shared};
 use super::subscription::{RouteStream, Subscription};
 use crate::protocol::error::SendError;
+use crate::protocol::route::marker_name;
 use crate::protocol::route::{AsJson, ERROR_ROUTE, Incoming, Outgoing, Payload, Request};
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire::{self, ErrorPayload};
@@ -77,7 +78,7 @@ impl<R: 'static> Client<R> {
         R: Contains<X, I>,
     {
         let _ = route;
-        self.enqueue(wire_name::<R, X, I>(X::NAME), payload, None)
+        self.enqueue(wire_name::<R, X, I>(marker_name!(X)), payload, None)
     }
 
     /// Validates, serializes and queues a message (with a request id).
@@ -152,7 +153,7 @@ impl<R: 'static> Client<R> {
         R: Contains<X, I>,
     {
         let _ = route;
-        let name = wire_name::<R, X, I>(X::NAME);
+        let name = wire_name::<R, X, I>(marker_name!(X));
         let shared = self.shared();
         let id = shared.next_request.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -188,7 +189,7 @@ impl<R: 'static> Client<R> {
         F: Fn(O::Payload) + Send + Sync + 'static,
     {
         let _ = route;
-        let name = wire_name::<R, O, I>(O::NAME);
+        let name = wire_name::<R, O, I>(marker_name!(O));
         let label = name.clone();
         Subscription::new(
             self.shared(),
@@ -214,7 +215,7 @@ impl<R: 'static> Client<R> {
         R: Contains<O, I>,
     {
         let (tx, rx) = mpsc::channel(1024);
-        let name = wire_name::<R, O, I>(O::NAME);
+        let name = wire_name::<R, O, I>(marker_name!(O));
         let sub = self.on(route, move |p: O::Payload| {
             if tx.try_send(p).is_err() {
                 tracing::warn!(route = %name, "stream not polled, message dropped");

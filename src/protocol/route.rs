@@ -310,23 +310,61 @@ pub const SESSION_PARAM: &str = "zocket-session";
 /// The handshake query parameter with the last offset the resuming client received.
 pub const OFFSET_PARAM: &str = "zocket-offset";
 
-/// Refuses, when the code that uses `X` as a route marker is built, a marker
-/// that is not zero-sized: a struct with fields or an enum with several
-/// variants. Such a value would carry data the router never sees
-/// (`PostTo { room }` would drop `room`, and `Room::Leave` would run the
-/// handler registered for `Room::Join`, both being the type `Room`).
+/// Refuses, when the code that uses a route marker is built, a marker that is
+/// not zero-sized (`size` is its size, `name` its route's own name): a struct
+/// with fields or an enum with several variants. Such a value would carry
+/// data the router never sees (`PostTo { room }` would drop `room`, and
+/// `Room::Leave` would run the handler registered for `Room::Join`, both being
+/// the type `Room`). The message names the route.
 ///
-/// This is a post-monomorphization check: `cargo build` reports it, `cargo
-/// check` does not (no trait can say "zero-sized").
-#[inline(always)]
-pub(crate) fn assert_marker<X>() {
-    const {
-        assert!(
-            std::mem::size_of::<X>() == 0,
-            "a route marker must be a unit struct, like `struct Post;`"
-        )
+/// Called through [`marker_name!`] in a `const` block, so it is a
+/// post-monomorphization check: `cargo build` reports it, `cargo check` does
+/// not (no trait can say "zero-sized").
+pub(crate) const fn check_marker(size: usize, name: &str) {
+    if size == 0 {
+        return;
+    }
+    const BEFORE: &[u8] = b"route `";
+    const AFTER: &[u8] = b"`: its marker is not a unit struct (it has fields, or is an enum); \
+declare each route as its own unit struct, like `struct Post;`";
+    const NAME_MAX: usize = 128;
+    let mut buf = [0u8; BEFORE.len() + NAME_MAX + AFTER.len()];
+    let mut n = 0;
+    let mut i = 0;
+    while i < BEFORE.len() {
+        buf[n] = BEFORE[i];
+        n += 1;
+        i += 1;
+    }
+    let name = name.as_bytes();
+    i = 0;
+    while i < name.len() && i < NAME_MAX {
+        buf[n] = name[i];
+        n += 1;
+        i += 1;
+    }
+    i = 0;
+    while i < AFTER.len() {
+        buf[n] = AFTER[i];
+        n += 1;
+        i += 1;
+    }
+    match core::str::from_utf8(buf.split_at(n).0) {
+        Ok(message) => panic!("{}", message),
+        // A name cut inside a UTF-8 sequence: say it without the name.
+        Err(_) => panic!("a route marker must be a unit struct, like `struct Post;`"),
     }
 }
+
+/// `marker_name!(X)` is `X::NAME`, after [`check_marker`] refused (at build
+/// time) a marker `X` that is not zero-sized.
+macro_rules! marker_name {
+    ($x:ident) => {{
+        const { $crate::protocol::route::check_marker(::core::mem::size_of::<$x>(), $x::NAME) };
+        $x::NAME
+    }};
+}
+pub(crate) use marker_name;
 
 /// Checks one wire-name segment; `Err` says what is wrong with it.
 pub(crate) fn check_segment(segment: &str) -> Result<(), &'static str> {

@@ -18,6 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 use tungstenite::Message;
 
 use crate::protocol::client_id::ClientId;
+use crate::protocol::route::marker_name;
 use crate::protocol::route::{
     AsJson, ClientRequest, ERROR_ROUTE, Incoming, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE,
     Request, SESSION_PARAM, WELCOME_ROUTE,
@@ -191,8 +192,8 @@ impl<R: 'static> TestClient<R> {
         R: Contains<X, I>,
     {
         let _ = route;
-        let text =
-            encode(&wire_name::<R, X, I>(X::NAME), &AsJson(&payload)).expect("payload serializes");
+        let text = encode(&wire_name::<R, X, I>(marker_name!(X)), &AsJson(&payload))
+            .expect("payload serializes");
         self.send_text(text).await;
     }
 
@@ -238,7 +239,7 @@ impl<R: 'static> TestClient<R> {
         let _ = route;
         let id = self.next_request;
         self.next_request += 1;
-        let name = wire_name::<R, X, I>(X::NAME);
+        let name = wire_name::<R, X, I>(marker_name!(X));
         let text = encode_request(&name, &AsJson(&payload), id).expect("payload serializes");
         self.send_text(text).await;
         let mut skipped = VecDeque::new();
@@ -281,7 +282,7 @@ impl<R: 'static> TestClient<R> {
         R: Contains<O, I>,
     {
         let _ = route;
-        let name = wire_name::<R, O, I>(O::NAME);
+        let name = wire_name::<R, O, I>(marker_name!(O));
         let msg = self.next_message(&name).await;
         if msg["type"] != name.as_str() {
             self.fail(&format!("expected a message on `{name}`, got {msg}"));
@@ -305,7 +306,7 @@ impl<R: 'static> TestClient<R> {
         R: Contains<X, I>,
     {
         let _ = route;
-        let name = wire_name::<R, X, I>(X::NAME);
+        let name = wire_name::<R, X, I>(marker_name!(X));
         let msg = self.next_message(&name).await;
         if msg["type"] != name.as_str() {
             self.fail(&format!("expected a question on `{name}`, got {msg}"));

@@ -6,7 +6,7 @@ use super::index::{
     Skip,
 };
 use super::walk::Token;
-use crate::protocol::route::{Namespace, Scope, assert_marker};
+use crate::protocol::route::{Namespace, Scope};
 
 /// The router holds the route `R` at `Index` (inferred).
 ///
@@ -88,7 +88,6 @@ where
 /// marked at `I` in handler state `S` (its scopes are the router's).
 #[inline]
 pub(crate) fn marked_wire_name<S: MarkHandled<X, I>, X, I>(name: &str) -> String {
-    assert_marker::<X>();
     let mut out = String::with_capacity(32);
     S::write_prefix(&mut out, Token);
     out.push_str(name);
@@ -99,7 +98,6 @@ pub(crate) fn marked_wire_name<S: MarkHandled<X, I>, X, I>(name: &str) -> String
 /// `I` in router `R`.
 #[inline]
 pub(crate) fn wire_name<R: Contains<X, I>, X, I>(name: &str) -> String {
-    assert_marker::<X>();
     let mut out = String::with_capacity(32);
     R::write_prefix(&mut out, Token);
     out.push_str(name);
@@ -119,7 +117,6 @@ pub(crate) fn scope_prefix<S: MarkScope<N, K>, N: Namespace, K>() -> String {
 /// Writes the full wire name of route `X` (own segment `name`), marked at `I`
 /// in the handler state `S` of the scope whose prefix is `prefix`.
 pub(crate) fn scoped_wire_name<S: MarkScoped<X, I>, X, I>(prefix: &str, name: &str) -> String {
-    assert_marker::<X>();
     let mut out = String::with_capacity(prefix.len() + 32);
     out.push_str(prefix);
     S::write_prefix(&mut out, Token);

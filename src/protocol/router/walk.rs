@@ -6,7 +6,7 @@ use std::any::type_name;
 use super::index::{AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Rest};
 use crate::protocol::error::BuildError;
 use crate::protocol::route::{
-    ClientRequest, Incoming, Namespace, Outgoing, Request, Scope, assert_marker, check_segment,
+    ClientRequest, Incoming, Namespace, Outgoing, Request, Scope, check_segment, marker_name,
 };
 
 mod private {
@@ -117,7 +117,6 @@ fn check_name<X: 'static>(walk: &mut Walk<'_>, segment: &str) {
 }
 
 fn push_route<X: 'static>(walk: &mut Walk<'_>, name: &str, direction: Direction) {
-    assert_marker::<X>();
     check_name::<X>(walk, name);
     let mut full = walk.prefix.clone();
     full.push_str(name);
@@ -131,28 +130,28 @@ fn push_route<X: 'static>(walk: &mut Walk<'_>, name: &str, direction: Direction)
 #[diagnostic::do_not_recommend]
 impl<X: Incoming> RouteNode<AsIncoming> for X {
     fn walk(walk: &mut Walk<'_>) {
-        push_route::<X>(walk, X::NAME, Direction::Incoming);
+        push_route::<X>(walk, marker_name!(X), Direction::Incoming);
     }
 }
 
 #[diagnostic::do_not_recommend]
 impl<X: Outgoing> RouteNode<AsOutgoing> for X {
     fn walk(walk: &mut Walk<'_>) {
-        push_route::<X>(walk, X::NAME, Direction::Outgoing);
+        push_route::<X>(walk, marker_name!(X), Direction::Outgoing);
     }
 }
 
 #[diagnostic::do_not_recommend]
 impl<X: Request> RouteNode<AsRequest> for X {
     fn walk(walk: &mut Walk<'_>) {
-        push_route::<X>(walk, X::NAME, Direction::Request);
+        push_route::<X>(walk, marker_name!(X), Direction::Request);
     }
 }
 
 #[diagnostic::do_not_recommend]
 impl<X: ClientRequest> RouteNode<AsClientRequest> for X {
     fn walk(walk: &mut Walk<'_>) {
-        push_route::<X>(walk, X::NAME, Direction::ClientRequest);
+        push_route::<X>(walk, marker_name!(X), Direction::ClientRequest);
     }
 }
 
