@@ -78,8 +78,8 @@ use crate::protocol::error::{HandlerError, Reject};
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a middleware for context data `{In}` and payload `{P}`",
-    label = "cannot run with `{In}`",
-    note = "a middleware runs with the data produced by the one before it (or by `on_connect`): check the order of `.and(..)`"
+    label = "cannot run with `{In}` and payload `{P}`",
+    note = "a middleware runs with the data produced by the one before it (or by `on_connect`), for the payload of the route it guards: check the order of `.and(..)`, and the payloads its `impl Middleware` accepts"
 )]
 pub trait Middleware<In, P>: Send + Sync + 'static {
     /// The context data it produces.
@@ -200,10 +200,12 @@ pub trait MiddlewareExt: Sized + Send + Sync + 'static {
         clippy::type_complexity,
         reason = "the signature is inferred, never written"
     )]
-    fn then<H, R, In, P, O>(self, handler: H) -> Guarded<Self, H, fn(R, In, P) -> O>
+    fn then<H, R, In, P, C, O>(self, handler: H) -> Guarded<Self, H, fn(R, In, P) -> O>
     where
-        Self: Middleware<In, P>,
-        H: Handler<R, P, <Self as Middleware<In, P>>::Out, O>,
+        // The handler first: its payload decides `P`, so a middleware written
+        // for another payload is the error, not the handler.
+        H: Handler<R, P, C, O>,
+        H: GuardedBy<Self, In, P, C>,
     {
         Guarded {
             middleware: self,
@@ -214,3 +216,13 @@ pub trait MiddlewareExt: Sized + Send + Sync + 'static {
 }
 
 impl<T: Send + Sync + 'static> MiddlewareExt for T {}
+
+/// `M: Middleware<In, P, Out = C>`, asked about the handler `Self`: rustc
+/// looks at it only once the handler is known, so `.then(handler)` learns the
+/// payload from the handler first, and a middleware written for another
+/// payload is the error ("`NoLinks` is not a middleware for context data
+/// `User` and payload `Join`"), not the handler.
+#[doc(hidden)]
+pub trait GuardedBy<M, In, P, C> {}
+
+impl<H, M: Middleware<In, P, Out = C>, In, P, C> GuardedBy<M, In, P, C> for H {}
