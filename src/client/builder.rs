@@ -2,11 +2,12 @@
 //! schedule and the send-buffer policy.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot, watch};
@@ -30,7 +31,8 @@ use crate::protocol::router::{Contains, EveryRequestAnswered, MarkAnswered, Rout
 /// The builder's type parameters, held without owning anything.
 type Types<R, S, Shape> = fn() -> (R, S, Shape);
 
-/// Configures and opens a [`Client`]; `.await` it to connect.
+/// Configures and opens a [`Client`]; `.await` it to connect (it is the
+/// [`Future`] of the connection: the first poll starts connecting).
 ///
 /// Type parameters: `R` the router; `S` the answer state (the router with
 /// each [`ClientRequest`] route that has a handler marked); `Shape` the
@@ -51,8 +53,13 @@ pub struct ClientBuilder<R, S = R, Shape = ()> {
     pub(crate) answerers: Answerers,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) heartbeat: Option<Heartbeat>,
+    /// The connection being opened, once the builder is first polled.
+    connecting: Option<Connecting<R>>,
     pub(crate) _router: PhantomData<Types<R, S, Shape>>,
 }
+
+/// What awaiting a [`ClientBuilder`] runs.
+type Connecting<R> = Pin<Box<dyn Future<Output = Result<Client<R>, ConnectError>> + Send>>;
 
 impl<R: 'static> Client<R> {
     /// Starts configuring a client for `url` (`ws://host:port/path`).
@@ -77,6 +84,7 @@ impl<R: 'static> Client<R> {
             answerers: HashMap::new(),
             credentials: None,
             heartbeat: Some(DEFAULT_HEARTBEAT),
+            connecting: None,
             _router: PhantomData,
         }
     }
@@ -154,6 +162,7 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
             answerers: self.answerers,
             credentials: self.credentials,
             heartbeat: self.heartbeat,
+            connecting: None,
             _router: PhantomData,
         }
     }
@@ -366,14 +375,44 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
     }
 }
 
-impl<R: 'static, S: 'static, Shape: 'static> IntoFuture for ClientBuilder<R, S, Shape>
+/// `S: EveryRequestAnswered<Self>`, with the shape as `Self`: when the shape
+/// is unknown (the router was refused, which is reported), this stays silent
+/// instead of adding "a client request route has no answering handler".
+#[doc(hidden)]
+pub trait AnswersAll<S> {}
+
+impl<P, S: EveryRequestAnswered<P>> AnswersAll<S> for P {}
+
+// A `Future` (not only `IntoFuture`): `.await` then has exactly one impl to
+// check, so a missing answering handler is reported as such, naming the route,
+// instead of "`ClientBuilder<..>` is not a future; remove the `.await`".
+impl<R: 'static, S: 'static, Shape: 'static> Future for ClientBuilder<R, S, Shape>
 where
-    S: EveryRequestAnswered<Shape>,
+    Shape: AnswersAll<S>,
 {
     type Output = Result<Client<R>, ConnectError>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.open())
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let connecting = this.connecting.get_or_insert_with(|| {
+            let parts = ClientBuilder::<R, S, Shape> {
+                url: std::mem::take(&mut this.url),
+                query: std::mem::take(&mut this.query),
+                headers: std::mem::take(&mut this.headers),
+                reconnect: this.reconnect.take(),
+                buffer_len: this.buffer_len,
+                policy: this.policy,
+                connect_timeout: this.connect_timeout,
+                request_timeout: this.request_timeout,
+                on_reconnect: this.on_reconnect.take(),
+                answerers: std::mem::take(&mut this.answerers),
+                credentials: this.credentials.take(),
+                heartbeat: this.heartbeat.take(),
+                connecting: None,
+                _router: PhantomData,
+            };
+            Box::pin(parts.open())
+        });
+        connecting.as_mut().poll(cx)
     }
 }
 
