@@ -130,6 +130,11 @@ pub trait MarkScope<N, Index> {
 }
 
 /// The lookup behind [`MarkScope`], with the namespace as `Self` (see `Within`).
+///
+/// Not `MarkIn` with `Scope<N, _>` as the route: that also matches a scope
+/// already registered (`Handled<Scope<..>>`) and fails there with "already
+/// has a handler" inside a method-probe error; this walk knows only unmarked
+/// scopes, so a second `.scope(N, ..)` reads "no scope `N` to register".
 #[doc(hidden)]
 pub trait ScopeIn<State, Index> {
     /// The scope's own handler state.
