@@ -86,6 +86,26 @@ async fn hi(_: (), ctx: Ctx<Api, User>) -> HandlerResult {
     Ok(())
 }
 
+/// Serves `app` on a free port; the future it returns shuts it down and
+/// waits for it to end.
+async fn serve<R: Send + Sync + 'static>(
+    app: Zocket<R, User>,
+) -> (std::net::SocketAddr, impl std::future::Future<Output = ()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = app.handle();
+    let served = tokio::spawn(app.serve_listener(listener));
+    let stop = async move {
+        handle.shutdown();
+        tokio::time::timeout(WAIT, served)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    };
+    (addr, stop)
+}
+
 #[tokio::test]
 async fn every_handler_of_a_guarded_scope_runs_behind_the_guard() {
     let app = Zocket::<Api>::builder()
@@ -100,10 +120,7 @@ async fn every_handler_of_a_guarded_scope_runs_behind_the_guard() {
         .on(Hi, hi)
         .build()
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handle = app.handle();
-    let served = tokio::spawn(app.serve_listener(listener));
+    let (addr, stop) = serve(app).await;
 
     let mut guest = Client::connect_url(&format!("ws://{addr}/?role=guest")).await;
     let mut admin = Client::connect_url(&format!("ws://{addr}/?role=admin")).await;
@@ -132,12 +149,7 @@ async fn every_handler_of_a_guarded_scope_runs_behind_the_guard() {
     assert_eq!(reply["payload"]["name"], "one");
 
     drop((guest, admin));
-    handle.shutdown();
-    tokio::time::timeout(WAIT, served)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop.await;
 }
 
 struct ChatNs;
@@ -190,10 +202,7 @@ async fn a_guarded_scope_inside_a_scope_keeps_full_wire_names() {
         .on(Hi, nested_hi)
         .build()
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handle = app.handle();
-    let served = tokio::spawn(app.serve_listener(listener));
+    let (addr, stop) = serve(app).await;
 
     let mut guest = Client::connect_url(&format!("ws://{addr}/?role=guest")).await;
     let mut admin = Client::connect_url(&format!("ws://{addr}/?role=admin")).await;
@@ -211,10 +220,5 @@ async fn a_guarded_scope_inside_a_scope_keeps_full_wire_names() {
     assert_eq!(guest.expect("banned").await["name"], "hi");
 
     drop((guest, admin));
-    handle.shutdown();
-    tokio::time::timeout(WAIT, served)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop.await;
 }
