@@ -1,7 +1,9 @@
 //! The builder's handler state: [`MarkHandled`] marks a route as handled,
 //! [`EveryRouteHandled`] proves that every incoming route is; the client's
 //! twin, [`EveryRequestAnswered`], proves that every [`ClientRequest`] route
-//! has an answering handler.
+//! has an answering handler. A scope guarded with `Builder::scope` is marked
+//! whole ([`MarkScope`]) once its own state ([`MarkScoped`] inside the
+//! closure) has every route handled ([`Untouched`] checks it started empty).
 
 use super::index::{
     AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, At0, At1, At2, At3, At4, At5, At6,
