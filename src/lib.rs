@@ -99,7 +99,8 @@ pub use protocol::client_id::ClientId;
 pub use protocol::error::{AskError, BuildError, HandlerError, HandlerResult, Reject, SendError};
 pub use protocol::route::{
     AUTH_ROUTE, ClientRequest, ERROR_ROUTE, EXPIRING_ROUTE, Incoming, Namespace, OFFSET_PARAM,
-    Outgoing, Payload, REPLY_ROUTE, Request, SESSION_PARAM, Scope, WELCOME_ROUTE,
+    Outgoing, PING_ROUTE, PONG_ROUTE, Payload, REFUSAL_PARAM, REPLY_ROUTE, Request, SESSION_PARAM,
+    Scope, WELCOME_ROUTE,
 };
 pub use protocol::wire::{ErrorKind, ErrorPayload, Issue};
 // Floor 2: the engine.
@@ -129,8 +130,8 @@ pub use server::echo::serve_conformance_echo;
 pub use server::listener::shutdown_signal;
 // Beside them: the client.
 pub use client::{
-    BufferPolicy, Client, ClientBuilder, ConnState, ConnectError, Reconnect, RequestError,
-    RouteStream, Subscription,
+    BufferPolicy, Client, ClientBuilder, ConnState, ConnectError, Reconnect, Refusal, RequestError,
+    RouteStream, Subscription, transient_refusal,
 };
 
 /// Re-exported so payload types can derive `Validate` without a direct dependency.

@@ -22,7 +22,7 @@ use crate::engine::conn::Conn;
 use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{HandlerError, HandlerErrorKind, HandlerResult, Reject};
-use crate::protocol::route::{AUTH_ROUTE, ERROR_ROUTE, Payload, REPLY_ROUTE};
+use crate::protocol::route::{AUTH_ROUTE, ERROR_ROUTE, PING_ROUTE, Payload, REPLY_ROUTE};
 use crate::protocol::wire::Reply;
 use crate::protocol::wire::{self, ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
 use crate::util::panic_message;
@@ -46,6 +46,7 @@ impl Failure {
                 message: message.into(),
                 details: Vec::new(),
                 id: None,
+                status: None,
             },
             log: None,
         }
@@ -166,6 +167,9 @@ pub(crate) struct Handlers<U> {
     pub(crate) on_reauth: Option<ReauthFn<U>>,
     pub(crate) expiry: Option<ExpiryFn<U>>,
 }
+
+/// The answer to `$zocket.ping` (the client's liveness check).
+const PONG_FRAME: &str = r#"{"type":"$zocket.pong","payload":null}"#;
 
 /// The close code of a connection whose re-authentication was refused.
 pub(crate) const REAUTH_REFUSED: u16 = 4003;
@@ -305,6 +309,12 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
     let route = envelope.route.as_ref();
     if route == REPLY_ROUTE || route == ERROR_ROUTE {
         return take_answer(conn, route, envelope.id, envelope.payload);
+    }
+    if route == PING_ROUTE {
+        // A client's liveness check: answered here, never a handler's message.
+        conn.hub
+            .deliver_to([conn.id], &Utf8Bytes::from_static(PONG_FRAME), &[]);
+        return Ok(());
     }
     let Some(entry) = handlers.table.get(route) else {
         return Err(rpc_failed(with_id(Failure::new(

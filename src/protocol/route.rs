@@ -310,6 +310,25 @@ pub const SESSION_PARAM: &str = "zocket-session";
 /// The handshake query parameter with the last offset the resuming client received.
 pub const OFFSET_PARAM: &str = "zocket-offset";
 
+/// The reserved route on which a client checks that the server is alive
+/// (browsers cannot send WebSocket pings): `{"type":"$zocket.ping"}`, any
+/// payload. The server answers [`PONG_ROUTE`] at once, in its place among the
+/// connection's messages; no handler, middleware or per-route metric sees it.
+pub const PING_ROUTE: &str = "$zocket.ping";
+
+/// The server's answer to [`PING_ROUTE`]: `{"type":"$zocket.pong","payload":null}`.
+pub const PONG_ROUTE: &str = "$zocket.pong";
+
+/// The handshake query parameter with which a client asks to hear a refusal
+/// in band: with `zocket-refusal=message`, a handshake the server refuses
+/// (invalid handshake data, `on_connect`, a strict contract check, capacity)
+/// is accepted as a WebSocket that carries one `$zocket.error` of kind
+/// `refused` (with the HTTP `status` it would have had) and is then closed with
+/// code 4000 + that status. Browsers cannot read the status or body of a
+/// refused upgrade; this is how a browser app tells "wrong password" from
+/// "server down". Without it, refusals are plain HTTP answers.
+pub const REFUSAL_PARAM: &str = "zocket-refusal";
+
 /// Refuses, when the code that uses a route marker is built, a marker that is
 /// not zero-sized (`size` is its size, `name` its route's own name): a struct
 /// with fields or an enum with several variants. Such a value would carry

@@ -190,6 +190,12 @@ pub enum ErrorKind {
     /// The client sent faster than its rate limit allows; the message was
     /// dropped. A client that keeps going is closed with 1008.
     RateLimited,
+    /// The handshake was refused (bad handshake data, `on_connect`, a strict
+    /// contract check, capacity), told in band to a client that asked for it
+    /// (`zocket-refusal=message`): `status` carries the HTTP status the
+    /// refusal would have had, and the connection is then closed with
+    /// 4000 + that status. Fatal: the connection never opens.
+    Refused,
 }
 
 impl ErrorKind {
@@ -204,6 +210,7 @@ impl ErrorKind {
             ErrorKind::HandlerError => "handler_error",
             ErrorKind::UnsupportedFrame => "unsupported_frame",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Refused => "refused",
         }
     }
 }
@@ -240,6 +247,10 @@ pub struct ErrorPayload {
     /// The request id, when the failed message was a request (zocket extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<serde_json::Value>,
+    /// For [`ErrorKind::Refused`] only: the HTTP status the refused handshake
+    /// would have been answered with (400, 401, 403, 409, 429, 500, 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 impl ErrorPayload {
@@ -323,6 +334,7 @@ mod tests {
             ErrorKind::HandlerError,
             ErrorKind::UnsupportedFrame,
             ErrorKind::RateLimited,
+            ErrorKind::Refused,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
@@ -451,6 +463,7 @@ mod tests {
             message: "unknown route".into(),
             details: vec![],
             id: None,
+            status: None,
         };
         assert_eq!(
             e.encode(),

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use super::http::{Head, UPGRADE_REQUIRED};
 use super::session;
-use super::upgrade::{Upgraded, upgrade, websocket};
+use super::upgrade::{Upgraded, refusal_in_band, refuse_in_band, upgrade, websocket};
 use crate::app::builder::Zocket;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -101,7 +101,23 @@ where
     .await
     {
         Ok(ok) => ok,
-        Err(refusal) => return json(refusal.status, refusal.body),
+        Err(refusal) => {
+            let Some(accept) = refusal_in_band(&head) else {
+                return json(refusal.status, refusal.body);
+            };
+            // The client asked to hear the refusal on the socket (browsers
+            // cannot read a refused upgrade's status or body).
+            let on_upgrade = hyper::upgrade::on(&mut request);
+            let hub = app.hub.clone();
+            tokio::spawn(async move {
+                if let Ok(upgraded) = on_upgrade.await {
+                    let socket = hyper_util::rt::TokioIo::new(upgraded);
+                    let ws = websocket(socket, Vec::new(), &hub.config).await;
+                    refuse_in_band(ws, &refusal).await;
+                }
+            });
+            return switching_protocols(&accept);
+        }
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let Upgraded {
@@ -132,12 +148,17 @@ where
         }
         drop(guard);
     });
+    switching_protocols(&accept)
+}
+
+/// The `101 Switching Protocols` answer with its `Sec-WebSocket-Accept`.
+fn switching_protocols(accept: &str) -> Response<Body> {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    if let Ok(v) = HeaderValue::from_str(&accept) {
+    if let Ok(v) = HeaderValue::from_str(accept) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
     response

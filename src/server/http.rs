@@ -281,10 +281,14 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, max: usize) 
     }
 }
 
-/// An upgrade refused before any socket opens: the HTTP status and JSON body.
+/// An upgrade refused before any socket opens: the HTTP status and JSON body,
+/// and what a client that asked for it hears in band instead
+/// (`zocket-refusal=message`: the reason and the details).
 pub(crate) struct Refusal {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    pub(crate) message: String,
+    pub(crate) details: Vec<Issue>,
 }
 
 impl Refusal {
@@ -292,13 +296,23 @@ impl Refusal {
         Refusal {
             status,
             body: serde_json::to_vec(&HttpError { error, details }).unwrap_or_default(),
+            message: error.to_owned(),
+            details: details.map(<[Issue]>::to_vec).unwrap_or_default(),
         }
     }
-    /// A refusal whose body is `body`, serialized.
-    pub(crate) fn with_body(status: u16, body: &impl serde::Serialize) -> Self {
+    /// A refusal whose HTTP body is `body`, serialized; in band it is
+    /// `message` with `details`.
+    pub(crate) fn with_body(
+        status: u16,
+        message: &str,
+        details: Vec<Issue>,
+        body: &impl serde::Serialize,
+    ) -> Self {
         Refusal {
             status,
             body: serde_json::to_vec(body).unwrap_or_default(),
+            message: message.to_owned(),
+            details,
         }
     }
     /// The whole HTTP response.

@@ -14,7 +14,7 @@ use super::frames::Frames;
 use super::http::{HeadRead, Refusal, plain_http, read_head, respond};
 use super::session;
 use super::socket::{Socket, Ws};
-use super::upgrade::{Upgraded, upgrade, websocket};
+use super::upgrade::{Upgraded, refusal_in_band, refuse_in_band, upgrade, websocket};
 use crate::app::builder::Zocket;
 use crate::engine::dispatch::Handlers;
 use crate::engine::hub::Hub;
@@ -280,7 +280,19 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
                     let ws = websocket(stream, rest, config).await;
                     return Some((ws, upgraded));
                 }
-                Err(refusal) => refusal.http(),
+                Err(refusal) => {
+                    if let Some(accept) = refusal_in_band(&head) {
+                        let response = format!(
+                            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                        );
+                        if stream.write_all(response.as_bytes()).await.is_ok() {
+                            let ws = websocket(stream, rest, config).await;
+                            refuse_in_band(ws, &refusal).await;
+                        }
+                        return None;
+                    }
+                    refusal.http()
+                }
             }
         };
         respond(stream, answer).await;

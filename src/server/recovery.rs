@@ -21,13 +21,15 @@ use crate::protocol::route::WELCOME_ROUTE;
 use crate::protocol::wire::encode;
 use crate::util::panic_message;
 
-/// The first messages of a connection with recovery on: `$zocket.welcome`,
-/// then, on a resume, the written messages the client missed.
+/// The first messages of a connection with recovery on (or of a client that
+/// asked for in-band refusals): `$zocket.welcome` (without `token` when
+/// recovery is off), then, on a resume, the written messages the client missed.
 pub(super) fn greeting(id: ClientId, welcome: Welcome) -> VecDeque<Message> {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Payload<'a> {
         client_id: ClientId,
+        #[serde(skip_serializing_if = "str::is_empty")]
         token: &'a str,
         recovered: bool,
     }

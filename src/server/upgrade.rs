@@ -19,8 +19,8 @@ use crate::engine::hub::{Hub, RegisterError, Registered};
 use crate::protocol::contract::identity::{
     CONTRACT_PARAM, CONTRACT_ROUTES_PARAM, ContractCheck, ContractIdentity, RouteDrift,
 };
-use crate::protocol::route::{OFFSET_PARAM, SESSION_PARAM};
-use crate::protocol::wire::excerpt;
+use crate::protocol::route::{OFFSET_PARAM, REFUSAL_PARAM, SESSION_PARAM};
+use crate::protocol::wire::{ErrorKind, ErrorPayload, Issue, excerpt};
 use crate::util::panic_message;
 
 /// A handshake that passed every check: the registered connection, its data
@@ -143,6 +143,17 @@ pub(crate) async fn upgrade<U>(
                 }
                 tracing::info!(peer, client = %id, "session resumed");
             }
+            // A client that hears refusals in band tells an accepted
+            // connection from a refused one by its first frame: the welcome.
+            if registered.welcome.is_none()
+                && query_value(head, REFUSAL_PARAM).is_some_and(|v| v == "message")
+            {
+                registered.welcome = Some(Welcome {
+                    token: String::new(),
+                    recovered: false,
+                    replay: Vec::new(),
+                });
+            }
             refused.accepted();
             return Ok(Upgraded {
                 registered,
@@ -201,8 +212,18 @@ fn check_contract(config: &Config, head: &Head, peer: &str) -> Option<Refusal> {
         ContractCheck::Strict => {
             tracing::info!(peer, server = ours.fingerprint(), client = %theirs, routes = ?names,
                 "upgrade refused: client built against another contract");
+            let details = drift
+                .iter()
+                .take(crate::protocol::wire::MAX_ISSUES)
+                .map(|d| Issue {
+                    path: d.route.clone(),
+                    message: d.change.as_str().to_owned(),
+                })
+                .collect();
             Some(Refusal::with_body(
                 409,
+                "Contract mismatch",
+                details,
                 &ContractConflict {
                     error: "Contract mismatch",
                     server: ours.fingerprint(),
@@ -293,4 +314,59 @@ pub(crate) async fn websocket<S: Socket>(
         Some(ws_config(config)),
     )
     .await
+}
+
+/// The `Sec-WebSocket-Accept` value for an upgrade whose refusal the client
+/// asked to hear in band (`zocket-refusal=message`), if the request is a
+/// well-formed WebSocket upgrade; `None`: refuse over HTTP.
+pub(crate) fn refusal_in_band(head: &Head) -> Option<String> {
+    if head.method != "GET" || head.header("sec-websocket-version") != Some("13") {
+        return None;
+    }
+    query_value(head, REFUSAL_PARAM).filter(|v| v == "message")?;
+    let key = head.header("sec-websocket-key")?;
+    Some(tungstenite::handshake::derive_accept_key(key.as_bytes()))
+}
+
+/// The close code of an in-band refusal: 4000 + the HTTP status.
+pub(crate) fn refusal_close_code(status: u16) -> u16 {
+    4000 + status.min(999)
+}
+
+/// Tells a refused client why on the socket it asked for: one `$zocket.error`
+/// of kind `refused` with the HTTP status, then a close with 4000 + status.
+/// Bounded: at most 5 s in all, whatever the client does.
+pub(crate) async fn refuse_in_band<S: Socket>(mut ws: Ws<S>, refusal: &Refusal) {
+    use futures_util::{SinkExt, StreamExt};
+    use tungstenite::Message;
+    use tungstenite::protocol::CloseFrame;
+    use tungstenite::protocol::frame::coding::CloseCode;
+
+    let payload = ErrorPayload {
+        kind: ErrorKind::Refused,
+        route: None,
+        message: excerpt(&refusal.message),
+        details: refusal.details.clone(),
+        id: None,
+        status: Some(refusal.status),
+    };
+    // A close reason holds at most 123 bytes.
+    let mut reason = refusal.message.as_str();
+    let mut cut = reason.len().min(120);
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    reason = &reason[..cut];
+    let close = CloseFrame {
+        code: CloseCode::from(refusal_close_code(refusal.status)),
+        reason: reason.to_owned().into(),
+    };
+    let talk = async {
+        ws.send(Message::text(payload.encode())).await?;
+        ws.close(Some(close)).await?;
+        // Wait for the client's close reply, so the close frame is read before the socket goes.
+        while let Some(Ok(_)) = ws.next().await {}
+        Ok::<(), tungstenite::Error>(())
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), talk).await;
 }

@@ -138,6 +138,17 @@ pub enum DriftKind {
     OnlyOnClient,
 }
 
+impl DriftKind {
+    /// The kind as it appears in a 409 body (`"changed"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::Changed => "changed",
+            DriftKind::OnlyOnServer => "only_on_server",
+            DriftKind::OnlyOnClient => "only_on_client",
+        }
+    }
+}
+
 #[cfg_attr(not(feature = "schema"), allow(dead_code))]
 /// Writes `value` as JSON with object keys sorted, so equal values give equal
 /// text whatever order they were built in.
