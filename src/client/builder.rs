@@ -16,7 +16,9 @@ use tungstenite::http::{HeaderName, HeaderValue};
 
 use super::error::ConnectError;
 use super::handle::Client;
-use super::policy::{BufferPolicy, DEFAULT_HEARTBEAT, Heartbeat, Reconnect, encode_component};
+use super::policy::{
+    BufferPolicy, DEFAULT_HEARTBEAT, Heartbeat, Reconnect, encode_component, transient_refusal,
+};
 use super::shared::{Answerer, Answerers, Credentials};
 use super::shared::{ConnState, Handle, Shared};
 use super::task::{Hook, Task};
@@ -53,6 +55,7 @@ pub struct ClientBuilder<R, S = R, Shape = ()> {
     pub(crate) answerers: Answerers,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) heartbeat: Option<Heartbeat>,
+    pub(crate) retry_refused: fn(u16) -> bool,
     /// The connection being opened, once the builder is first polled.
     connecting: Option<Connecting<R>>,
     pub(crate) _router: PhantomData<Types<R, S, Shape>>,
@@ -84,6 +87,7 @@ impl<R: 'static> Client<R> {
             answerers: HashMap::new(),
             credentials: None,
             heartbeat: Some(DEFAULT_HEARTBEAT),
+            retry_refused: transient_refusal,
             connecting: None,
             _router: PhantomData,
         }
@@ -162,6 +166,7 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
             answerers: self.answerers,
             credentials: self.credentials,
             heartbeat: self.heartbeat,
+            retry_refused: self.retry_refused,
             connecting: None,
             _router: PhantomData,
         }
@@ -264,6 +269,30 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
         self.reconnect = Some(reconnect);
         self
     }
+    /// Which refusals of a *re*connection are retried with the backoff:
+    /// `retry(status)` gets the HTTP status the server refused with. By
+    /// default ([`transient_refusal`](crate::transient_refusal)) 408,
+    /// 429 and every 5xx are retried (a server that is full, shutting down
+    /// during a deploy, or overloaded for a moment), while 400, 401, 403, 409
+    /// and other 4xx stop the client (a retry would be refused the same way):
+    /// its state becomes [`ConnState::Closed`] and
+    /// [`Client::refusal`] says why. The *first* connection reports any
+    /// refusal at once ([`ConnectError::Refused`]), whatever this says.
+    ///
+    /// ```no_run
+    /// # use zocket::{Client, Incoming};
+    /// # struct Ping; impl Incoming for Ping { const NAME: &'static str = "ping"; type Payload = (); }
+    /// # async fn f() -> Result<(), zocket::ConnectError> {
+    /// // Keep trying through anything but a refused login.
+    /// let client = Client::<(Ping, ())>::connect("ws://127.0.0.1:3000")
+    ///     .retry_refused(|status| status != 401 && status != 403)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn retry_refused(mut self, retry: fn(u16) -> bool) -> Self {
+        self.retry_refused = retry;
+        self
+    }
     /// Never reconnect: a lost connection closes the client.
     pub fn no_reconnect(mut self) -> Self {
         self.reconnect = None;
@@ -342,6 +371,7 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
             recovered: AtomicBool::new(false),
             answerers,
             credentials: self.credentials.clone(),
+            refusal: Mutex::new(None),
         });
         let handle = Arc::new(Handle {
             shared: shared.clone(),
@@ -359,6 +389,7 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
             on_reconnect: self.on_reconnect,
             credentials: self.credentials,
             heartbeat: self.heartbeat,
+            retry_refused: self.retry_refused,
         };
         tokio::spawn(async move {
             task.run(first_tx).await;
@@ -407,6 +438,7 @@ where
                 answerers: std::mem::take(&mut this.answerers),
                 credentials: this.credentials.take(),
                 heartbeat: this.heartbeat.take(),
+                retry_refused: this.retry_refused,
                 connecting: None,
                 _router: PhantomData,
             };

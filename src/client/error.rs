@@ -38,8 +38,10 @@ pub enum ConnectError {
     /// The URL or a header is not valid.
     #[error("invalid request")]
     Request(#[source] tungstenite::Error),
-    /// The server answered the upgrade with an HTTP error (400 invalid headers,
-    /// 401/403 refused by `on_connect`, 503 full). Not retried.
+    /// The server answered the first upgrade with an HTTP error (400 invalid
+    /// headers, 401/403 refused by `on_connect`, 409 contract drift, 503
+    /// full). The first connection is not retried; reconnections follow
+    /// [`ClientBuilder::retry_refused`](crate::ClientBuilder::retry_refused).
     #[error("server refused the connection with HTTP {status}: {body}")]
     Refused {
         /// HTTP status.
@@ -57,4 +59,15 @@ pub enum ConnectError {
     /// message. On a reconnection it is retried with the backoff instead.
     #[error("cannot connect: the credentials provider failed: {0}")]
     Credentials(String),
+}
+
+/// A refused handshake: the HTTP status and the body the server answered
+/// with (zocket sends JSON: `{"error": "..", "details": [..]}`). See
+/// [`Client::refusal`](crate::Client::refusal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// HTTP status (400, 401, 403, 409, 429, 503, ...).
+    pub status: u16,
+    /// The response body.
+    pub body: String,
 }

@@ -286,6 +286,14 @@ impl<R: 'static> Client<R> {
         matches!(state, Ok(ConnState::Open))
     }
 
+    /// The refusal that stopped this client, if a reconnection was refused
+    /// with a status [`retry_refused`](crate::ClientBuilder::retry_refused)
+    /// does not retry (by default: 400, 401, 403, 409, ...). The state is then
+    /// [`ConnState::Closed`].
+    pub fn refusal(&self) -> Option<super::error::Refusal> {
+        crate::util::lock_unpoisoned(&self.shared().refusal).clone()
+    }
+
     /// Messages waiting in the send buffer.
     pub fn buffered(&self) -> usize {
         self.shared().outbox().len()

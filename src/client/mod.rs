@@ -18,8 +18,8 @@ mod subscription; // Subscription, RouteStream
 mod task; // the connection task: connect, serve, reconnect
 
 pub use builder::ClientBuilder;
-pub use error::{ConnectError, PayloadError, RequestError};
+pub use error::{ConnectError, PayloadError, Refusal, RequestError};
 pub use handle::Client;
-pub use policy::{BufferPolicy, Reconnect};
+pub use policy::{BufferPolicy, Reconnect, transient_refusal};
 pub use shared::ConnState;
 pub use subscription::{RouteStream, Subscription};

@@ -44,6 +44,22 @@ impl Reconnect {
     }
 }
 
+/// The default of [`ClientBuilder::retry_refused`](crate::ClientBuilder::retry_refused):
+/// whether a reconnection refused with HTTP `status` is worth retrying. 408,
+/// 429 and 5xx are (the server is full, shutting down, overloaded, or a proxy
+/// in front of it failed); any other status is not (400 invalid handshake
+/// data, 401/403 refused by `on_connect`, 409 contract drift: a retry would
+/// be refused the same way).
+///
+/// ```
+/// use zocket::transient_refusal;
+/// assert!(transient_refusal(503) && transient_refusal(429));
+/// assert!(!transient_refusal(401) && !transient_refusal(409));
+/// ```
+pub fn transient_refusal(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
+}
+
 /// What [`Client::send`](crate::Client::send) does when the send buffer is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -35,7 +35,8 @@ pub enum ConnState {
         attempt: u32,
     },
     /// Closed by [`Client::close`](crate::Client::close), by dropping every handle, by a refused
-    /// handshake, or after `max_retries`. Final.
+    /// handshake that a retry cannot fix ([`Client::refusal`](crate::Client::refusal) says which),
+    /// or after `max_retries`. Final.
     Closed,
 }
 
@@ -86,6 +87,8 @@ pub(crate) struct Shared {
     /// Computes the handshake values before every connection, and the new
     /// ones sent on `$zocket.auth` when the server warns of an expiry.
     pub(crate) credentials: Option<Credentials>,
+    /// The refusal that stopped the client's reconnections, if one did.
+    pub(crate) refusal: Mutex<Option<super::error::Refusal>>,
 }
 
 /// The payload of `$zocket.welcome`.
@@ -206,6 +209,7 @@ impl Shared {
                             message,
                             details: Vec::new(),
                             id: serde_json::from_str(&id).ok(),
+                            status: None,
                         }
                         .encode(),
                     )

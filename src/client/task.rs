@@ -49,6 +49,7 @@ pub(crate) struct Task<R> {
     pub(crate) on_reconnect: Option<Hook<R>>,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) heartbeat: Option<Heartbeat>,
+    pub(crate) retry_refused: fn(u16) -> bool,
 }
 
 pub(crate) type FirstResult = oneshot::Sender<Result<(), ConnectError>>;
@@ -155,11 +156,18 @@ impl<R: 'static> Task<R> {
                         .as_ref()
                         .map(|b| String::from_utf8_lossy(b).into_owned())
                         .unwrap_or_default();
-                    tracing::warn!(status, %body, "server refused the connection");
                     if let Some(tx) = first.take() {
+                        tracing::warn!(status, %body, "server refused the connection");
                         let _ = tx.send(Err(ConnectError::Refused { status, body }));
+                        break;
                     }
-                    break;
+                    if !(self.retry_refused)(status) {
+                        tracing::warn!(status, %body, "server refused the reconnection; a retry cannot fix it: stopping");
+                        *crate::util::lock_unpoisoned(&self.shared.refusal) =
+                            Some(super::error::Refusal { status, body });
+                        break;
+                    }
+                    tracing::warn!(status, %body, "server refused the reconnection; retrying with the backoff");
                 }
                 Ok(Err(e)) => {
                     if let Some(tx) = first.take() {
