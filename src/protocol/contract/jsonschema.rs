@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 /// Names the generated module itself defines; a payload type with one of them gets a `_`.
 const RESERVED: &[&str] = &[
     "Routes",
+    "Contract",
     "routeSchemas",
     "contract",
     "z",

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use super::jsonschema::{quote, ref_name, required, types_of, variants};
+use super::typescript::{CUSTOM_MARKER, one_line, rule_text};
 
 /// The zod schema of a schema.
 pub(crate) fn zod(schema: &Value) -> String {
@@ -181,7 +182,13 @@ fn zod_object(s: &Map<String, Value>) -> String {
             } else {
                 ".optional()"
             };
-            fields.push(format!("{}: {}{opt}", quote(name), zod(prop)));
+            let rule = prop.get(CUSTOM_MARKER).map_or_else(String::new, |rule| {
+                format!(
+                    "/* the server also checks: {} */ ",
+                    one_line(&rule_text(rule))
+                )
+            });
+            fields.push(format!("{rule}{}: {}{opt}", quote(name), zod(prop)));
         }
     }
     let strict = if s.get("additionalProperties") == Some(&Value::Bool(false)) {
