@@ -14,10 +14,18 @@
 //! - outgoing: `chat.onJoin`, `chat.onLeave`, `chat.onMessage`, `chat.onTyping`, each with
 //!   `{room, name, clientId, ...}`;
 //! - request: `chat.rooms` (payload `null`) answers `{rooms}`, the rooms you are in;
+//! - request: `chat.poke {clientId}` asks that client the server question
+//!   `chat.poked {name}` and answers with its `{reply}`;
 //! - presence: who is online in a room, by name (two tabs of one name count once):
 //!   request `chat.who {room}` answers `{room, online: {name: [{name}]}}`, and
 //!   `chat.onPresence` carries the join/leave/update diffs;
 //! - sending or typing in a room you have not joined is rejected by a middleware.
+//!
+//! `CHAT_PASSWORD=secret` makes the handshake ask for `&password=secret`
+//! (401 without it); `BANNED_NAMES=root,admin` refuses those names (403);
+//! `MAX_CONNECTIONS=n` caps the connections (503 beyond). A client that sends
+//! `zocket-refusal=message` (the TypeScript client does) hears refusals in
+//! band, as a browser can read them.
 //!
 //! `REDIS_URL=redis://127.0.0.1:6379/` (with `--features redis`) joins a cluster
 //! of chat processes sharing rooms and presence through Redis (`REDIS_PREFIX`
@@ -45,8 +53,8 @@ use serde::{Deserialize, Serialize};
 use zocket::contract::{Contract, ContractCheck};
 use zocket::presence::{Presence, PresenceDiff};
 use zocket::{
-    ClientId, Config, Conn, Ctx, HandlerError, HandlerResult, Incoming, Middleware, MiddlewareExt,
-    Namespace, Outgoing, Recovery, Reject, Request, Scope, Zocket,
+    ClientId, ClientRequest, Config, Conn, Ctx, HandlerError, HandlerResult, Incoming, Middleware,
+    MiddlewareExt, Namespace, Outgoing, Recovery, Reject, Request, Scope, Zocket,
 };
 
 // ---- payloads: plain serde + garde types -------------------------------------------
@@ -128,11 +136,57 @@ struct WhoIsHere {
     online: std::collections::BTreeMap<String, Vec<Online>>,
 }
 
-/// The handshake: `?name=alice` (or a `name` header).
+/// The handshake: `?name=alice` (or a `name` header), and `&password=..`
+/// when the server was started with `CHAT_PASSWORD`.
 #[derive(Deserialize, Validate, JsonSchema)]
 struct Hello {
+    /// Shown to everyone: 1 to 32 characters, no control or bidirectional-override characters.
     #[garde(length(chars, min = 1, max = 32), custom(printable_name))]
+    #[schemars(extend("x-zocket-custom" = "no control or bidirectional-override characters"))]
     name: String,
+    /// The server's password, when it has one (`CHAT_PASSWORD`).
+    #[garde(length(max = 256))]
+    password: Option<String>,
+}
+
+/// Who may connect: with `CHAT_PASSWORD` set, only who sends it (401
+/// otherwise); names listed in `BANNED_NAMES` (comma-separated) never (403).
+fn admit(hello: &Hello) -> Result<(), Reject> {
+    if let Ok(password) = std::env::var("CHAT_PASSWORD")
+        && hello.password.as_deref() != Some(password.as_str())
+    {
+        return Err(Reject::unauthorized("wrong or missing password"));
+    }
+    let banned = std::env::var("BANNED_NAMES").unwrap_or_default();
+    if banned.split(',').any(|b| !b.is_empty() && b == hello.name) {
+        return Err(Reject::forbidden(format!(
+            "the name \"{}\" is not allowed here",
+            hello.name
+        )));
+    }
+    Ok(())
+}
+
+/// `chat.poke {clientId}`: ask someone something.
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[garde(allow_unvalidated)]
+struct PokeTarget {
+    client_id: ClientId,
+}
+
+/// The question a poked client is asked (`chat.poked`): who pokes.
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
+#[garde(allow_unvalidated)]
+struct Poked {
+    name: String,
+}
+
+/// What a poked client answers, passed back to the one who poked.
+#[derive(Serialize, Deserialize, Validate, JsonSchema)]
+struct PokeReply {
+    #[garde(length(chars, max = 200))]
+    reply: String,
 }
 
 /// A name is shown to everyone: no control characters (newlines, escapes)
@@ -183,6 +237,19 @@ impl Request for Who {
     type Payload = Room;
     type Response = WhoIsHere;
 }
+struct Poke;
+impl Request for Poke {
+    const NAME: &'static str = "poke";
+    type Payload = PokeTarget;
+    type Response = PokeReply;
+}
+/// The server asks a client (`ctx.ask`): "someone poked you, what do you say?"
+struct AskPoked;
+impl ClientRequest for AskPoked {
+    const NAME: &'static str = "poked";
+    type Payload = Poked;
+    type Response = PokeReply;
+}
 struct OnPresence;
 impl Outgoing for OnPresence {
     const NAME: &'static str = "onPresence";
@@ -227,7 +294,13 @@ type Chat = (
                     Rooms,
                     (
                         Who,
-                        (OnPresence, (OnJoin, (OnLeave, (OnMessage, (OnTyping, ()))))),
+                        (
+                            Poke,
+                            (
+                                AskPoked,
+                                (OnPresence, (OnJoin, (OnLeave, (OnMessage, (OnTyping, ()))))),
+                            ),
+                        ),
                     ),
                 ),
             ),
@@ -347,6 +420,21 @@ async fn typing(t: Typing, ctx: C) -> HandlerResult {
     Ok(())
 }
 
+/// Asks the poked client (a question of the server, answered by its client)
+/// and passes its answer back.
+async fn poke(target: PokeTarget, ctx: C) -> Result<PokeReply, HandlerError> {
+    let question = Poked {
+        name: ctx.data().name.clone(),
+    };
+    let answer = ctx
+        .server()
+        .ask(target.client_id, AskPoked, question)
+        .timeout(std::time::Duration::from_secs(10))
+        .await
+        .map_err(|e| Reject::new(format!("no answer: {e}")))?;
+    Ok(answer)
+}
+
 async fn rooms(_: (), ctx: C) -> Result<MyRooms, HandlerError> {
     let mut rooms = ctx.rooms();
     rooms.sort();
@@ -429,6 +517,7 @@ fn app_in(
         .on_connect(move |hello: Hello, _id| {
             let presence = presence.clone();
             async move {
+                admit(&hello)?;
                 Ok(User {
                     name: hello.name,
                     presence,
@@ -452,6 +541,7 @@ fn app_in(
         .on(SetTyping, MemberOnly.then(typing))
         .on_request(Rooms, rooms)
         .on_request(Who, who)
+        .on_request(Poke, poke)
         .build()
 }
 
@@ -530,7 +620,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             zocket::presence::DEFAULT_NODE_TIMEOUT,
             std::time::Duration::from_secs,
         );
-    let config = Config::default().recovery(recovery);
+    let mut config = Config::default().recovery(recovery);
+    if let Some(max) = std::env::var("MAX_CONNECTIONS")
+        .ok()
+        .and_then(|m| m.parse().ok())
+    {
+        config = config.max_connections(max);
+    }
     // With the `metrics` feature: Prometheus metrics at /metrics.
     #[cfg(feature = "metrics")]
     let config = config.metrics_path("/metrics");
