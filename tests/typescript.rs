@@ -1,12 +1,17 @@
 //! The contract in TypeScript, checked by the TypeScript compiler and run by
 //! Node: the chat example's generated module (types, route map, zod schemas)
-//! with the typed client of clients/ts.
+//! with the typed client, the npm package `zocket-rs` of clients/ts.
 //!
-//! - `tsc` accepts a program that uses every route correctly and rejects one
-//!   file per misuse, each with an error naming the route or the field;
+//! - the package packs, installs from its tarball into a fresh project, type-checks
+//!   and runs there; publint and attw find nothing;
+//! - `tsc` (strict, `exactOptionalPropertyTypes`, `noUncheckedIndexedAccess`)
+//!   accepts a program that uses every route correctly and rejects one file
+//!   per misuse, each with an error naming the route or the field;
 //! - the zod schemas accept and reject what the server's garde validation
 //!   accepts and rejects, over a table of payloads;
-//! - the client runs every chat route against the chat example.
+//! - the client runs every chat route against the chat example, and its
+//!   behaviours (requests at most once, refusals, liveness, restarts,
+//!   recovery, re-authentication) hold against it.
 //!
 //! Needs Node (20 or later) and the pinned packages of clients/ts
 //! (`npm install` there; `.ci/run` does it).
@@ -16,19 +21,27 @@ mod chat_process;
 mod proxy;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chat_process::{ChatProcess, example_binary, skip_or_fail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const NEEDS: &str = "Node 20+ with the packages of clients/ts (npm install in clients/ts)";
 
-/// `node` and the TypeScript compiler, when installed.
+fn package_dir() -> PathBuf {
+    Path::new(ROOT).join("clients/ts")
+}
+
+/// `node` and the TypeScript compiler, when installed; the package is built
+/// (`tsc -p clients/ts`, once per test run) before they are handed out.
 fn tools() -> Option<(PathBuf, PathBuf)> {
-    let modules = Path::new(ROOT).join("clients/ts/node_modules");
+    let modules = package_dir().join("node_modules");
     let tsc = modules.join("typescript/bin/tsc");
     let node = PathBuf::from(std::env::var_os("NODE").unwrap_or_else(|| "node".into()));
     let version = Command::new(&node).arg("--version").output().ok()?;
@@ -39,30 +52,39 @@ fn tools() -> Option<(PathBuf, PathBuf)> {
         .next()?
         .parse()
         .ok()?;
-    let packages = ["zod", "ws", "@types/node", "@types/ws"];
-    (major >= 20 && tsc.exists() && packages.iter().all(|p| modules.join(p).exists()))
-        .then_some((node, tsc))
+    let packages = [
+        "zod",
+        "ws",
+        "@types/node",
+        "@types/ws",
+        "publint",
+        "@arethetypeswrong/cli",
+    ];
+    if major < 20 || !tsc.exists() || !packages.iter().all(|p| modules.join(p).exists()) {
+        return None;
+    }
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let out = Command::new(&node)
+            .arg(&tsc)
+            .args(["-p", "."])
+            .current_dir(package_dir())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+    });
+    if let Err(e) = built {
+        panic!("the package clients/ts does not build:\n{e}");
+    }
+    Some((node, tsc))
 }
 
-/// A folder with the generated contract, the client, the test programs and
-/// a link to the installed packages.
-fn workspace(name: &str) -> PathBuf {
-    let dir = Path::new(ROOT)
-        .join("target/ts-tests")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("misuse")).unwrap();
-    std::os::unix::fs::symlink(
-        Path::new(ROOT).join("clients/ts/node_modules"),
-        dir.join("node_modules"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("package.json"), r#"{"type":"module"}"#).unwrap();
-    std::fs::copy(
-        Path::new(ROOT).join("clients/ts/src/index.ts"),
-        dir.join("client.ts"),
-    )
-    .unwrap();
+/// The chat example's generated TypeScript module.
+fn generated_contract() -> Vec<u8> {
     let generated = Command::new(example_binary("chat"))
         .args(["--contract", "ts"])
         .output()
@@ -72,7 +94,30 @@ fn workspace(name: &str) -> PathBuf {
         "{}",
         String::from_utf8_lossy(&generated.stderr)
     );
-    std::fs::write(dir.join("contract.ts"), &generated.stdout).unwrap();
+    generated.stdout
+}
+
+/// A folder with the generated contract, the test programs, and a
+/// `node_modules` holding the built package `zocket-rs` (clients/ts, through
+/// its `exports`) beside the installed packages.
+fn workspace(name: &str) -> PathBuf {
+    let dir = Path::new(ROOT)
+        .join("target/ts-tests")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("misuse")).unwrap();
+    std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+    for entry in std::fs::read_dir(package_dir().join("node_modules")).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(
+            entry.path(),
+            dir.join("node_modules").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    std::os::unix::fs::symlink(package_dir(), dir.join("node_modules/zocket-rs")).unwrap();
+    std::fs::write(dir.join("package.json"), r#"{"type":"module"}"#).unwrap();
+    std::fs::write(dir.join("contract.ts"), generated_contract()).unwrap();
     for entry in std::fs::read_dir(Path::new(ROOT).join("tests/ts"))
         .unwrap()
         .chain(std::fs::read_dir(Path::new(ROOT).join("tests/ts/misuse")).unwrap())
@@ -86,16 +131,20 @@ fn workspace(name: &str) -> PathBuf {
     dir
 }
 
+/// The compiler options every TypeScript program here is checked with: the
+/// strictest a front end is likely to use.
+fn compiler_options(emit: bool) -> Value {
+    json!({
+        "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
+        "strict": true, "exactOptionalPropertyTypes": true, "noUncheckedIndexedAccess": true,
+        "skipLibCheck": true, "lib": ["ES2022", "DOM"], "types": ["node"],
+        "outDir": "out", "noEmit": !emit,
+    })
+}
+
 /// Runs `tsc` with `files` in `dir`; `emit` writes JavaScript to `out/`.
 fn tsc(node: &Path, tsc: &Path, dir: &Path, files: &[&str], emit: bool) -> (bool, String) {
-    let config = json!({
-        "compilerOptions": {
-            "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
-            "strict": true, "skipLibCheck": true, "lib": ["ES2022", "DOM"], "types": ["node"],
-            "outDir": "out", "noEmit": !emit,
-        },
-        "files": files,
-    });
+    let config = json!({ "compilerOptions": compiler_options(emit), "files": files });
     std::fs::write(dir.join("tsconfig.json"), config.to_string()).unwrap();
     let out = Command::new(node)
         .arg(tsc)
@@ -150,54 +199,116 @@ fn errors_by_file(output: &str) -> Vec<(String, String)> {
 #[test]
 fn tsc_accepts_the_right_use_and_names_the_route_or_field_of_every_misuse() {
     let Some((node, tsc_path)) = tools() else {
-        return skip_or_fail(
-            "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
-        );
+        return skip_or_fail(NEEDS);
     };
     let dir = workspace("types");
-    // The correct program alone compiles.
-    let (ok, output) = tsc(&node, &tsc_path, &dir, &["good.ts"], false);
+    // The correct program (and the generated module) alone compile.
+    let (ok, output) = tsc(&node, &tsc_path, &dir, &["good.ts", "contract.ts"], false);
     assert!(ok, "the correct program must type-check:\n{output}");
 
     // Each misuse fails, with an error that names what is wrong.
     let misuses: &[(&str, &[&str])] = &[
+        ("send_outgoing", &["\"chat.onMessage\"", "not assignable"]),
+        ("send_unknown_route", &["\"chat.sned\"", "not assignable"]),
+        ("nested_outgoing", &["'onJoin' does not exist"]),
         (
-            "misuse/send_outgoing.ts",
-            &["\"chat.onMessage\"", "not assignable"],
+            "nested_wrong_payload",
+            &["'rom' does not exist in type 'Room'"],
         ),
-        ("misuse/nested_outgoing.ts", &["'onJoin' does not exist"]),
         (
-            "misuse/wrong_field_type.ts",
+            "wrong_field_type",
             &[
                 "'number' is not assignable to type 'string'",
                 "property 'text'",
             ],
         ),
-        ("misuse/missing_field.ts", &["'\"text\"' is missing"]),
+        ("missing_field", &["'\"text\"' is missing"]),
+        ("listen_incoming", &["\"chat.send\"", "not assignable"]),
         (
-            "misuse/listen_incoming.ts",
-            &["\"chat.send\"", "not assignable"],
+            "listener_wrong_payload",
+            &["'\"typing\"' is missing in type 'ChatMessage'"],
         ),
         (
-            "misuse/wrong_answer_type.ts",
+            "wrong_answer_type",
             &[
                 "property 'rooms'",
                 "'string[]' is not assignable to type 'number[]'",
             ],
         ),
         (
-            "misuse/request_on_message_route.ts",
+            "nested_request_wrong_answer",
+            &["'WhoIsHere' is not assignable to type 'number'"],
+        ),
+        (
+            "request_on_message_route",
             &[
                 "\"chat.join\"",
-                "not assignable to parameter of type '\"chat.rooms\" | \"chat.who\"'",
+                "not assignable to parameter of type '\"chat.poke\" | \"chat.rooms\" | \"chat.who\"'",
             ],
         ),
+        ("request_option_misspelled", &["'timout' does not exist"]),
+        ("headers_misspelled", &["'nmae' does not exist"]),
+        (
+            "headers_function_wrong_type",
+            &[
+                "property '\"name\"'",
+                "'number' is not assignable to type 'string'",
+            ],
+        ),
+        ("headers_missing", &["Property 'headers' is missing"]),
+        (
+            "headers_explicit_type_wrong",
+            &["'number' is not assignable to type 'string'", "password: 7"],
+        ),
+        (
+            "error_kind_misspelled",
+            &["'ErrorKind' and '\"validaton_failed\"' have no overlap"],
+        ),
+        (
+            "error_details_field",
+            &["'field' does not exist on type 'Issue'"],
+        ),
+        (
+            "question_unknown_route",
+            &[
+                "\"chat.pokd\"",
+                "not assignable to parameter of type '\"chat.poked\"'",
+            ],
+        ),
+        (
+            "question_wrong_answer",
+            &["'number' is not assignable to type 'string'", "reply: 5"],
+        ),
+        (
+            "question_on_request_route",
+            &[
+                "\"chat.rooms\"",
+                "not assignable to parameter of type '\"chat.poked\"'",
+            ],
+        ),
+        (
+            "state_misspelled",
+            &["'ConnectionState' and '\"opened\"' have no overlap"],
+        ),
+        (
+            "close_refusal_unchecked",
+            &["'info.refusal' is possibly 'undefined'"],
+        ),
+        (
+            "wrong_socket_class",
+            &["'DateConstructor' is not assignable to type 'WebSocketClass'"],
+        ),
+        ("contract_missing", &["Property 'contract' is missing"]),
     ];
-    let files: Vec<&str> = misuses.iter().map(|(f, _)| *f).collect();
-    let (ok, output) = tsc(&node, &tsc_path, &dir, &files, false);
+    let files: Vec<String> = misuses
+        .iter()
+        .map(|(f, _)| format!("misuse/{f}.ts"))
+        .collect();
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    let (ok, output) = tsc(&node, &tsc_path, &dir, &names, false);
     assert!(!ok, "the misuses must not compile:\n{output}");
     let errors = errors_by_file(&output);
-    for (file, wanted) in misuses {
+    for ((_, wanted), file) in misuses.iter().zip(&names) {
         let text: String = errors
             .iter()
             .filter(|(f, _)| f == file)
@@ -213,12 +324,17 @@ fn tsc_accepts_the_right_use_and_names_the_route_or_field_of_every_misuse() {
     }
     let stray: Vec<&(String, String)> = errors
         .iter()
-        .filter(|(f, _)| !files.contains(&f.as_str()))
+        .filter(|(f, _)| !names.contains(&f.as_str()))
         .collect();
     assert!(
         stray.is_empty(),
         "errors outside the misuse files: {stray:?}"
     );
+    // Every misuse file in tests/ts/misuse is in the list (none is left unchecked).
+    let on_disk = std::fs::read_dir(Path::new(ROOT).join("tests/ts/misuse"))
+        .unwrap()
+        .count();
+    assert_eq!(on_disk, misuses.len(), "a misuse file is not in the list");
 }
 
 /// Payloads for the chat example's incoming routes and handshake, with what
@@ -364,9 +480,7 @@ fn percent(s: &str) -> String {
 #[tokio::test]
 async fn zod_rejects_what_garde_rejects() {
     let Some((node, tsc_path)) = tools() else {
-        return skip_or_fail(
-            "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
-        );
+        return skip_or_fail(NEEDS);
     };
     let dir = workspace("zod");
     let (ok, output) = tsc(&node, &tsc_path, &dir, &["zod_table.ts"], true);
@@ -412,40 +526,134 @@ async fn zod_rejects_what_garde_rejects() {
     );
 }
 
-/// Compiles `tests/ts/<scenario>.ts`, runs it with node against a chat example
-/// process started with `env`, and checks that it printed `passed`.
-async fn run_scenario(scenario: &str, env: &[(&str, &str)], passed: &str) {
-    let Some((node, tsc_path)) = tools() else {
-        return skip_or_fail(
-            "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
+/// A compiled scenario `tests/ts/<name>.ts` running in node, talking with
+/// the test over its stdin and stdout.
+struct Scenario {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    errors: Option<tokio::task::JoinHandle<String>>,
+    seen: Vec<String>,
+}
+
+impl Scenario {
+    /// Compiles and starts `name` with `args`; `None` when Node is missing (skipped).
+    async fn start(name: &str, args: &[&str]) -> Option<Scenario> {
+        let Some((node, tsc_path)) = tools() else {
+            skip_or_fail(NEEDS);
+            return None;
+        };
+        let dir = workspace(name);
+        let (ok, output) = tsc(&node, &tsc_path, &dir, &[&format!("{name}.ts")], true);
+        assert!(ok, "{output}");
+        let mut child = tokio::process::Command::new(&node)
+            .arg(format!("out/{name}.js"))
+            .args(args)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs");
+        // Its stderr, read as it comes so the pipe never fills.
+        let stderr = child.stderr.take().unwrap();
+        let errors = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut text = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut text).await;
+            text
+        });
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Some(Scenario {
+            child,
+            stdin,
+            lines,
+            errors: Some(errors),
+            seen: Vec::new(),
+        })
+    }
+
+    /// The next line the scenario prints (echoed), within a minute.
+    async fn line(&mut self) -> Option<String> {
+        let line = tokio::time::timeout(Duration::from_secs(60), self.lines.next_line())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the scenario said nothing for a minute:\n{}",
+                    self.seen.join("\n")
+                )
+            })
+            .unwrap();
+        if let Some(l) = &line {
+            println!("{l}");
+            self.seen.push(l.clone());
+        }
+        line
+    }
+
+    /// Reads lines until `word`, failing if the scenario ends first.
+    async fn expect(&mut self, word: &str) {
+        while let Some(line) = self.line().await {
+            if line == word {
+                return;
+            }
+        }
+        self.fail(&format!("ended before printing {word}")).await;
+    }
+
+    async fn say(&mut self, word: &str) {
+        self.stdin
+            .write_all(format!("{word}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// Reads to the end: the scenario must print `passed` and exit with 0.
+    async fn finish(mut self, passed: &str) -> Vec<String> {
+        while self.line().await.is_some() {}
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the scenario exits")
+            .unwrap();
+        let stderr = self.stderr().await;
+        assert!(
+            status.success() && self.seen.iter().any(|l| l == passed),
+            "scenario failed:\n{}\n{stderr}",
+            self.seen.join("\n")
         );
-    };
-    let dir = workspace(scenario);
-    let (ok, output) = tsc(&node, &tsc_path, &dir, &[&format!("{scenario}.ts")], true);
-    assert!(ok, "{output}");
+        self.seen
+    }
+
+    async fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.kill().await;
+        let stderr = self.stderr().await;
+        panic!("scenario {why}:\n{}\n{stderr}", self.seen.join("\n"));
+    }
+
+    async fn stderr(&mut self) -> String {
+        match self.errors.take() {
+            Some(task) => tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+}
+
+/// Runs a scenario that needs nothing but a chat example started with `env`.
+async fn run_scenario(scenario: &str, env: &[(&str, &str)], passed: &str) {
     let chat = ChatProcess::start_with_env(env).await;
-    let run = tokio::process::Command::new(&node)
-        .arg(format!("out/{scenario}.js"))
-        .arg(&chat.addr)
-        .current_dir(&dir)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("the scenario ends within a minute")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "scenario failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains(passed));
+    if let Some(s) = Scenario::start(scenario, &[&chat.addr]).await {
+        s.finish(passed).await;
+    }
 }
 
 #[tokio::test]
-async fn the_typescript_client_runs_every_chat_route() {
+async fn the_typescript_client_runs_every_chat_route_and_answers_server_questions() {
     run_scenario("chat_scenario", &[], "ts client scenario passed").await;
 }
 
@@ -460,68 +668,299 @@ async fn the_typescript_client_refreshes_expiring_credentials_in_place() {
 }
 
 #[tokio::test]
-async fn the_typescript_client_resumes_its_session_after_a_cut() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let Some((node, tsc_path)) = tools() else {
-        return skip_or_fail(
-            "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
-        );
+async fn refusals_reach_the_typescript_client_with_status_and_reason_and_only_503_is_retried() {
+    run_scenario(
+        "refusal_scenario",
+        &[
+            ("CHAT_PASSWORD", "pw"),
+            ("BANNED_NAMES", "root"),
+            ("STRICT_CONTRACT", "1"),
+            ("MAX_CONNECTIONS", "2"),
+        ],
+        "ts refusal scenario passed",
+    )
+    .await;
+}
+
+/// The counter `zocket_messages_in` of `route`, from the chat example's `/metrics`.
+async fn messages_in(addr: std::net::SocketAddr, route: &str) -> u64 {
+    let (status, body) = get(addr, "/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    let label = format!("route=\"{route}\"");
+    body.lines()
+        .filter(|l| l.starts_with("zocket_messages_in") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|n| n as u64)
+        .sum()
+}
+
+#[tokio::test]
+async fn requests_made_while_disconnected_run_exactly_once_or_fail_and_never_run() {
+    // A free port with nothing listening: the client starts disconnected.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
     };
-    let dir = workspace("recovery");
-    let (ok, output) = tsc(&node, &tsc_path, &dir, &["recovery_scenario.ts"], true);
-    assert!(ok, "{output}");
+    let addr = format!("127.0.0.1:{port}");
+    let Some(mut s) = Scenario::start("requests_scenario", &[&addr]).await else {
+        return;
+    };
+    s.expect("WAITING").await;
+    let chat = ChatProcess::start_on(port, &[]).await;
+    let seen = s.finish("ts requests scenario passed").await;
+    let server: std::net::SocketAddr = chat.addr.parse().unwrap();
+    for line in seen.iter().filter_map(|l| l.strip_prefix("COUNT ")) {
+        let (route, n) = line.split_once(' ').unwrap();
+        let counted = messages_in(server, route).await;
+        assert_eq!(
+            counted,
+            n.parse::<u64>().unwrap(),
+            "the server ran {route} {counted} times, the client counted {n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_silent_server_is_noticed_by_the_ping_and_the_client_comes_back_after_it() {
+    let chat = ChatProcess::start().await;
+    let Some(mut s) = Scenario::start("liveness_scenario", &[&chat.addr, "500", "1500"]).await
+    else {
+        return;
+    };
+    s.expect("STOP").await;
+    chat.signal("STOP");
+    s.say("STOPPED").await;
+    s.expect("CONT").await;
+    chat.signal("CONT");
+    s.say("CONTINUED").await;
+    s.finish("ts liveness scenario passed").await;
+}
+
+#[tokio::test]
+async fn the_typescript_client_keeps_trying_through_a_restart_until_the_next_server_is_up() {
+    let mut chat = ChatProcess::start().await;
+    let port: u16 = chat.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let Some(mut s) = Scenario::start("restart_scenario", &[&chat.addr]).await else {
+        return;
+    };
+    s.expect("RESTART").await;
+    chat.signal("TERM");
+    chat.wait_exit().await;
+    let _next = ChatProcess::start_on(port, &[]).await;
+    s.say("UP").await;
+    s.finish("ts restart scenario passed").await;
+}
+
+#[tokio::test]
+async fn the_typescript_client_resumes_its_session_after_a_cut() {
     let chat = ChatProcess::start_with_env(&[("RECOVERY_SECS", "60")]).await;
     let server: std::net::SocketAddr = chat.addr.parse().unwrap();
     let proxy = proxy::Proxy::start(server).await;
-    let mut child = tokio::process::Command::new(&node)
-        .arg("out/recovery_scenario.js")
-        .arg(proxy.addr.to_string())
-        .arg(&chat.addr)
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let run = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            println!("{line}");
-            seen.push(line.clone());
-            match line.as_str() {
-                "CUT" => {
-                    proxy.cut_and_pause();
-                    // The server has noticed once its health check counts one connection.
-                    loop {
-                        let (_, body) = health(server).await;
-                        if body.contains("\"connections\":1") {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    stdin.write_all(b"AWAY\n").await.unwrap();
-                }
-                "SENT" => proxy.resume(),
-                "ts recovery scenario passed" => return,
-                _ => {}
-            }
-        }
+    let Some(mut s) =
+        Scenario::start("recovery_scenario", &[&proxy.addr.to_string(), &chat.addr]).await
+    else {
+        return;
     };
-    tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("the scenario ends within a minute");
-    let status = child.wait().await.unwrap();
-    assert!(status.success(), "scenario failed:\n{}", seen.join("\n"));
+    s.expect("CUT").await;
+    proxy.cut_and_pause();
+    s.say("CUTDONE").await;
+    // The server has noticed once its health check counts one connection.
+    loop {
+        let (_, body) = get(server, "/health").await;
+        if body.contains("\"connections\":1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    s.say("AWAY").await;
+    s.expect("SENT").await;
+    proxy.resume();
+    s.finish("ts recovery scenario passed").await;
 }
 
-/// `GET /health` of the chat example: (status, body).
-async fn health(addr: std::net::SocketAddr) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// Packs the package, installs the tarball into a fresh project (as a user
+/// does), type-checks a program there with the strictest options, and runs
+/// it against the chat example; publint and attw check the package.
+#[tokio::test]
+async fn the_package_packs_installs_from_its_tarball_type_checks_and_runs() {
+    let Some((node, _)) = tools() else {
+        return skip_or_fail(NEEDS);
+    };
+    // npm's standard output (its messages go to standard error).
+    let npm = |dir: &Path, args: &[&str]| {
+        let out = Command::new("npm")
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("npm runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "npm {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let dir = Path::new(ROOT)
+        .join("target/ts-tests")
+        .join(format!("pack-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The checks of the package's shape.
+    let lint = npm(
+        &package_dir(),
+        &["exec", "--no", "--", "publint", "--strict"],
+    );
+    assert!(lint.contains("All good"), "publint:\n{lint}");
+    npm(
+        &package_dir(),
+        &[
+            "exec",
+            "--no",
+            "--",
+            "attw",
+            "--pack",
+            ".",
+            "--profile",
+            "esm-only",
+        ],
+    );
+    // What `npm pack` puts in the tarball: the built ESM, its declarations, the sources they map to.
+    let packed = npm(
+        &package_dir(),
+        &[
+            "pack",
+            "--json",
+            "--pack-destination",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let start = packed.find('[').expect("npm pack --json");
+    let report: Value = serde_json::from_str(&packed[start..]).unwrap();
+    let tarball = dir.join(report[0]["filename"].as_str().unwrap());
+    let files: Vec<&str> = report[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    for needed in [
+        "package.json",
+        "dist/index.js",
+        "dist/index.d.ts",
+        "dist/client.js",
+    ] {
+        assert!(
+            files.contains(&needed),
+            "{needed} is not in the tarball: {files:?}"
+        );
+    }
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.starts_with("node_modules") || f.ends_with(".tgz")),
+        "{files:?}"
+    );
+    // The built module loads in a browser without a bundler: only relative imports.
+    for file in files
+        .iter()
+        .filter(|f| f.starts_with("dist/") && f.ends_with(".js"))
+    {
+        let text = std::fs::read_to_string(package_dir().join(file)).unwrap();
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("import ") || l.starts_with("export "))
+        {
+            if let Some((_, from)) = line.split_once(" from \"") {
+                assert!(
+                    from.starts_with("./") && from.contains(".js\""),
+                    "{file}: bare import `{line}`"
+                );
+            }
+        }
+    }
+    // A fresh project that installs the tarball, with the versions clients/ts pins.
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(package_dir().join("package.json")).unwrap())
+            .unwrap();
+    let pin = |name: &str| {
+        manifest["devDependencies"][name]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let project = dir.join("app");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("package.json"),
+        json!({
+            "name": "zocket-rs-smoke", "private": true, "type": "module",
+            "dependencies": {
+                "zocket-rs": format!("file:{}", tarball.display()),
+                "zod": pin("zod"), "ws": pin("ws"),
+                "@types/ws": pin("@types/ws"), "@types/node": pin("@types/node"),
+                "typescript": pin("typescript"),
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join(".npmrc"),
+        "package-lock=false\nfund=false\naudit=false\n",
+    )
+    .unwrap();
+    npm(
+        &project,
+        &["install", "--prefer-offline", "--no-audit", "--no-fund"],
+    );
+    assert!(
+        project
+            .join("node_modules/zocket-rs/dist/index.js")
+            .exists()
+    );
+    std::fs::write(project.join("contract.ts"), generated_contract()).unwrap();
+    std::fs::copy(
+        Path::new(ROOT).join("tests/ts/installed.ts"),
+        project.join("installed.ts"),
+    )
+    .unwrap();
+    let (ok, output) = tsc(
+        &node,
+        &project.join("node_modules/typescript/bin/tsc"),
+        &project,
+        &["installed.ts"],
+        true,
+    );
+    assert!(ok, "the installed package does not type-check:\n{output}");
+    let chat = ChatProcess::start().await;
+    let run = tokio::process::Command::new(&node)
+        .args(["out/installed.js", &chat.addr])
+        .current_dir(&project)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the program ends within a minute")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("installed package works"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `GET path` of the chat example: (status, body).
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::AsyncReadExt;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .unwrap();
     let mut out = Vec::new();

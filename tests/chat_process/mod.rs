@@ -36,9 +36,14 @@ impl ChatProcess {
 
     /// Starts it with extra environment variables (e.g. `RECOVERY_SECS`).
     pub async fn start_with_env(env: &[(&str, &str)]) -> ChatProcess {
+        Self::start_on(0, env).await
+    }
+
+    /// Starts it on `port` (0: any free one) with extra environment variables.
+    pub async fn start_on(port: u16, env: &[(&str, &str)]) -> ChatProcess {
         let mut child = Command::new(example_binary("chat"))
             .envs(env.iter().copied())
-            .env("PORT", "0")
+            .env("PORT", port.to_string())
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -70,6 +75,14 @@ impl ChatProcess {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -{signal} {pid}");
+    }
+
+    /// Waits (at most 30 s) for the process to exit, after a signal that ends it.
+    pub async fn wait_exit(&mut self) {
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the chat example exits")
+            .expect("wait for the chat example");
     }
 
     /// Kills the process with SIGKILL: no goodbye to anyone.

@@ -1,13 +1,12 @@
 // The typed TypeScript client against the chat example, through every route:
 // node out/chat_scenario.js <host:port>. Prints "ts client scenario passed".
 import WebSocket from "ws";
-import { createClient, type SocketConstructor, type ZocketClient, type ZocketError } from "./client.js";
-import { type Routes, contract } from "./contract.js";
+import { RequestError, type ZocketClient, type ZocketError, createClient } from "zocket-rs";
+import { type Contract, contract } from "./contract.js";
 
 const WAIT = 10_000;
 const url = `ws://${process.argv[2]}/ws`;
-const open = (name: string) =>
-  createClient<Routes>(url, { headers: { name }, contract, WebSocket: WebSocket as unknown as SocketConstructor });
+const open = (name: string) => createClient(url, { contract, headers: { name }, WebSocket, validate: "both" });
 
 function within<T>(what: string, p: Promise<T>): Promise<T> {
   return Promise.race([
@@ -16,11 +15,11 @@ function within<T>(what: string, p: Promise<T>): Promise<T> {
   ]);
 }
 /** The next payload on an outgoing route that passes `test`. */
-function next<K extends keyof Routes["outgoing"] & string>(
-  client: ZocketClient<Routes>,
+function next<K extends keyof Contract["outgoing"] & string>(
+  client: ZocketClient<Contract>,
   route: K,
-  test: (p: Routes["outgoing"][K]) => boolean = () => true,
-): Promise<Routes["outgoing"][K]> {
+  test: (p: Contract["outgoing"][K]) => boolean = () => true,
+): Promise<Contract["outgoing"][K]> {
   return within(
     route,
     new Promise((resolve) => {
@@ -33,7 +32,7 @@ function next<K extends keyof Routes["outgoing"] & string>(
     }),
   );
 }
-function nextError(client: ZocketClient<Routes>): Promise<ZocketError> {
+function nextError(client: ZocketClient<Contract>): Promise<ZocketError<Contract>> {
   return within(
     "$zocket.error",
     new Promise((resolve) => {
@@ -84,10 +83,51 @@ alice.send("chat.send", { room: "elsewhere", text: "not a member" });
 let e = await error;
 check(e.kind === "rejected" && e.route === "chat.send", "a middleware refusal arrives on $zocket.error");
 
-error = nextError(alice);
-alice.send("chat.join", { room: "" });
+let thrown: unknown;
+try {
+  alice.send("chat.join", { room: "" });
+} catch (err) {
+  thrown = err;
+}
+check(thrown instanceof Error && thrown.name === "ValidationError", "an invalid payload is refused by the client's schema (validate)");
+const raw = createClient(url, { contract, headers: { name: "carol" }, WebSocket });
+await within("carol open", raw.opened());
+error = nextError(raw);
+raw.send("chat.join", { room: "" });
 e = await error;
-check(e.kind === "validation_failed" && e.route === "chat.join", "an invalid payload arrives on $zocket.error");
+check(e.kind === "validation_failed" && e.route === "chat.join" && e.details?.[0]?.path === "room", "an invalid payload arrives on $zocket.error, typed");
+raw.close();
+
+// The server's question: alice pokes bob, the server asks bob, bob's answer comes back.
+check(typeof bob.clientId === "string", "the welcome gave bob his client id");
+const stopAnswering = bob.onRequest("chat.poked", async (q) => ({ reply: `hi ${q.name}, bob here` }));
+const poke = await within("chat.poke", alice.request("chat.poke", { clientId: bob.clientId! }));
+check(poke.reply === "hi alice, bob here", "a server question (chat.poked) is answered by the typed handler");
+stopAnswering();
+const unanswered = await alice.request("chat.poke", { clientId: bob.clientId! }).then(
+  () => null,
+  (e: unknown) => e,
+);
+check(
+  unanswered instanceof RequestError && unanswered.kind === "server" && /does not answer chat\.poked/.test(unanswered.message),
+  "a question without a handler is refused at once, with a clear message",
+);
+bob.onRequest("chat.poked", () => {
+  throw new Error("not now");
+});
+const refusedPoke = await alice.request("chat.poke", { clientId: bob.clientId! }).catch((e: unknown) => e);
+check(refusedPoke instanceof RequestError && /not now/.test(refusedPoke.message), "a thrown error refuses the question with its message");
+
+// A failed request is reported once: by its promise, not also on onError.
+let errorsSeen = 0;
+const countErrors = alice.onError(() => errorsSeen++);
+const failed = await alice.request("chat.who", { room: "" }).catch((e: unknown) => e);
+check(failed instanceof RequestError && failed.kind === "invalid", "an invalid request payload is refused before it is sent (validate)");
+const bad = await alice.request("chat.poke", { clientId: "12345" }).catch((e: unknown) => e);
+check(bad instanceof RequestError && bad.kind === "server" && bad.error?.kind === "rejected", "a refused request rejects with the server's typed error");
+await alice.request("chat.rooms", null);
+check(errorsSeen === 0, "and onError did not hear of it");
+countErrors();
 
 const left = next(alice, "chat.onLeave", (p) => p.name === "bob");
 bob.send("chat.leave", { room: "lobby" });

@@ -4,19 +4,19 @@
 // out on $zocket.auth, so the connection never closes.
 // node out/reauth_scenario.js <host:port>. Prints "ts reauth scenario passed".
 import WebSocket from "ws";
-import { createClient, type ConnState, type SocketConstructor } from "./client.js";
-import { type Routes, contract } from "./contract.js";
+import { type ConnectionState, createClient } from "zocket-rs";
+import { contract } from "./contract.js";
 
 const url = `ws://${process.argv[2]}/ws`;
 let calls = 0;
-const states: ConnState[] = [];
-const client = createClient<Routes>(url, {
+const states: ConnectionState[] = [];
+const client = createClient(url, {
   headers: async () => {
     calls += 1;
     return { name: "renewer" };
   },
   contract,
-  WebSocket: WebSocket as unknown as SocketConstructor,
+  WebSocket,
 });
 client.onState((s) => states.push(s));
 await client.opened();

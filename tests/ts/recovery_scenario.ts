@@ -1,23 +1,19 @@
 // The TypeScript client resumes its session after its connection is cut:
 // node out/recovery_scenario.js <proxy host:port> <server host:port>
 // Talks with the Rust test over stdio: prints "CUT" when the test may cut
-// alice's connection, waits for "AWAY" (the server noticed), prints "SENT"
+// alice's connection, waits for "CUTDONE", then for "AWAY" (the server
+// noticed), prints "SENT"
 // once bob's messages are handled, and the test then lets alice back in.
 import { createInterface } from "node:readline";
 import WebSocket from "ws";
-import { createClient, type SocketConstructor, type ZocketClient } from "./client.js";
-import { type Routes, contract } from "./contract.js";
+import { type ZocketClient, createClient } from "zocket-rs";
+import { type Contract, contract } from "./contract.js";
 
 const [proxied, direct] = [process.argv[2]!, process.argv[3]!];
 const WAIT = 10_000;
 const fast = { minDelay: 20, maxDelay: 100 };
 const open = (addr: string, name: string) =>
-  createClient<Routes>(`ws://${addr}/ws`, {
-    headers: { name },
-    contract,
-    reconnect: fast,
-    WebSocket: WebSocket as unknown as SocketConstructor,
-  });
+  createClient(`ws://${addr}/ws`, { headers: { name }, contract, reconnect: fast, WebSocket });
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 async function waitFor(word: string): Promise<void> {
   for (;;) {
@@ -36,7 +32,7 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`check failed: ${what}`);
   console.log(`ok: ${what}`);
 }
-function collect(client: ZocketClient<Routes>, n: number): Promise<string[]> {
+function collect(client: ZocketClient<Contract>, n: number): Promise<string[]> {
   return within(
     `${n} messages`,
     new Promise((resolve) => {
@@ -67,7 +63,24 @@ await joined;
 const aliceId = alice.clientId;
 check(typeof aliceId === "string" && !alice.recovered, "alice has a session");
 
+// A request in flight across the cut: alice pokes bob, whose answer waits
+// until alice's connection is gone; the answer reaches her on resume.
+let release: (() => void) | undefined;
+const asked = new Promise<void>((resolve) => {
+  bob.onRequest("chat.poked", (q) => {
+    resolve();
+    return new Promise((answer) => (release = () => answer({ reply: `later, ${q.name}` })));
+  });
+});
+const inFlight = alice.request("chat.poke", { clientId: bob.clientId! }, { timeout: 30_000 });
+await within("bob asked", asked);
+
+// The cut comes while the question waits; bob answers once the server has
+// lost alice's connection, so the answer can only reach her through the kept
+// session (a handler gets the server's close_timeout to finish).
 console.log("CUT");
+await waitFor("CUTDONE");
+release!();
 await waitFor("AWAY");
 const bobSees = collect(bob, 3);
 for (const text of ["one", "two", "three"]) bob.send("chat.send", { room: "lobby", text });
@@ -85,6 +98,8 @@ await within("alice back", new Promise<void>((resolve) => {
 }));
 check(alice.recovered, "alice resumed her session");
 check(alice.clientId === aliceId, "with the same client id");
+const answer = await within("the in-flight answer", inFlight);
+check(answer.reply === "later, alice", "a request in flight across the cut was answered after the resume");
 const got = await aliceGets;
 check(JSON.stringify(got) === JSON.stringify(["one", "two", "three", "alice is back"]), `missed messages in order, then her own (${got})`);
 const rooms = await within("rooms", alice.request("chat.rooms", null));

@@ -1,5 +1,6 @@
 // Listens on an incoming route.
-import { createClient } from "../client.js";
-import { type Routes } from "../contract.js";
-const client = createClient<Routes>("ws://127.0.0.1:1/ws");
-client.on("chat.send", (p) => console.log(p));
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+client.on("chat.send", (p) => p);

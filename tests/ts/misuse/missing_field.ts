@@ -1,5 +1,6 @@
 // A payload without a required field.
-import { createClient } from "../client.js";
-import { type Routes } from "../contract.js";
-const client = createClient<Routes>("ws://127.0.0.1:1/ws");
-client.send("chat.send", { room: "lobby" });
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+client.send("chat.send", { room: "x" });

@@ -1,5 +1,6 @@
-// Sends on an outgoing route through the nested form.
-import { createClient } from "../client.js";
-import { type Routes } from "../contract.js";
-const client = createClient<Routes>("ws://127.0.0.1:1/ws");
-client.send.chat.onJoin({ room: "lobby", name: "a", clientId: "1" });
+// The nested form, with an outgoing route.
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+client.send.chat.onJoin({ room: "x" });

@@ -1,5 +1,6 @@
-// Asks on a route that is not a request.
-import { createClient } from "../client.js";
-import { type Routes } from "../contract.js";
-const client = createClient<Routes>("ws://127.0.0.1:1/ws");
-void client.request("chat.join", { room: "lobby" });
+// Asks on a message route.
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+void client.request("chat.join", { room: "x" });

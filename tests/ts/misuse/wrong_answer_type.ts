@@ -1,5 +1,9 @@
-// Expects another type of answer from a request.
-import { createClient } from "../client.js";
-import { type Routes } from "../contract.js";
-const client = createClient<Routes>("ws://127.0.0.1:1/ws");
-export const answer: Promise<{ rooms: number[] }> = client.request("chat.rooms", null);
+// Expects another answer type.
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+export async function f(): Promise<void> {
+  const answer: { rooms: number[] } = await client.request("chat.rooms", null);
+  console.log(answer);
+}

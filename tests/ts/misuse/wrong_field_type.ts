@@ -1,5 +1,6 @@
 // A payload field of the wrong type.
-import { createClient } from "../client.js";
-import { type Routes } from "../contract.js";
-const client = createClient<Routes>("ws://127.0.0.1:1/ws");
-client.send("chat.send", { room: "lobby", text: 42 });
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+client.send("chat.send", { room: "x", text: 5 });

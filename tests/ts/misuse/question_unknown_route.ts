@@ -1,0 +1,6 @@
+// Answers a question route the contract does not have.
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+client.onRequest("chat.pokd", () => ({ reply: "hi" }));

@@ -1,0 +1,6 @@
+// Answers the server's question with the wrong type.
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+client.onRequest("chat.poked", () => ({ reply: 5 }));

@@ -1,0 +1,6 @@
+// A misspelled request option.
+import WebSocket from "ws";
+import { createClient } from "zocket-rs";
+import { contract } from "../contract.js";
+const client = createClient("ws://127.0.0.1:1/ws", { contract, headers: { name: "a" }, WebSocket });
+void client.request("chat.rooms", null, { timout: 5 });
