@@ -5,6 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio_tungstenite::WebSocketStream;
@@ -363,10 +364,12 @@ pub(crate) async fn refuse_in_band<S: Socket>(mut ws: Ws<S>, refusal: &Refusal) 
     };
     let talk = async {
         ws.send(Message::text(payload.encode())).await?;
-        ws.close(Some(close)).await?;
-        // Wait for the client's close reply, so the close frame is read before the socket goes.
-        while let Some(Ok(_)) = ws.next().await {}
-        Ok::<(), tungstenite::Error>(())
+        ws.close(Some(close)).await
     };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), talk).await;
+    if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(4), talk).await {
+        // Wait (briefly) for the client's close reply, so our close frame is
+        // read before the socket goes.
+        let reply = async { while let Some(Ok(_)) = ws.next().await {} };
+        let _ = tokio::time::timeout(Duration::from_secs(1), reply).await;
+    }
 }

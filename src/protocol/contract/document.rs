@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::entry::{Parts, RouteContract, direction_name};
 use super::identity::{ContractIdentity, canonical};
+use super::jsonschema::each_ref;
 use crate::protocol::route::{ERROR_ROUTE, REPLY_ROUTE};
 use crate::protocol::router::describe::{Describe, describe};
 use crate::protocol::wire::ErrorPayload;
@@ -250,23 +251,5 @@ impl Contract {
             error: &self.error,
             identity: &self.identity(),
         })
-    }
-}
-
-/// Calls `f` with the name of every `#/$defs/<name>` reference in `value`.
-pub(crate) fn each_ref(value: &Value, f: &mut impl FnMut(&str)) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get("$ref")
-                && let Some(name) = r.strip_prefix("#/$defs/")
-            {
-                f(name);
-            }
-            for v in map.values() {
-                each_ref(v, f);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| each_ref(v, f)),
-        _ => {}
     }
 }

@@ -69,3 +69,38 @@ pub(crate) fn required(s: &Map<String, Value>) -> BTreeSet<&str> {
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
 }
+
+/// The marker a payload field with a rule no schema can express carries in
+/// its JSON Schema: `#[schemars(extend("x-zocket-custom" = "what it checks"))]`
+/// next to garde's `custom(..)`.
+pub(crate) const CUSTOM_MARKER: &str = "x-zocket-custom";
+
+pub(crate) fn rule_text(rule: &Value) -> String {
+    match rule {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `text` on one line, safe inside a comment.
+pub(crate) fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ").replace("*/", "* /")
+}
+
+/// Calls `f` with the name of every `#/$defs/<name>` reference in `value`.
+pub(crate) fn each_ref(value: &Value, f: &mut impl FnMut(&str)) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref")
+                && let Some(name) = r.strip_prefix("#/$defs/")
+            {
+                f(name);
+            }
+            for v in map.values() {
+                each_ref(v, f);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| each_ref(v, f)),
+        _ => {}
+    }
+}

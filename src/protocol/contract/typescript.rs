@@ -14,9 +14,11 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use super::document::each_ref;
 use super::entry::{Parts, direction_name};
-use super::jsonschema::{ident, quote, ref_name, required, types_of, variants};
+use super::jsonschema::{
+    CUSTOM_MARKER, each_ref, ident, one_line, quote, ref_name, required, rule_text, types_of,
+    variants,
+};
 use super::zod::zod;
 use crate::protocol::router::Direction;
 
@@ -178,23 +180,6 @@ fn custom_rules(definitions: &Map<String, Value>) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-/// The marker a payload field with a rule no schema can express carries in
-/// its JSON Schema: `#[schemars(extend("x-zocket-custom" = "what it checks"))]`
-/// next to garde's `custom(..)`.
-pub(crate) const CUSTOM_MARKER: &str = "x-zocket-custom";
-
-pub(crate) fn rule_text(rule: &Value) -> String {
-    match rule {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// `text` on one line, safe inside a comment.
-pub(crate) fn one_line(text: &str) -> String {
-    text.replace(['\n', '\r'], " ").replace("*/", "* /")
 }
 
 /// The definitions in an order where each comes after those it uses, and the

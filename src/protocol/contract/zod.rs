@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use super::jsonschema::{quote, ref_name, required, types_of, variants};
-use super::typescript::{CUSTOM_MARKER, one_line, rule_text};
+use super::jsonschema::{
+    CUSTOM_MARKER, one_line, quote, ref_name, required, rule_text, types_of, variants,
+};
 
 /// The zod schema of a schema.
 pub(crate) fn zod(schema: &Value) -> String {
