@@ -305,3 +305,34 @@ async fn by_default_a_drifted_client_is_accepted_with_a_logged_warning() {
         "the warning names the route: {line}"
     );
 }
+
+#[test]
+fn a_stale_or_missing_typescript_file_fails_the_check_with_the_command_that_fixes_it() {
+    let dir = std::env::temp_dir().join(format!("zocket-contract-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("web/contract.ts");
+    let c = contract();
+    // Missing.
+    let missing = std::panic::catch_unwind(|| c.assert_typescript(&path)).unwrap_err();
+    let text = missing.downcast_ref::<String>().unwrap();
+    assert!(
+        text.contains("is missing") && text.contains("ZOCKET_UPDATE_CONTRACT=1 cargo test"),
+        "{text}"
+    );
+    // Written (folders made), then nothing to write, then the check passes.
+    assert!(c.write_typescript(&path).unwrap());
+    assert!(!c.write_typescript(&path).unwrap());
+    c.assert_typescript(&path);
+    // A stale file: the first line that differs is named.
+    let stale = c
+        .typescript()
+        .replacen("export type", "export type Old = 1;\nexport type", 1);
+    std::fs::write(&path, stale).unwrap();
+    let failed = std::panic::catch_unwind(|| c.assert_typescript(&path)).unwrap_err();
+    let text = failed.downcast_ref::<String>().unwrap();
+    assert!(
+        text.contains("is stale: line") && text.contains("export type Old = 1;"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -207,3 +207,12 @@ async fn with_recovery_a_dropped_member_comes_back_with_what_it_missed() {
     assert!(alice.recovered());
     assert_eq!(alice.id(), Some(id));
 }
+
+/// The contract the TypeScript side builds against (`examples/chat/contract.ts`,
+/// committed) is this router's: `ZOCKET_UPDATE_CONTRACT=1 cargo test` rewrites it.
+#[test]
+fn the_committed_typescript_contract_is_up_to_date() {
+    Contract::of::<AppRouter, _>()
+        .with_handshake::<Hello>()
+        .assert_typescript("examples/chat/contract.ts");
+}

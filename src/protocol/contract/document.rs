@@ -3,6 +3,7 @@
 //! a TypeScript module, and a fingerprint.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
@@ -240,9 +241,10 @@ impl Contract {
     }
 
     /// The contract as a TypeScript module: a type per payload, the route map
-    /// `Routes` (for the typed client in `clients/ts/`), zod schemas mirroring
-    /// the validation rules, and the contract's identity. It imports `zod`
-    /// (version 4; only builders that zod 3 has too).
+    /// `Routes`, the one `Contract` type the typed client (npm package
+    /// `zocket-rs`, in `clients/ts/`) takes, zod schemas mirroring the
+    /// validation rules, and the contract's identity as the value `contract`.
+    /// It imports `zod` (version 4; only builders that zod 3 has too).
     pub fn typescript(&self) -> String {
         super::typescript::emit(&Parts {
             routes: &self.routes,
@@ -251,5 +253,98 @@ impl Contract {
             error: &self.error,
             identity: &self.identity(),
         })
+    }
+
+    /// Writes [`typescript`](Self::typescript) to `path` (creating its
+    /// folder) unless the file already holds exactly that; `Ok(true)` when it
+    /// wrote. For a build step or a small binary; in a test, use
+    /// [`assert_typescript`](Self::assert_typescript).
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read or written.
+    pub fn write_typescript(&self, path: impl AsRef<Path>) -> std::io::Result<bool> {
+        let path = path.as_ref();
+        let module = self.typescript();
+        if std::fs::read_to_string(path).is_ok_and(|old| old == module) {
+            return Ok(false);
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, module)?;
+        Ok(true)
+    }
+
+    /// Checks, in a test, that the committed TypeScript module at `path`
+    /// (relative to the current directory: the package's root under `cargo
+    /// test`) is this contract's, so a front end never builds against a
+    /// stale one. One line in a test:
+    ///
+    /// ```no_run
+    /// # use zocket::contract::Contract;
+    /// # type AppRouter = ();
+    /// # #[derive(serde::Deserialize, schemars::JsonSchema)] struct Hello { name: String }
+    /// #[test]
+    /// fn the_front_ends_contract_is_up_to_date() {
+    ///     Contract::of::<AppRouter, _>()
+    ///         .with_handshake::<Hello>()
+    ///         .assert_typescript("web/src/contract.ts");
+    /// }
+    /// ```
+    ///
+    /// When the file is missing or differs, the test fails naming the file,
+    /// the first line that differs and the command that rewrites it:
+    /// `ZOCKET_UPDATE_CONTRACT=1 cargo test`, which writes the file and passes
+    /// (never when `CI` is set: CI checks, it does not write).
+    ///
+    /// # Panics
+    ///
+    /// When the file is stale or missing (that is the check), or cannot be written when asked to.
+    #[track_caller]
+    pub fn assert_typescript(&self, path: impl AsRef<Path>) {
+        let path = path.as_ref();
+        let module = self.typescript();
+        let old = std::fs::read_to_string(path).ok();
+        if old.as_deref() == Some(module.as_str()) {
+            return;
+        }
+        let update = std::env::var_os("ZOCKET_UPDATE_CONTRACT").is_some_and(|v| v == "1")
+            && std::env::var_os("CI").is_none();
+        if update {
+            if let Err(e) = self.write_typescript(path) {
+                panic!("cannot write {}: {e}", path.display());
+            }
+            return;
+        }
+        let why = match &old {
+            None => "is missing".to_owned(),
+            Some(old) => {
+                let (n, (was, now)) = old
+                    .lines()
+                    .map(Some)
+                    .chain(std::iter::repeat(None))
+                    .zip(module.lines().map(Some).chain(std::iter::repeat(None)))
+                    .enumerate()
+                    .find(|(_, (a, b))| a != b)
+                    .unwrap_or((0, (None, None)));
+                let show = |l: Option<&str>| {
+                    l.map_or_else(
+                        || "(end of file)".to_owned(),
+                        |l| l.chars().take(160).collect(),
+                    )
+                };
+                format!(
+                    "is stale: line {} is\n    {}\nbut the router now makes\n    {}",
+                    n + 1,
+                    show(was),
+                    show(now)
+                )
+            }
+        };
+        panic!(
+            "the TypeScript contract {} {why}\nrewrite it with: ZOCKET_UPDATE_CONTRACT=1 cargo test",
+            path.display()
+        );
     }
 }
