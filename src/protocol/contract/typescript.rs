@@ -447,4 +447,43 @@ mod tests {
         assert_eq!(ident("Routes"), "Routes_");
         assert_eq!(ts_type(&json!(true)), "unknown");
     }
+
+    #[test]
+    fn schemas_come_after_what_they_use_and_only_recursive_ones_are_lazy() {
+        let defs = json!({
+            "A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/B"}}},
+            "B": {"type": "object", "properties": {"c": {"$ref": "#/$defs/C"}}},
+            "C": {"type": "string"},
+            "Tree": {"type": "object", "properties": {
+                "kids": {"type": "array", "items": {"$ref": "#/$defs/Tree"}},
+                "leaf": {"$ref": "#/$defs/C"}}},
+        });
+        let defs = defs.as_object().unwrap();
+        let (order, recursive) = schema_order(defs);
+        let at = |n: &str| order.iter().position(|o| *o == n).unwrap();
+        assert!(
+            at("C") < at("B") && at("B") < at("A") && at("C") < at("Tree"),
+            "{order:?}"
+        );
+        assert_eq!(recursive.into_iter().collect::<Vec<_>>(), ["Tree"]);
+    }
+
+    #[test]
+    fn a_custom_rule_is_listed_and_commented() {
+        let defs = json!({"Hello": {"type": "object", "properties": {
+            "name": {"type": "string", "x-zocket-custom": "no control characters"}},
+            "required": ["name"]}});
+        let defs = defs.as_object().unwrap();
+        assert_eq!(
+            custom_rules(defs),
+            [("Hello.name".to_owned(), "no control characters".to_owned())]
+        );
+        let hello = &defs["Hello"];
+        assert!(ts_type(hello).contains(
+            "/** The server also checks (not in the zod schema): no control characters */ \"name\": string"
+        ));
+        assert!(
+            zod(hello).contains("/* the server also checks: no control characters */ \"name\"")
+        );
+    }
 }
