@@ -59,6 +59,11 @@ fn tools() -> Option<(PathBuf, PathBuf)> {
         "@types/ws",
         "publint",
         "@arethetypeswrong/cli",
+        "react",
+        "react-dom",
+        "@testing-library/react",
+        "jsdom",
+        "esbuild",
     ];
     if major < 20 || !tsc.exists() || !packages.iter().all(|p| modules.join(p).exists()) {
         return None;
@@ -123,7 +128,7 @@ fn workspace(name: &str) -> PathBuf {
         .chain(std::fs::read_dir(Path::new(ROOT).join("tests/ts/misuse")).unwrap())
     {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "ts") {
+        if path.extension().is_some_and(|e| e == "ts" || e == "tsx") {
             let rel = path.strip_prefix(Path::new(ROOT).join("tests/ts")).unwrap();
             std::fs::copy(&path, dir.join(rel)).unwrap();
         }
@@ -137,7 +142,7 @@ fn compiler_options(emit: bool) -> Value {
     json!({
         "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
         "strict": true, "exactOptionalPropertyTypes": true, "noUncheckedIndexedAccess": true,
-        "skipLibCheck": true, "lib": ["ES2022", "DOM"], "types": ["node"],
+        "skipLibCheck": true, "lib": ["ES2022", "DOM"], "types": ["node"], "jsx": "react-jsx",
         "outDir": "out", "noEmit": !emit,
     })
 }
@@ -182,7 +187,7 @@ fn errors_by_file(output: &str) -> Vec<(String, String)> {
         let header = line
             .split_once(" - error TS")
             .and_then(|(loc, _)| loc.split(':').next())
-            .filter(|file| file.ends_with(".ts"));
+            .filter(|file| file.ends_with(".ts") || file.ends_with(".tsx"));
         match header {
             Some(file) => out.push((file.to_owned(), format!("{line}\n"))),
             None => {
@@ -299,10 +304,28 @@ fn tsc_accepts_the_right_use_and_names_the_route_or_field_of_every_misuse() {
             &["'DateConstructor' is not assignable to type 'WebSocketClass'"],
         ),
         ("contract_missing", &["Property 'contract' is missing"]),
+        (
+            "react_misspelled_route",
+            &["\"chat.onMesage\"", "not assignable to parameter of type"],
+        ),
+        (
+            "react_wrong_request_payload",
+            &["'rom' does not exist in type 'Room'"],
+        ),
+        (
+            "react_provider_without_headers",
+            &["Property 'headers' is missing"],
+        ),
     ];
     let files: Vec<String> = misuses
         .iter()
-        .map(|(f, _)| format!("misuse/{f}.ts"))
+        .map(|(f, _)| {
+            if f.starts_with("react_") {
+                format!("misuse/{f}.tsx")
+            } else {
+                format!("misuse/{f}.ts")
+            }
+        })
         .collect();
     let names: Vec<&str> = files.iter().map(String::as_str).collect();
     let (ok, output) = tsc(&node, &tsc_path, &dir, &names, false);
@@ -544,7 +567,12 @@ impl Scenario {
             return None;
         };
         let dir = workspace(name);
-        let (ok, output) = tsc(&node, &tsc_path, &dir, &[&format!("{name}.ts")], true);
+        let source = if dir.join(format!("{name}.tsx")).exists() {
+            format!("{name}.tsx")
+        } else {
+            format!("{name}.ts")
+        };
+        let (ok, output) = tsc(&node, &tsc_path, &dir, &[&source], true);
         assert!(ok, "{output}");
         let mut child = tokio::process::Command::new(&node)
             .arg(format!("out/{name}.js"))
@@ -655,6 +683,16 @@ async fn run_scenario(scenario: &str, env: &[(&str, &str)], passed: &str) {
 #[tokio::test]
 async fn the_typescript_client_runs_every_chat_route_and_answers_server_questions() {
     run_scenario("chat_scenario", &[], "ts client scenario passed").await;
+}
+
+#[tokio::test]
+async fn react_hooks_subscribe_with_the_component_call_the_latest_handler_and_show_refusals() {
+    run_scenario(
+        "react_hooks",
+        &[("BANNED_NAMES", "root")],
+        "ts react hooks passed",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -850,6 +888,8 @@ async fn the_package_packs_installs_from_its_tarball_type_checks_and_runs() {
         "dist/index.js",
         "dist/index.d.ts",
         "dist/client.js",
+        "dist/react.js",
+        "dist/react.d.ts",
     ] {
         assert!(
             files.contains(&needed),
@@ -862,10 +902,11 @@ async fn the_package_packs_installs_from_its_tarball_type_checks_and_runs() {
             .any(|f| f.starts_with("node_modules") || f.ends_with(".tgz")),
         "{files:?}"
     );
-    // The built module loads in a browser without a bundler: only relative imports.
+    // The built client loads in a browser without a bundler: only relative imports
+    // (the React hooks import `react`, their peer dependency).
     for file in files
         .iter()
-        .filter(|f| f.starts_with("dist/") && f.ends_with(".js"))
+        .filter(|f| f.starts_with("dist/") && f.ends_with(".js") && **f != "dist/react.js")
     {
         let text = std::fs::read_to_string(package_dir().join(file)).unwrap();
         for line in text

@@ -133,10 +133,15 @@ export function createClient<C extends AnyContract>(url: string | URL, options: 
     | Record<string, unknown>
     | (() => Record<string, unknown> | Promise<Record<string, unknown>>)
     | undefined;
-  const Socket = (options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket) as
-    | (new (url: string) => Socket)
-    | undefined;
-  if (!Socket) throw new Error("no WebSocket implementation: pass options.WebSocket (in Node 20, `WebSocket` from the `ws` package)");
+  const socketClass = () => {
+    const found = (options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket) as
+      | (new (url: string) => Socket)
+      | undefined;
+    if (!found) throw new Error("no WebSocket implementation: pass options.WebSocket (in Node 20, `WebSocket` from the `ws` package)");
+    return found;
+  };
+  const autoConnect = options.autoConnect ?? true;
+  let Socket: (new (url: string) => Socket) | undefined = autoConnect ? socketClass() : undefined;
   const reconnectOptions = options.reconnect === false ? null : { minDelay: 1000, maxDelay: 10000, factor: 1.3, ...options.reconnect };
   const retryRefused = options.retryRefused ?? transientRefusal;
   const requestTimeout = options.requestTimeout ?? 10000;
@@ -164,7 +169,8 @@ export function createClient<C extends AnyContract>(url: string | URL, options: 
   let openWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
   let socket: Socket | null = null;
-  let state: ConnectionState = "connecting";
+  let state: ConnectionState = autoConnect ? "connecting" : "idle";
+  let started = autoConnect;
   let closedForGood = false;
   let attempt = 0;
   let nextId = 1;
@@ -399,7 +405,7 @@ export function createClient<C extends AnyContract>(url: string | URL, options: 
     }
     let ws: Socket;
     try {
-      ws = new Socket(url.toString());
+      ws = new Socket!(url.toString());
     } catch (e) {
       console.error("zocket: cannot open a WebSocket", e);
       return scheduleReconnect();
@@ -544,7 +550,7 @@ export function createClient<C extends AnyContract>(url: string | URL, options: 
   }) as OnFn<C>;
   const request = nested((route, payload, opts) => ask(route, payload, opts as RequestOptions | undefined)) as RequestFn<C>;
 
-  void connect();
+  if (autoConnect) void connect();
 
   return {
     send,
@@ -580,8 +586,18 @@ export function createClient<C extends AnyContract>(url: string | URL, options: 
       if (state === "refused") return Promise.reject(new Error(`the server refused the connection: ${refusal?.message ?? ""}`));
       return new Promise<void>((resolve, reject) => openWaiters.push({ resolve, reject }));
     },
+    connect: () => {
+      if (started || closedForGood) return;
+      Socket = socketClass();
+      started = true;
+      void connect();
+    },
     reconnect: () => {
       if (closedForGood) return;
+      if (!started) {
+        Socket = socketClass();
+        started = true;
+      }
       const ws = socket;
       socket = null;
       if (ws) {

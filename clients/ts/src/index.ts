@@ -26,6 +26,7 @@ export type {
   ConnectionState,
   ContractValue,
   ErrorKind,
+  HeadersField,
   HeadersOption,
   Issue,
   NestedOn,

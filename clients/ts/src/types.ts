@@ -77,12 +77,13 @@ export interface Refusal<C extends AnyContract = AnyContract> {
 }
 
 /**
- * Where the connection is. `connecting`: opening (the first time, or again
+ * Where the connection is. `idle`: made with `autoConnect: false` and not
+ * connected yet (`connect()` starts it); `connecting`: opening (the first time, or again
  * after a drop); `open`; `refused`: the server refused the connection for a
  * reason a retry cannot fix (`client.refusal` says why; `reconnect()` tries
  * again); `closed`: `close()` was called, or reconnection gave up.
  */
-export type ConnectionState = "connecting" | "open" | "refused" | "closed";
+export type ConnectionState = "idle" | "connecting" | "open" | "refused" | "closed";
 
 /** What `onClose` hears of a connection that ended. */
 export interface CloseInfo<C extends AnyContract = AnyContract> {
@@ -225,7 +226,7 @@ interface NotAFunction {
 export type HeadersOption<H> = (H & NotAFunction) | (() => H | Promise<H>);
 
 /** `headers` is required when the contract's handshake has a required field. */
-type HeadersField<H> = {} extends H ? { headers?: HeadersOption<H> } : { headers: HeadersOption<H> };
+export type HeadersField<H> = {} extends H ? { headers?: HeadersOption<H> } : { headers: HeadersOption<H> };
 
 /** Options of `createClient`, beside `headers`. */
 export interface BaseOptions<C extends AnyContract> {
@@ -255,6 +256,12 @@ export interface BaseOptions<C extends AnyContract> {
    * (an invalid send throws, an invalid request is rejected), `"both"`.
    */
   validate?: "incoming" | "outgoing" | "both";
+  /**
+   * Connect at once (default `true`). With `false` the client opens no socket until `connect()`:
+   * for a client made during rendering (React) or on a server (no socket there, and no
+   * `WebSocket` class needed until then).
+   */
+  autoConnect?: boolean;
 }
 
 /** Options of `createClient`. */
@@ -291,6 +298,9 @@ export interface ZocketClient<C extends AnyContract> {
   readonly clientId: string | undefined;
   /** Resolves when the client is open (at once if it is); rejects if it is refused or closed first. */
   opened(): Promise<void>;
+  /** Starts connecting, if the client was made with `autoConnect: false` and has not started
+   * (does nothing otherwise). Throws if no WebSocket class is available. */
+  connect(): void;
   /** Drops the connection and connects again at once (also from `refused`). */
   reconnect(): void;
   /** Closes for good: no reconnection; waiting requests fail with `closed`. */
