@@ -34,7 +34,11 @@ impl Drop for TempDir {
 
 impl Browser {
     async fn launch(binary: &Path) -> Browser {
-        let profile = std::env::temp_dir().join(format!("zocket-chromium-{}", std::process::id()));
+        // One profile per browser: tests in this binary run at the same time.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile =
+            std::env::temp_dir().join(format!("zocket-chromium-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&profile).unwrap();
         let mut child = Command::new(binary)
             .args([
@@ -331,4 +335,56 @@ async fn two_browsers_chat_and_see_server_errors() {
         .eval(&mut cdp, "[...online.get('lobby').keys()].join(',')")
         .await;
     assert_eq!(online, "alice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_a_refusal_and_reconnects_after_a_restart() {
+    let Some(binary) = chromium() else {
+        return skip_or_fail("Chromium (/usr/bin/chromium)");
+    };
+    let env = [("BANNED_NAMES", "root")];
+    let mut chat = ChatProcess::start_with_env(&env).await;
+    let port: u16 = chat.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let url = format!("http://{}/", chat.addr);
+    let browser = Browser::launch(&binary).await;
+    let mut cdp = Cdp::connect(&browser.endpoint).await;
+
+    // A name the server refuses: the page says why (the browser alone could not read it).
+    let mallory = Page::open(&mut cdp, &url).await;
+    mallory.set(&mut cdp, "name", "root").await;
+    mallory.click(&mut cdp, "connect").await;
+    mallory.wait_text(&mut cdp, "status", "refused").await;
+    mallory
+        .wait_text(
+            &mut cdp,
+            "errors",
+            "refused (403): the name \"root\" is not allowed here",
+        )
+        .await;
+    // An invalid name: the field and the rule.
+    mallory.set(&mut cdp, "name", &"x".repeat(33)).await;
+    mallory.click(&mut cdp, "connect").await;
+    mallory
+        .wait_text(&mut cdp, "errors", "refused (400): Invalid headers - name:")
+        .await;
+
+    // alice chats, the server restarts on the same port, she is back by herself.
+    let alice = Page::open(&mut cdp, &url).await;
+    alice.connect_as(&mut cdp, "alice").await;
+    alice.click(&mut cdp, "join").await;
+    alice.wait_text(&mut cdp, "members", "alice").await;
+    chat.signal("TERM");
+    chat.wait_exit().await;
+    alice.wait_text(&mut cdp, "errors", "reconnecting").await;
+    let _next = ChatProcess::start_on(port, &env).await;
+    alice.wait_text(&mut cdp, "status", "connected").await;
+    // Her page joined the lobby again on the new server: she can talk there.
+    alice
+        .wait_text(&mut cdp, "messages", "alice joined lobby")
+        .await;
+    alice.set(&mut cdp, "text", "after the restart").await;
+    alice.click(&mut cdp, "send").await;
+    alice
+        .wait_text(&mut cdp, "messages", "[lobby] alice: after the restart")
+        .await;
 }

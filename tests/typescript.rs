@@ -360,6 +360,31 @@ fn tsc_accepts_the_right_use_and_names_the_route_or_field_of_every_misuse() {
     assert_eq!(on_disk, misuses.len(), "a misuse file is not in the list");
 }
 
+/// The chat example's page loads the built package from a committed copy
+/// (so `cargo run --example chat` needs no npm step); it must be the build of
+/// clients/ts as it is now.
+#[test]
+fn the_chat_pages_copy_of_the_client_is_the_built_package() {
+    if tools().is_none() {
+        return skip_or_fail(NEEDS);
+    }
+    let copy = Path::new(ROOT).join("examples/chat/web/zocket-rs");
+    for file in ["index.js", "client.js", "types.js"] {
+        let built = std::fs::read(package_dir().join("dist").join(file)).unwrap();
+        let committed = std::fs::read(copy.join(file)).unwrap_or_default();
+        assert!(
+            built == committed,
+            "examples/chat/web/zocket-rs/{file} is not the built package: run scripts/update-chat-client.sh"
+        );
+    }
+    // What the page imports is all there: only relative imports between the copies.
+    let entries: Vec<String> = std::fs::read_dir(&copy)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+}
+
 /// Payloads for the chat example's incoming routes and handshake, with what
 /// both validators must say (true: valid).
 fn table() -> Vec<(&'static str, Value, bool)> {

@@ -509,6 +509,24 @@ fn app_in(
             config
                 .path("/ws")
                 .page("/", "text/html; charset=utf-8", include_str!("index.html"))
+                // The page's client: the built zocket-rs package (ES modules, no
+                // bundler), committed so `cargo run` needs no npm step.
+                .page(
+                    "/zocket-rs/index.js",
+                    JS,
+                    include_str!("web/zocket-rs/index.js"),
+                )
+                .page(
+                    "/zocket-rs/client.js",
+                    JS,
+                    include_str!("web/zocket-rs/client.js"),
+                )
+                .page(
+                    "/zocket-rs/types.js",
+                    JS,
+                    include_str!("web/zocket-rs/types.js"),
+                )
+                .page("/contract.js", JS, contract_module())
                 .health_check("/health")
                 .ready_check("/ready"),
         )
@@ -543,6 +561,22 @@ fn app_in(
         .on_request(Who, who)
         .on_request(Poke, poke)
         .build()
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// `/contract.js`: the contract's identity for the page, made from the router
+/// (the page needs no zod schemas; the TypeScript module has them).
+fn contract_module() -> String {
+    let identity = Contract::of::<AppRouter, _>()
+        .with_handshake::<Hello>()
+        .identity();
+    format!(
+        "// The chat's contract, made from the Rust router when the server started.\n\
+         export const contract = {{ fingerprint: {}, routes: {} }};\n",
+        serde_json::Value::from(identity.fingerprint()),
+        serde_json::Value::from(identity.routes_param())
+    )
 }
 
 /// With `REDIS_URL` (and the `redis` feature): the Redis adapter.
