@@ -165,7 +165,12 @@ window.waitFor = (what, pred) => new Promise((resolve, reject) => {
   obs.observe(document.body, { subtree: true, childList: true, characterData: true });
   setTimeout(() => { obs.disconnect(); reject(new Error("timed out waiting for " + what + "; page: " + document.body.innerText)); }, 15000);
 });
-window.setValue = (id, value) => { const el = document.getElementById(id); el.value = value; el.dispatchEvent(new Event("input")); };
+// Through the native setter, so frameworks that track the value (React) see the change.
+window.setValue = (id, value) => {
+  const el = document.getElementById(id);
+  Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(el, value);
+  el.dispatchEvent(new Event("input", { bubbles: true }));
+};
 true
 "#;
 
@@ -386,5 +391,186 @@ async fn the_page_shows_a_refusal_and_reconnects_after_a_restart() {
     alice.click(&mut cdp, "send").await;
     alice
         .wait_text(&mut cdp, "messages", "[lobby] alice: after the restart")
+        .await;
+}
+
+/// Node and the pinned packages of clients/ts (built), when installed.
+fn node_tools() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let modules = root.join("clients/ts/node_modules");
+    let ok = ["typescript", "esbuild", "react", "react-dom", "zod"]
+        .iter()
+        .all(|p| modules.join(p).exists());
+    let node = std::path::PathBuf::from("node");
+    if !ok
+        || std::process::Command::new(&node)
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        return None;
+    }
+    Some((node, modules))
+}
+
+/// Runs `node args..` in `dir`, failing with its output.
+fn node_run(node: &Path, dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new(node)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "node {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Serves the files of `dir` over HTTP on 127.0.0.1 (GET only, `/` is index.html).
+async fn serve_dir(dir: std::path::PathBuf) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head
+                    .split(' ')
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap_or("/");
+                let file = if path == "/" {
+                    "index.html"
+                } else {
+                    path.trim_start_matches('/')
+                };
+                let (status, body, kind) = match std::fs::read(dir.join(file)) {
+                    Ok(body) if !file.contains("..") => {
+                        let kind = if file.ends_with(".js") {
+                            "text/javascript"
+                        } else {
+                            "text/html"
+                        };
+                        ("200 OK", body, kind)
+                    }
+                    _ => ("404 Not Found", b"not found".to_vec(), "text/plain"),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {kind}; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_react_example_bundled_renders_messages_from_another_client() {
+    let Some(binary) = chromium() else {
+        return skip_or_fail("Chromium (/usr/bin/chromium)");
+    };
+    let Some((node, modules)) = node_tools() else {
+        return skip_or_fail(
+            "Node 20+ with the packages of clients/ts (npm install in clients/ts)",
+        );
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The package, built; a project that has it installed beside React, zod and esbuild.
+    node_run(
+        &node,
+        &root.join("clients/ts"),
+        &["node_modules/typescript/bin/tsc", "-p", "."],
+    );
+    let dir = root
+        .join("target/react-chat")
+        .join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+    for entry in std::fs::read_dir(&modules).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(
+            entry.path(),
+            dir.join("node_modules").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    std::os::unix::fs::symlink(root.join("clients/ts"), dir.join("node_modules/zocket-rs"))
+        .unwrap();
+    std::fs::write(dir.join("package.json"), r#"{"type":"module"}"#).unwrap();
+    for file in [
+        "App.tsx",
+        "main.tsx",
+        "build.mjs",
+        "index.html",
+        "contract.ts",
+    ] {
+        std::fs::copy(root.join("examples/react-chat").join(file), dir.join(file)).unwrap();
+    }
+    // Type-checked as strictly as the other TypeScript, then bundled with the pinned esbuild.
+    std::fs::write(
+        dir.join("tsconfig.json"),
+        json!({"compilerOptions": {
+            "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
+            "strict": true, "exactOptionalPropertyTypes": true, "noUncheckedIndexedAccess": true,
+            "skipLibCheck": true, "lib": ["ES2022", "DOM"], "types": [], "jsx": "react-jsx", "noEmit": true,
+        }, "files": ["main.tsx"]})
+        .to_string(),
+    )
+    .unwrap();
+    node_run(&node, &dir, &["node_modules/typescript/bin/tsc", "-p", "."]);
+    node_run(&node, &dir, &["build.mjs", "dist"]);
+    std::fs::copy(dir.join("index.html"), dir.join("dist/index.html")).unwrap();
+    let site = serve_dir(dir.join("dist")).await;
+
+    let chat = ChatProcess::start().await;
+    let browser = Browser::launch(&binary).await;
+    let mut cdp = Cdp::connect(&browser.endpoint).await;
+    let carol = Page::open(
+        &mut cdp,
+        &format!("http://{site}/?name=carol&server=ws://{}/ws", chat.addr),
+    )
+    .await;
+    carol.wait_text(&mut cdp, "status", "open").await;
+    carol.wait_text(&mut cdp, "online", "carol").await;
+
+    // A second client, outside the browser, talks in the lobby.
+    let (mut dave, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws?name=dave", chat.addr))
+            .await
+            .unwrap();
+    for frame in [
+        json!({"type": "chat.join", "payload": {"room": "lobby"}}),
+        json!({"type": "chat.send", "payload": {"room": "lobby", "text": "hello from dave"}}),
+    ] {
+        dave.send(Message::text(frame.to_string())).await.unwrap();
+    }
+    carol.wait_text(&mut cdp, "messages", "dave joined").await;
+    carol
+        .wait_text(&mut cdp, "messages", "dave: hello from dave")
+        .await;
+    carol.wait_text(&mut cdp, "online", "carol, dave").await;
+    // And carol's own message, typed into the React form.
+    carol.set(&mut cdp, "text", "hi dave").await;
+    carol.click(&mut cdp, "send").await;
+    carol
+        .wait_text(&mut cdp, "messages", "carol: hi dave")
         .await;
 }

@@ -1,0 +1,1 @@
+../chat/contract.ts
