@@ -26,9 +26,12 @@ async fn state(client: &Client<TestRouter>, test: impl Fn(&ConnState) -> bool) -
     *state
 }
 
-#[tokio::test]
-async fn a_reconnection_refused_with_403_stops_the_client_and_says_why() {
-    let server = start().await;
+/// A client whose handshake name becomes "banned" (refused with 403) once
+/// the returned flag is set; `retry` is its refusal policy.
+async fn client_to_be_banned(
+    server: &Server,
+    retry: fn(u16) -> bool,
+) -> (Client<TestRouter>, Arc<AtomicBool>) {
     let banned = Arc::new(AtomicBool::new(false));
     let flag = banned.clone();
     let client = Client::<TestRouter>::connect(server.url())
@@ -41,8 +44,16 @@ async fn a_reconnection_refused_with_403_stops_the_client_and_says_why() {
             async move { Ok::<_, String>([("name", name)]) }
         })
         .reconnect(reconnect_after(20))
+        .retry_refused(retry)
         .await
         .expect("the first connection is accepted");
+    (client, banned)
+}
+
+#[tokio::test]
+async fn a_reconnection_refused_with_403_stops_the_client_and_says_why() {
+    let server = start().await;
+    let (client, banned) = client_to_be_banned(&server, zocket::transient_refusal).await;
     assert_eq!(client.refusal(), None);
     banned.store(true, Ordering::SeqCst);
     client.reconnect();
@@ -106,21 +117,7 @@ async fn a_reconnection_refused_with_503_is_retried_until_there_is_room() {
 #[tokio::test]
 async fn the_retry_policy_is_the_apps_to_choose() {
     let server = start().await;
-    let banned = Arc::new(AtomicBool::new(false));
-    let flag = banned.clone();
-    let client = Client::<TestRouter>::connect(server.url())
-        .headers_with(move || {
-            let name = if flag.load(Ordering::SeqCst) {
-                "banned"
-            } else {
-                "alice"
-            };
-            async move { Ok::<_, String>([("name", name)]) }
-        })
-        .reconnect(reconnect_after(20))
-        .retry_refused(|status| status == 403)
-        .await
-        .expect("connects");
+    let (client, banned) = client_to_be_banned(&server, |status| status == 403).await;
     banned.store(true, Ordering::SeqCst);
     client.reconnect();
     // Refused again and again, and still trying...

@@ -73,6 +73,7 @@ alice.send("chat.typing", { room: "lobby", typing: true });
 const t = await typing;
 check(t.typing === true && t.name === "alice", "chat.typing -> chat.onTyping (others only)");
 
+check(alice.on.chat.onMessage === alice.on.chat.onMessage && alice.send.chat === alice.send.chat, "nested functions keep their identity");
 const rooms = await within("chat.rooms", alice.request("chat.rooms", null));
 check(JSON.stringify(rooms.rooms) === '["lobby"]', "chat.rooms request answers");
 const bobRooms = await within("chat.rooms (nested)", bob.request.chat.rooms(null));
