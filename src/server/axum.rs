@@ -9,9 +9,11 @@
 use std::net::SocketAddr;
 
 use super::http::{Head, UPGRADE_REQUIRED};
+use super::recovery::conclude;
 use super::session;
 use super::upgrade::{Upgraded, refusal_in_band, refuse_in_band, upgrade, websocket};
 use crate::app::builder::Zocket;
+use crate::engine::conn::Conn;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, Response, StatusCode, header};
@@ -142,8 +144,14 @@ where
                 .await;
             }
             Err(e) => {
+                // The client vanished during the upgrade: its `on_connect`
+                // succeeded, so `on_disconnect` runs (exactly once).
                 tracing::debug!(error = %e, "upgrade did not complete");
-                app.hub.unregister(registered.id);
+                let conn = Conn {
+                    hub: app.hub.clone(),
+                    id: registered.id,
+                };
+                conclude(app.handlers.clone(), app.hub.clone(), conn, data, true).await;
             }
         }
         drop(guard);

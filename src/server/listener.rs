@@ -12,10 +12,12 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 
 use super::frames::Frames;
 use super::http::{HeadRead, Refusal, plain_http, read_head, respond};
+use super::recovery::conclude;
 use super::session;
 use super::socket::{Socket, Ws};
 use super::upgrade::{Upgraded, refusal_in_band, refuse_in_band, upgrade, websocket};
 use crate::app::builder::Zocket;
+use crate::engine::conn::Conn;
 use crate::engine::dispatch::Handlers;
 use crate::engine::hub::Hub;
 use crate::engine::lifecycle::{Lifecycle, PendingGuard, PendingRefused, TaskGuard};
@@ -274,7 +276,19 @@ impl<U: Send + Sync + 'static, F: Frames<U>> Service<U, F> {
                         upgraded.accept
                     );
                     if stream.write_all(response.as_bytes()).await.is_err() {
-                        hub.unregister(upgraded.registered.id);
+                        // The client vanished during the upgrade. Its `on_connect`
+                        // succeeded, so its end runs as for any dropped connection:
+                        // `on_disconnect` exactly once (or the session is kept
+                        // for its window when recovery is on).
+                        let Upgraded {
+                            registered, data, ..
+                        } = upgraded;
+                        let conn = Conn {
+                            hub: hub.clone(),
+                            id: registered.id,
+                        };
+                        Box::pin(conclude(self.frames.clone(), hub.clone(), conn, data, true))
+                            .await;
                         return None;
                     }
                     let ws = websocket(stream, rest, config).await;
