@@ -35,6 +35,8 @@ pub(crate) struct Failure {
     pub(crate) payload: ErrorPayload,
     /// The server-side detail for the log (never sent).
     pub(crate) log: Option<String>,
+    /// Dropped on purpose ([`Reject::quiet`]): the client is not told.
+    pub(crate) quiet: bool,
 }
 
 impl Failure {
@@ -49,6 +51,7 @@ impl Failure {
                 status: None,
             },
             log: None,
+            quiet: false,
         }
     }
 
@@ -72,9 +75,10 @@ impl Failure {
     /// What the client is told about a handler's error.
     pub(crate) fn of_handler_error(route: &str, e: HandlerError) -> Self {
         match e.0 {
-            HandlerErrorKind::Rejected(r) => {
-                Failure::new(ErrorKind::Rejected, Some(route), r.message())
-            }
+            HandlerErrorKind::Rejected(r) => Failure {
+                quiet: r.is_quiet(),
+                ..Failure::new(ErrorKind::Rejected, Some(route), r.message())
+            },
             HandlerErrorKind::Failed(err) => Failure::handler_failed(route, err.to_string()),
         }
     }
@@ -300,6 +304,7 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
     // caller waiting there hears of it.
     let rpc_failed = |failure: Failure| {
         if let Reply::RpcId(rpc) = reply
+            && !failure.quiet
             && let Ok(text) = wire::encode_rpc_response::<()>(rpc, None, Some(&failure.payload))
         {
             conn.hub.deliver_to([conn.id], &text.into(), &[]);
@@ -468,6 +473,13 @@ impl LogBudget {
 /// message, counts it, and logs it within the connection's `budget`.
 pub(crate) fn report(hub: &Hub, id: ClientId, failure: Failure, budget: &mut LogBudget) {
     let p = &failure.payload;
+    if failure.quiet {
+        // Dropped on purpose: counted and logged, the client is not told.
+        let route = p.route.as_deref().unwrap_or("-");
+        hub.counters.dropped(route);
+        tracing::debug!(client = %id, route, reason = %p.message, "message dropped quietly");
+        return;
+    }
     hub.counters.error(p.kind);
     if budget.allow(id) {
         log_failure(id, &failure);

@@ -65,6 +65,8 @@ pub(crate) struct Counters {
     pub(crate) remote_received: AtomicU64,
     pub(crate) remote_unused: AtomicU64,
     incoming: HashMap<Box<str>, AtomicU64>,
+    /// Messages dropped quietly (`Reject::quiet`), by incoming route.
+    dropped: HashMap<Box<str>, AtomicU64>,
     outgoing: HashMap<Box<str>, OutCounters>,
     errors: [AtomicU64; KINDS.len()],
 }
@@ -92,6 +94,7 @@ impl Counters {
             match r.direction {
                 Direction::Incoming | Direction::Request => {
                     c.incoming.insert(r.name.as_str().into(), AtomicU64::new(0));
+                    c.dropped.insert(r.name.as_str().into(), AtomicU64::new(0));
                 }
                 Direction::Outgoing | Direction::ClientRequest => {
                     c.outgoing
@@ -104,6 +107,12 @@ impl Counters {
     /// A message for `route` was handled (its handler ran to completion or failed).
     pub(crate) fn message_in(&self, route: &str) {
         if let Some(n) = self.incoming.get(route) {
+            n.fetch_add(1, Relaxed);
+        }
+    }
+    /// A message for `route` was dropped quietly by a middleware or its handler.
+    pub(crate) fn dropped(&self, route: &str) {
+        if let Some(n) = self.dropped.get(route) {
             n.fetch_add(1, Relaxed);
         }
     }
@@ -178,6 +187,11 @@ impl Counters {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.load(Relaxed)))
                 .collect(),
+            dropped: self
+                .dropped
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.load(Relaxed)))
+                .collect(),
             messages_out: self
                 .outgoing
                 .iter()
@@ -246,6 +260,9 @@ pub struct Metrics {
     pub remote_unused: u64,
     /// Messages handled per incoming route (wire name).
     pub messages_in: BTreeMap<String, u64>,
+    /// Messages a middleware or handler dropped quietly ([`Reject::quiet`](crate::Reject::quiet)),
+    /// per incoming route (wire name); the clients were not told.
+    pub dropped: BTreeMap<String, u64>,
     /// Messages sent per outgoing route (wire name).
     pub messages_out: BTreeMap<String, RouteOut>,
     /// Messages dropped or refused, by kind (only kinds that occurred).

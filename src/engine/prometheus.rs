@@ -163,6 +163,13 @@ impl Collector for Scrape {
         )?;
         labelled_counters(
             e,
+            "zocket_messages_dropped",
+            "Messages a middleware or handler dropped quietly (Reject::quiet), by incoming route.",
+            "route",
+            m.dropped.iter().map(|(r, n)| (r.as_str(), *n)),
+        )?;
+        labelled_counters(
+            e,
             "zocket_messages_out",
             "Messages prepared (validated and serialized once), by outgoing route.",
             "route",

@@ -138,6 +138,7 @@ impl<P> fmt::Debug for SendError<P> {
 pub struct Reject {
     status: u16,
     message: Cow<'static, str>,
+    quiet: bool,
 }
 
 impl Reject {
@@ -150,6 +151,7 @@ impl Reject {
         Reject {
             status: 403,
             message: message.into(),
+            quiet: false,
         }
     }
     /// "Who are you?": 401 when refusing a connection.
@@ -157,7 +159,34 @@ impl Reject {
         Reject {
             status: 401,
             message: message.into(),
+            quiet: false,
         }
+    }
+    /// Drops the message without telling its sender: no `$zocket.error` (nor
+    /// `__rpc_res`) goes out, the handler does not run (from a middleware),
+    /// and the drop is counted by route ([`Metrics::dropped`](crate::Metrics))
+    /// and logged at debug level with `reason`, which the client never sees.
+    /// For messages a client may send in a state where they mean nothing
+    /// (typing in a room it left), as the original Zocket's
+    /// `if (!ctx.rooms.has(room)) return;`. A dropped request gets no answer
+    /// and its caller times out: refuse requests loudly. From `on_connect` it
+    /// refuses like [`forbidden`](Self::forbidden) (a handshake always gets an answer).
+    ///
+    /// ```
+    /// use zocket::Reject;
+    /// let r = Reject::quiet("not in the room");
+    /// assert!(r.is_quiet());
+    /// assert!(!Reject::forbidden("no").is_quiet());
+    /// ```
+    pub fn quiet(reason: impl Into<Cow<'static, str>>) -> Self {
+        Reject {
+            quiet: true,
+            ..Self::forbidden(reason)
+        }
+    }
+    /// Whether this drops the message without telling the client ([`quiet`](Self::quiet)).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
     /// The HTTP status used when this refuses a connection: 401 or 403.
     pub fn status(&self) -> u16 {
