@@ -117,6 +117,7 @@ pub use engine::recovery::Recovery;
 pub use app::ask::Ask;
 pub use app::builder::{Builder, Zocket};
 pub use app::cluster::Cluster;
+pub use app::connection::{Connection, TaskHandle, Timer};
 pub use app::context::Ctx;
 pub use app::delivery::{Delivery, ExceptIds};
 pub use app::handle::ServerHandle;

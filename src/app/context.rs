@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use crate::app::ask::Ask;
+use crate::app::connection::Connection;
 use crate::app::delivery::{Delivery, prepare};
 use crate::app::handle::ServerHandle;
 use crate::engine::conn::Conn;
@@ -60,6 +61,15 @@ impl<R, C> Ctx<R, C> {
     /// Replaces the data through `f`.
     pub fn map<D>(self, f: impl FnOnce(C) -> D) -> Ctx<R, D> {
         Ctx::new(f(self.data), self.conn)
+    }
+    /// This connection as a `'static` handle for work that outlives the
+    /// message: typed sends, and tasks and timers that end with the
+    /// connection ([`Connection`]).
+    pub fn connection(&self) -> Connection<R>
+    where
+        R: 'static,
+    {
+        Connection::new(self.conn.clone())
     }
     /// A handle to the whole server (other clients, rooms, shutdown).
     pub fn server(&self) -> ServerHandle<R> {

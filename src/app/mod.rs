@@ -8,6 +8,7 @@
 pub(crate) mod ask; // Ask: a question to one client on a ClientRequest route
 pub(crate) mod builder; // Zocket, Builder, Headers: the typestate that needs every handler
 pub(crate) mod cluster; // Cluster: rooms and clients across every node of a cluster
+pub(crate) mod connection; // Connection: a connection's handle for timers and tasks, ended with it
 pub(crate) mod context; // Ctx: payload's companion in a handler
 pub(crate) mod delivery; // Delivery: one serialized message, recipients chosen after
 pub(crate) mod handle; // ServerHandle: the server from outside handlers

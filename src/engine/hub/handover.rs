@@ -25,6 +25,7 @@ use super::{Hub, RegisterError, Registered, Slot};
 use crate::engine::adapter::{Remote, Target};
 use crate::engine::outbox::{Outbox, QueueLimits};
 use crate::engine::recovery::{History, parse_token};
+use crate::engine::tasks::ScopeSlot;
 use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
@@ -228,6 +229,7 @@ impl Hub {
             ip,
             leaving: false,
             session: Some(Box::new(session)),
+            scope: ScopeSlot::None,
         });
         state.adopted.insert(id, key);
         drop(state);

@@ -21,6 +21,7 @@ use crate::engine::lifecycle::Lifecycle;
 use crate::engine::metrics::Counters;
 use crate::engine::outbox::{CloseCmd, Outbox, QueueLimits};
 use crate::engine::recovery::History;
+use crate::engine::tasks::{ConnScope, ScopeSlot};
 use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
@@ -41,6 +42,8 @@ pub(crate) struct Slot {
     leaving: bool,
     /// With recovery on: the session's token and whether its client is away.
     session: Option<Box<sessions::Session>>,
+    /// The connection's tasks and timers (see `engine::tasks`).
+    scope: ScopeSlot,
 }
 
 #[derive(Default)]
@@ -207,6 +210,7 @@ impl Hub {
             ip,
             leaving: false,
             session,
+            scope: ScopeSlot::None,
         });
         Ok(Registered {
             id,
@@ -275,9 +279,37 @@ impl Hub {
     /// Tells the [`on_gone`](Hub::on_gone) hooks that `id`'s session ended.
     pub(crate) fn session_ended(&self, id: ClientId) {
         self.asks.end(id);
+        self.end_scope(id);
         let hooks: Vec<GoneHook> = lock_unpoisoned(&self.gone).clone();
         for hook in hooks {
             hook(id);
+        }
+    }
+
+    /// The scope of `id`'s tasks and timers, made at first use; `None` once
+    /// its session has ended (or it is not here).
+    pub(crate) fn conn_scope(&self, id: ClientId) -> Option<Arc<ConnScope>> {
+        let mut state = self.lock();
+        let slot = state.slot_mut(id).filter(|s| !s.leaving)?;
+        match &slot.scope {
+            ScopeSlot::Running(scope) => Some(scope.clone()),
+            ScopeSlot::Ended => None,
+            ScopeSlot::None => {
+                let scope = ConnScope::new(self.config.close_timeout);
+                slot.scope = ScopeSlot::Running(scope.clone());
+                Some(scope)
+            }
+        }
+    }
+
+    /// Ends `id`'s tasks and timers (its session ended); none can start after.
+    fn end_scope(&self, id: ClientId) {
+        let scope = self
+            .lock()
+            .slot_mut(id)
+            .map(|s| std::mem::replace(&mut s.scope, ScopeSlot::Ended));
+        if let Some(ScopeSlot::Running(scope)) = scope {
+            scope.end();
         }
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{Hub, State};
 use crate::engine::adapter::RoomReady;
+use crate::engine::tasks::ScopeSlot;
 use crate::protocol::client_id::ClientId;
 
 /// What [`Hub::join`] did.
@@ -119,6 +120,11 @@ impl Hub {
             if *n == 0 {
                 state.per_ip.remove(&ip);
             }
+        }
+        drop(state);
+        // A session that moved to another node ends here without `session_ended`.
+        if let ScopeSlot::Running(scope) = slot.scope {
+            scope.end();
         }
     }
 
