@@ -17,4 +17,5 @@ pub(crate) mod outbox; // a connection's bounded outgoing queue
 pub(crate) mod prometheus; // the Prometheus exposition (feature `metrics`)
 pub(crate) mod rate; // RateLimit: per-client token buckets
 pub(crate) mod recovery; // Recovery: offsets, the written-message history, session tokens
+pub(crate) mod report; // failures told to the client, counted, logged within a budget
 pub(crate) mod tasks; // a connection's tasks and timers, ended with it

@@ -44,10 +44,11 @@ mod timers; // credentials' expiry, and the time one message may take to arrive
 use super::recovery::{conclude, greeting};
 use super::socket::{Socket, Ws};
 use crate::engine::conn::Conn;
-use crate::engine::dispatch::{Failure, LogBudget, report};
+use crate::engine::dispatch::Failure;
 use crate::engine::hub::{Hub, Registered};
 use crate::engine::outbox::{CloseCmd, Outbox};
 use crate::engine::rate::{Admit, Bucket};
+use crate::engine::report::{LogBudget, report};
 use crate::protocol::wire::ErrorKind;
 
 /// Frames one connection reads per wake-up before it yields to the others.
