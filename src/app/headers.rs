@@ -26,8 +26,13 @@ impl<T: DeserializeOwned + Validate<Context = ()> + Send + 'static> Headers for 
 
 /// Deserializes and validates handshake data.
 pub(crate) fn parse_headers<H: Headers>(data: Handshake) -> Result<H, Vec<Issue>> {
-    let headers = H::deserialize(HandshakeData(data)).map_err(|e| vec![issue_of_json(&e)])?;
-    headers.validate().map_err(|report| issues_of(&report))?;
+    // The names as the client sent them, to name fields as the wire does.
+    let mut names = data.headers.clone();
+    names.extend(data.query.clone());
+    let headers = H::deserialize(HandshakeData(data)).map_err(|e| vec![issue_of_json(&e, "")])?;
+    headers
+        .validate()
+        .map_err(|report| issues_of(&report, Some(&serde_json::Value::Object(names))))?;
     Ok(headers)
 }
 

@@ -95,15 +95,17 @@ pub(crate) fn decode_payload<P: Payload>(route: &str, raw: &str) -> Result<P, Fa
             Some(route),
             "payload does not match the route's type",
         )
-        .details(vec![issue_of_json(&e)])
+        .details(vec![issue_of_json(&e, &P::json_error_path(raw))])
     })?;
     if let Err(report) = payload.check() {
+        // The value as it came, to name fields as the wire does (cold path).
+        let input = serde_json::from_str::<serde_json::Value>(raw).ok();
         return Err(Failure::new(
             ErrorKind::ValidationFailed,
             Some(route),
             "payload failed validation",
         )
-        .details(issues_of(&report)));
+        .details(issues_of(&report, input.as_ref())));
     }
     Ok(payload)
 }

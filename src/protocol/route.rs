@@ -61,6 +61,12 @@ pub trait Payload: Send + Sync + 'static {
     /// Writes the value with serde.
     #[doc(hidden)]
     fn write<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+    /// Where `raw` fails to deserialize, as a wire path (`items[2].roomId`;
+    /// empty for the whole value). The failure path only: `raw` is read again.
+    #[doc(hidden)]
+    fn json_error_path(raw: &str) -> String
+    where
+        Self: Sized;
 }
 
 #[diagnostic::do_not_recommend]
@@ -76,6 +82,16 @@ where
     }
     fn write<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.serialize(serializer)
+    }
+    fn json_error_path(raw: &str) -> String {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            // "." is the root: the whole value.
+            Err(e) => Some(e.path().to_string())
+                .filter(|p| p != ".")
+                .unwrap_or_default(),
+            Ok(_) => String::new(),
+        }
     }
 }
 

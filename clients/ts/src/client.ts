@@ -97,14 +97,22 @@ export function transientRefusal(refusal: { status: number }): boolean {
   return s === 408 || s === 429 || (s >= 500 && s <= 599);
 }
 
-/** A zod error's issues as `{path, message}`. */
+/** A zod path as the server writes paths: `items[2].roomId`. */
+function pathOf(path: unknown): string {
+  if (!Array.isArray(path)) return "";
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else out += out === "" ? String(segment) : `.${String(segment)}`;
+  }
+  return out;
+}
+
+/** A zod error's issues as `{path, message}`, paths written as the server writes them. */
 function issuesOf(error: unknown): Issue[] {
   const list = (error as { issues?: Array<{ path?: unknown; message?: unknown }> } | undefined)?.issues;
   if (!Array.isArray(list)) return [{ path: "", message: String(error) }];
-  return list.map((i) => ({
-    path: Array.isArray(i.path) ? i.path.map(String).join(".") : "",
-    message: String(i.message ?? "invalid"),
-  }));
+  return list.map((i) => ({ path: pathOf(i.path), message: String(i.message ?? "invalid") }));
 }
 
 function check(schema: SchemaLike | undefined, value: unknown): Issue[] | null {
