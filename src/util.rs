@@ -60,6 +60,9 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Holds type parameters without owning anything (`Send + Sync` whatever they are).
+pub(crate) type Types<T> = std::marker::PhantomData<fn() -> T>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

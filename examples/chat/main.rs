@@ -104,7 +104,7 @@ struct ChatMessage {
     text: String,
 }
 
-#[derive(Serialize, Deserialize, Validate, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, Validate, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[garde(allow_unvalidated)]
 struct TypingState {
@@ -315,14 +315,19 @@ type AppRouter = (Scope<ChatNs, Chat>, ());
 #[derive(Clone)]
 struct User {
     name: String,
-    /// The app's presence, carried by every connection's data.
+}
+
+/// What every connection shares (`Builder::state`): who is online where.
+struct ChatState {
     presence: Presence<Online>,
 }
 
-type C = Ctx<AppRouter, User>;
+type C = Ctx<AppRouter, User, ChatState>;
 
-/// Payloads that name a room.
+/// Payloads that name a room. Typing in a room you are not in means nothing
+/// and is dropped without a word (`QUIET`); posting there is refused loudly.
 trait InRoom {
+    const QUIET: bool = false;
     fn room(&self) -> &str;
 }
 impl InRoom for Post {
@@ -331,6 +336,7 @@ impl InRoom for Post {
     }
 }
 impl InRoom for Typing {
+    const QUIET: bool = true;
     fn room(&self) -> &str {
         &self.room
     }
@@ -344,6 +350,8 @@ impl<P: InRoom + Sync> Middleware<User, P> for MemberOnly {
     async fn call(&self, user: User, payload: &P, conn: &Conn) -> Result<User, Reject> {
         if conn.in_room(payload.room()) {
             Ok(user)
+        } else if P::QUIET {
+            Err(Reject::quiet("typing outside the room"))
         } else {
             Err(Reject::forbidden(format!(
                 "join room \"{}\" before writing to it",
@@ -372,7 +380,7 @@ async fn join(r: Room, ctx: C) -> HandlerResult {
         // Online under the user's name: two tabs of one name count once.
         let name = ctx.data().name.clone();
         let online = Online { name: name.clone() };
-        ctx.data()
+        ctx.state()
             .presence
             .track(ctx.conn(), &r.room, &name, online)?;
     }
@@ -381,7 +389,7 @@ async fn join(r: Room, ctx: C) -> HandlerResult {
 
 async fn leave(r: Room, ctx: C) -> HandlerResult {
     if ctx.leave(&r.room) {
-        ctx.data().presence.untrack(ctx.conn(), &r.room);
+        ctx.state().presence.untrack(ctx.conn(), &r.room);
         let member = member(&ctx, &r.room);
         ctx.send(OnLeave, member)?.to_room([r.room]); // the members who remain
     }
@@ -389,7 +397,7 @@ async fn leave(r: Room, ctx: C) -> HandlerResult {
 }
 
 async fn who(r: Room, ctx: C) -> Result<WhoIsHere, HandlerError> {
-    let online = ctx.data().presence.list(&r.room);
+    let online = ctx.state().presence.list(&r.room);
     Ok(WhoIsHere {
         room: r.room,
         online,
@@ -407,6 +415,10 @@ async fn send(p: Post, ctx: C) -> HandlerResult {
     Ok(())
 }
 
+/// Tells the room who is typing. A client that says "typing" and then goes
+/// quiet (closed its tab mid-sentence) stops typing for the others after
+/// `TYPING_EXPIRES`: each keystroke restarts a timer of the connection, which
+/// ends with it.
 async fn typing(t: Typing, ctx: C) -> HandlerResult {
     let state = TypingState {
         name: ctx.data().name.clone(),
@@ -414,11 +426,29 @@ async fn typing(t: Typing, ctx: C) -> HandlerResult {
         room: t.room.clone(),
         typing: t.typing,
     };
-    ctx.send(OnTyping, state)?
+    ctx.send(OnTyping, state.clone())?
         .except(ctx.id())
-        .to_room([t.room]);
+        .to_room([&t.room]);
+    let key = format!("typing:{}", t.room);
+    if t.typing {
+        let stopped = TypingState {
+            typing: false,
+            ..state
+        };
+        ctx.connection()
+            .restart_timer(&key, TYPING_EXPIRES, move |conn| async move {
+                if let Ok(d) = conn.send(OnTyping, stopped.clone()) {
+                    d.except(conn.id()).to_room([&stopped.room]);
+                }
+            });
+    } else {
+        ctx.connection().cancel_timer(&key);
+    }
     Ok(())
 }
+
+/// How long "typing" lasts without another keystroke.
+const TYPING_EXPIRES: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Asks the poked client (a question of the server, answered by its client)
 /// and passes its answer back.
@@ -505,6 +535,9 @@ fn app_in(
         builder = builder.adapter(cluster);
     }
     builder
+        .state(ChatState {
+            presence: presence.clone(),
+        })
         .config(
             config
                 .path("/ws")
@@ -532,15 +565,9 @@ fn app_in(
         )
         .contract::<Hello, _>(check)
         .presence(&presence, OnPresence)
-        .on_connect(move |hello: Hello, _id| {
-            let presence = presence.clone();
-            async move {
-                admit(&hello)?;
-                Ok(User {
-                    name: hello.name,
-                    presence,
-                })
-            }
+        .on_connect(|hello: Hello, _id| async move {
+            admit(&hello)?;
+            Ok(User { name: hello.name })
         })
         // A client may send its handshake values again on `$zocket.auth`
         // (a fresh token, in a real app); here: the same name.

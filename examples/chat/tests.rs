@@ -208,6 +208,49 @@ async fn with_recovery_a_dropped_member_comes_back_with_what_it_missed() {
     assert_eq!(alice.id(), Some(id));
 }
 
+#[tokio::test(start_paused = true)]
+async fn typing_stops_by_itself_and_typing_outside_a_room_is_dropped_quietly() {
+    let server = server();
+    let mut alice = user(&server, "alice").await;
+    let mut bob = user(&server, "bob").await;
+    enter(&mut alice, "lobby", "alice").await;
+    enter(&mut bob, "lobby", "bob").await;
+    assert_eq!(alice.expect(OnJoin).await.name, "bob");
+    alice.expect(OnPresence).await;
+    let typing = |typing| Typing {
+        room: "lobby".into(),
+        typing,
+    };
+    // alice types, then vanishes from the conversation: after TYPING_EXPIRES
+    // (virtual time) bob sees her stop, once.
+    alice.send(SetTyping, typing(true)).await;
+    assert!(bob.expect(OnTyping).await.typing);
+    alice.send(SetTyping, typing(true)).await; // another keystroke restarts the timer
+    assert!(bob.expect(OnTyping).await.typing);
+    let stopped = bob.expect(OnTyping).await;
+    assert!(!stopped.typing && stopped.name == "alice");
+    bob.expect_nothing().await;
+    // Saying "stopped" cancels the timer: no second "stopped" later.
+    alice.send(SetTyping, typing(true)).await;
+    assert!(bob.expect(OnTyping).await.typing);
+    alice.send(SetTyping, typing(false)).await;
+    assert!(!bob.expect(OnTyping).await.typing);
+    tokio::time::advance(TYPING_EXPIRES * 2).await;
+    bob.expect_nothing().await;
+    // Typing in a room she is not in: nothing comes back, it is counted.
+    alice
+        .send(
+            SetTyping,
+            Typing {
+                room: "elsewhere".into(),
+                typing: true,
+            },
+        )
+        .await;
+    alice.expect_nothing().await;
+    assert_eq!(server.handle().metrics().dropped["chat.typing"], 1);
+}
+
 /// The contract the TypeScript side builds against (`examples/chat/contract.ts`,
 /// committed) is this router's: `ZOCKET_UPDATE_CONTRACT=1 cargo test` rewrites it.
 #[test]

@@ -70,6 +70,7 @@ impl<R> Zocket<R, ()> {
             expiry: None,
             attach: Vec::new(),
             handlers: Vec::new(),
+            state: Arc::new(()),
             _types: PhantomData,
         }
     }
@@ -90,9 +91,10 @@ impl<R, U> Zocket<R, U> {
 ///
 /// Type parameters: `R` the router; `U` the per-connection data made by
 /// `on_connect`; `S` the handler state (the router with each handled route
-/// marked). You never write `S`.
+/// marked); `A` the app's state ([`Builder::state`], `()` by default). You
+/// never write `S`.
 #[must_use = "call .build() to get the app"]
-pub struct Builder<R, U, S> {
+pub struct Builder<R, U, S, A = ()> {
     config: Config,
     adapter: Option<DynAdapter>,
     on_connect: ConnectFn<U>,
@@ -104,7 +106,9 @@ pub struct Builder<R, U, S> {
     /// Run with the app's hub at `build` (presence attachments).
     attach: Vec<Attach>,
     handlers: Vec<(String, Box<dyn ErasedHandler<U>>)>,
-    _types: PhantomData<fn() -> (R, S)>,
+    /// The app's state (`Builder::state`), `()` until set.
+    state: Arc<dyn std::any::Any + Send + Sync>,
+    _types: crate::util::Types<(R, S, A)>,
 }
 
 /// Something to do with the app's hub once it exists.
@@ -120,18 +124,18 @@ type Attach = Box<dyn FnOnce(&Arc<Hub>) + Send>;
     label = "handlers are already registered on this builder",
     note = "handlers receive the data `on_connect` makes: call `.on_connect(..)` right after `Zocket::builder()`"
 )]
-pub trait BeforeHandlers<R> {
+pub trait BeforeHandlers<R, A> {
     #[doc(hidden)]
-    fn fresh(self) -> Builder<R, (), R>;
+    fn fresh(self) -> Builder<R, (), R, A>;
 }
 
-impl<R> BeforeHandlers<R> for Builder<R, (), R> {
+impl<R, A> BeforeHandlers<R, A> for Builder<R, (), R, A> {
     fn fresh(self) -> Self {
         self
     }
 }
 
-impl<R, U, S> Builder<R, U, S>
+impl<R, U, S, A> Builder<R, U, S, A>
 where
     R: 'static,
 {
@@ -141,9 +145,9 @@ where
     /// (answered with 401/403, no socket).
     ///
     /// Call it before registering handlers: they receive `Ctx<R, U>`.
-    pub fn on_connect<H, U2, F, Fut>(self, f: F) -> Builder<R, U2, R>
+    pub fn on_connect<H, U2, F, Fut>(self, f: F) -> Builder<R, U2, R, A>
     where
-        Self: BeforeHandlers<R>,
+        Self: BeforeHandlers<R, A>,
         H: Headers,
         U2: Clone + Send + Sync + 'static,
         F: Fn(H, ClientId) -> Fut + Send + Sync + 'static,
@@ -175,15 +179,94 @@ where
             expiry: None,
             attach: this.attach,
             handlers: Vec::new(),
+            state: this.state,
             _types: PhantomData,
         }
     }
 }
 
-impl<R, U, S> Builder<R, U, S>
+/// A builder that has no app state yet and no handler: where [`Builder::state`] goes.
+///
+/// You never implement or name it; it is here so that calling `.state(..)`
+/// too late, or twice, reads as a sentence.
+#[diagnostic::on_unimplemented(
+    message = "`.state(..)` must come before the first `.on(..)`, and only once",
+    label = "handlers are registered on this builder, or it has a state already",
+    note = "handlers receive `Ctx<Router, Data, State>`: call `.state(..)` right after `Zocket::builder()`"
+)]
+pub trait BeforeState<R, U> {
+    #[doc(hidden)]
+    fn stateless(self) -> Builder<R, U, R, ()>;
+}
+
+impl<R, U> BeforeState<R, U> for Builder<R, U, R, ()> {
+    fn stateless(self) -> Self {
+        self
+    }
+}
+
+impl<R, U, S> Builder<R, U, S, ()>
+where
+    R: 'static,
+{
+    /// Sets the app's state: one value every connection shares (a database
+    /// pool, caches, the app's maps behind their locks), read in handlers
+    /// with [`Ctx::state`], whose type becomes `Ctx<Router, Data, A2>` (a
+    /// type alias keeps signatures short). Call it right after
+    /// [`Zocket::builder`], before any handler; it is checked at compile
+    /// time that handlers take the state type set here.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use zocket::{Ctx, HandlerResult, Incoming, Zocket};
+    /// # struct Hit; impl Incoming for Hit { const NAME: &'static str = "hit"; type Payload = (); }
+    /// # type AppRouter = (Hit, ());
+    ///
+    /// #[derive(Default)]
+    /// struct App { hits: Mutex<u64> }
+    /// type C = Ctx<AppRouter, (), App>;
+    ///
+    /// async fn hit(_: (), ctx: C) -> HandlerResult {
+    ///     *ctx.state().hits.lock().unwrap() += 1;
+    ///     Ok(())
+    /// }
+    ///
+    /// let app = Zocket::<AppRouter>::builder()
+    ///     .state(App::default())
+    ///     .on(Hit, hit)
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = app;
+    /// ```
+    pub fn state<A2>(self, state: A2) -> Builder<R, U, R, A2>
+    where
+        Self: BeforeState<R, U>,
+        A2: Send + Sync + 'static,
+    {
+        let this = self.stateless();
+        Builder {
+            config: this.config,
+            adapter: this.adapter,
+            on_connect: this.on_connect,
+            // Hooks set before `.state(..)` keep running; their contexts have
+            // no state (`()`), as their closures were written for.
+            on_disconnect: this.on_disconnect,
+            on_recover: this.on_recover,
+            on_reauth: this.on_reauth,
+            expiry: this.expiry,
+            attach: this.attach,
+            handlers: Vec::new(),
+            state: Arc::new(state),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<R, U, S, A> Builder<R, U, S, A>
 where
     R: 'static,
     U: Clone + Send + Sync + 'static,
+    A: Send + Sync + 'static,
 {
     /// Sets the server configuration (limits, policies, path, pages).
     pub fn config(mut self, config: Config) -> Self {
@@ -253,7 +336,7 @@ where
     /// the rooms the client was in.
     pub fn on_disconnect<F, Fut>(mut self, f: F) -> Self
     where
-        F: Fn(Ctx<R, U>, Vec<String>) -> Fut + Send + Sync + 'static,
+        F: Fn(Ctx<R, U, A>, Vec<String>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         let f = Arc::new(f);
@@ -271,7 +354,7 @@ where
     /// `ctx.conn().recovered()` tells the same in any handler.
     pub fn on_recover<F, Fut>(mut self, f: F) -> Self
     where
-        F: Fn(Ctx<R, U>) -> Fut + Send + Sync + 'static,
+        F: Fn(Ctx<R, U, A>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         let f = Arc::new(f);
@@ -335,23 +418,27 @@ where
     /// # impl Incoming for Post { const NAME: &'static str = "post"; type Payload = (); }
     /// let app = Zocket::<(Post, ())>::builder().build(); // no handler for incoming route `Post`
     /// ```
-    pub fn on<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out>
+    pub fn on<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, A>
     where
         X: Incoming,
         S: MarkHandled<X, I>,
-        H: Handler<R, X::Payload, U>,
+        H: Handler<R, X::Payload, U, (), A>,
     {
         let _ = route;
         // One lookup: marking the route in the handler state (whose scopes
         // are the router's) also writes its wire name.
         self.register(
             marked_wire_name::<S, X, I>(marker_name!(X)),
-            Box::new(MessageEntry::<R, X, H>::new(handler)),
+            Box::new(MessageEntry::<R, X, H, A>::new(handler)),
         )
     }
 
     /// Adds an erased entry and moves to the next handler state `S2`.
-    fn register<S2>(mut self, name: String, entry: Box<dyn ErasedHandler<U>>) -> Builder<R, U, S2> {
+    fn register<S2>(
+        mut self,
+        name: String,
+        entry: Box<dyn ErasedHandler<U>>,
+    ) -> Builder<R, U, S2, A> {
         self.push(name, entry);
         self.retype()
     }
@@ -362,7 +449,7 @@ where
     }
 
     /// The same builder with handler state `S2`: the caller proved the step.
-    pub(super) fn retype<S2>(self) -> Builder<R, U, S2> {
+    pub(super) fn retype<S2>(self) -> Builder<R, U, S2, A> {
         Builder {
             config: self.config,
             adapter: self.adapter,
@@ -373,6 +460,7 @@ where
             expiry: self.expiry,
             attach: self.attach,
             handlers: self.handlers,
+            state: self.state,
             _types: PhantomData,
         }
     }
@@ -402,16 +490,16 @@ where
     ///     .build()
     ///     .unwrap();
     /// ```
-    pub fn on_request<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out>
+    pub fn on_request<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, A>
     where
         X: Request,
         S: MarkHandled<X, I>,
-        H: Handler<R, X::Payload, U, X::Response>,
+        H: Handler<R, X::Payload, U, X::Response, A>,
     {
         let _ = route;
         self.register(
             marked_wire_name::<S, X, I>(marker_name!(X)),
-            Box::new(RequestEntry::<R, X, H>::new(handler)),
+            Box::new(RequestEntry::<R, X, H, A>::new(handler)),
         )
     }
 
@@ -452,6 +540,7 @@ where
                     Counters::new(&routes.routes, timed),
                     self.adapter,
                 );
+                hub.set_app_state(self.state);
                 for attach in self.attach {
                     attach(&hub);
                 }

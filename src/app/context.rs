@@ -13,8 +13,9 @@ use crate::protocol::error::SendError;
 use crate::protocol::route::{ClientRequest, Outgoing};
 use crate::protocol::router::Contains;
 
-/// What a handler gets besides the payload: the context data `C`, the client's
-/// id and rooms, and typed sending through router `R`.
+/// What a handler gets besides the payload: the context data `C`, the app's
+/// state `A` ([`Builder::state`](crate::Builder::state)), the client's id and
+/// rooms, and typed sending through router `R`.
 ///
 /// It dereferences to the [`Conn`] it came from, so `ctx.id()`, `ctx.join(room)`,
 /// `ctx.leave(room)`, `ctx.in_room(room)`, `ctx.rooms()` and `ctx.close(..)` are
@@ -28,19 +29,28 @@ use crate::protocol::router::Contains;
 /// # struct AppRouter; struct User;
 /// type Ctx<C = User> = zocket::Ctx<AppRouter, C>;
 /// ```
-pub struct Ctx<R, C = ()> {
+pub struct Ctx<R, C = (), A = ()> {
     data: C,
     conn: Conn,
-    _router: PhantomData<fn() -> R>,
+    _router: PhantomData<fn() -> (R, A)>,
 }
 
-impl<R, C> Ctx<R, C> {
+impl<R, C, A> Ctx<R, C, A> {
     pub(crate) fn new(data: C, conn: Conn) -> Self {
         Ctx {
             data,
             conn,
             _router: PhantomData,
         }
+    }
+    /// The app's state, set with [`Builder::state`](crate::Builder::state):
+    /// one value every connection shares (a database pool, caches, the
+    /// app's own maps behind their locks). `()` when the app set none.
+    pub fn state(&self) -> &A
+    where
+        A: Send + Sync + 'static,
+    {
+        self.conn.hub.app_state::<A>()
     }
     /// The context data.
     pub fn data(&self) -> &C {
@@ -59,7 +69,7 @@ impl<R, C> Ctx<R, C> {
         &self.conn
     }
     /// Replaces the data through `f`.
-    pub fn map<D>(self, f: impl FnOnce(C) -> D) -> Ctx<R, D> {
+    pub fn map<D>(self, f: impl FnOnce(C) -> D) -> Ctx<R, D, A> {
         Ctx::new(f(self.data), self.conn)
     }
     /// This connection as a `'static` handle for work that outlives the
@@ -171,7 +181,7 @@ impl<R, C> Ctx<R, C> {
     }
 }
 
-impl<R, C: fmt::Debug> fmt::Debug for Ctx<R, C> {
+impl<R, C: fmt::Debug, A> fmt::Debug for Ctx<R, C, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ctx")
             .field("id", &self.conn.id)
@@ -180,7 +190,7 @@ impl<R, C: fmt::Debug> fmt::Debug for Ctx<R, C> {
     }
 }
 
-impl<R, C> Deref for Ctx<R, C> {
+impl<R, C, A> Deref for Ctx<R, C, A> {
     type Target = Conn;
     fn deref(&self) -> &Conn {
         &self.conn

@@ -46,36 +46,36 @@ use crate::protocol::wire::Reply;
     label = "expected `async fn({P}, Ctx<_, {C}>) -> Result<{O}, HandlerError>`",
     note = "a handler takes the route's payload and `zocket::Ctx<Router, {C}>`, where `{C}` is what `on_connect` (then each middleware in front of it) produces"
 )]
-pub trait Handler<R, P, C, O = ()>: Send + Sync + 'static {
+pub trait Handler<R, P, C, O = (), A = ()>: Send + Sync + 'static {
     /// Handles one message.
     fn call(
         &self,
         payload: P,
-        ctx: Ctx<R, C>,
+        ctx: Ctx<R, C, A>,
     ) -> impl Future<Output = Result<O, HandlerError>> + Send;
 }
 
-impl<R, P, C, O, F, Fut> Handler<R, P, C, O> for F
+impl<R, P, C, O, A, F, Fut> Handler<R, P, C, O, A> for F
 where
-    F: Fn(P, Ctx<R, C>) -> Fut + Send + Sync + 'static,
+    F: Fn(P, Ctx<R, C, A>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, HandlerError>> + Send,
 {
     fn call(
         &self,
         payload: P,
-        ctx: Ctx<R, C>,
+        ctx: Ctx<R, C, A>,
     ) -> impl Future<Output = Result<O, HandlerError>> + Send {
         self(payload, ctx)
     }
 }
 
 /// A typed message handler erased into a dispatch-table entry.
-pub(crate) struct MessageEntry<R, X, H> {
+pub(crate) struct MessageEntry<R, X, H, A = ()> {
     handler: H,
-    _types: PhantomData<fn() -> (R, X)>,
+    _types: crate::util::Types<(R, X, A)>,
 }
 
-impl<R, X, H> MessageEntry<R, X, H> {
+impl<R, X, H, A> MessageEntry<R, X, H, A> {
     pub(crate) fn new(handler: H) -> Self {
         MessageEntry {
             handler,
@@ -85,12 +85,13 @@ impl<R, X, H> MessageEntry<R, X, H> {
 }
 
 #[async_trait::async_trait]
-impl<R, X, H, U> ErasedHandler<U> for MessageEntry<R, X, H>
+impl<R, X, H, U, A> ErasedHandler<U> for MessageEntry<R, X, H, A>
 where
     R: 'static,
     X: Incoming,
-    H: Handler<R, X::Payload, U>,
+    H: Handler<R, X::Payload, U, (), A>,
     U: Send + 'static,
+    A: 'static,
 {
     async fn call(
         &self,
@@ -118,12 +119,12 @@ where
 }
 
 /// A typed request handler erased into a dispatch-table entry.
-pub(crate) struct RequestEntry<R, X, H> {
+pub(crate) struct RequestEntry<R, X, H, A = ()> {
     handler: H,
-    _types: PhantomData<fn() -> (R, X)>,
+    _types: crate::util::Types<(R, X, A)>,
 }
 
-impl<R, X, H> RequestEntry<R, X, H> {
+impl<R, X, H, A> RequestEntry<R, X, H, A> {
     pub(crate) fn new(handler: H) -> Self {
         RequestEntry {
             handler,
@@ -133,12 +134,13 @@ impl<R, X, H> RequestEntry<R, X, H> {
 }
 
 #[async_trait::async_trait]
-impl<R, X, H, U> ErasedHandler<U> for RequestEntry<R, X, H>
+impl<R, X, H, U, A> ErasedHandler<U> for RequestEntry<R, X, H, A>
 where
     R: 'static,
     X: Request,
-    H: Handler<R, X::Payload, U, X::Response>,
+    H: Handler<R, X::Payload, U, X::Response, A>,
     U: Send + 'static,
+    A: 'static,
 {
     async fn call(
         &self,

@@ -158,16 +158,17 @@ impl<M: Clone, H: Clone, Sig> Clone for Guarded<M, H, Sig> {
 }
 
 #[diagnostic::do_not_recommend]
-impl<R, P, C, O, M, H> Handler<R, P, C, O> for Guarded<M, H, fn(R, C, P) -> O>
+impl<R, P, C, O, A, M, H> Handler<R, P, C, O, A> for Guarded<M, H, fn(R, C, P) -> O>
 where
     R: 'static,
     P: Send + Sync + 'static,
     C: Send + 'static,
     O: 'static,
+    A: 'static,
     M: Middleware<C, P>,
-    H: Handler<R, P, M::Out, O>,
+    H: Handler<R, P, M::Out, O, A>,
 {
-    async fn call(&self, payload: P, ctx: Ctx<R, C>) -> Result<O, HandlerError> {
+    async fn call(&self, payload: P, ctx: Ctx<R, C, A>) -> Result<O, HandlerError> {
         let conn = ctx.conn().clone();
         let out = self
             .middleware
@@ -200,11 +201,11 @@ pub trait MiddlewareExt: Sized + Send + Sync + 'static {
         clippy::type_complexity,
         reason = "the signature is inferred, never written"
     )]
-    fn then<H, R, In, P, C, O>(self, handler: H) -> Guarded<Self, H, fn(R, In, P) -> O>
+    fn then<H, R, In, P, C, O, A>(self, handler: H) -> Guarded<Self, H, fn(R, In, P) -> O>
     where
         // The handler first: its payload decides `P`, so a middleware written
         // for another payload is the error, not the handler.
-        H: Handler<R, P, C, O>,
+        H: Handler<R, P, C, O, A>,
         H: GuardedBy<Self, In, P, C>,
     {
         Guarded {

@@ -11,7 +11,7 @@ use crate::engine::dispatch::ConnectRefusal;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::Reject;
 
-impl<R, U, S> Builder<R, U, S>
+impl<R, U, S, A> Builder<R, U, S, A>
 where
     R: 'static,
     U: Clone + Send + Sync + 'static,

@@ -18,18 +18,19 @@ use crate::protocol::router::{
 /// `S` is the scope's handler state (its router, each handled route marked),
 /// `N` its namespace, `G` the guard.
 #[must_use = "return it from the closure given to .scope(..)"]
-pub struct ScopedBuilder<R, U, S, N, G> {
-    builder: Builder<R, U, ()>,
+pub struct ScopedBuilder<R, U, S, N, G, A = ()> {
+    builder: Builder<R, U, (), A>,
     /// The scope's full wire-name prefix (`"chat.admin."`).
     prefix: String,
     guard: G,
     _scope: PhantomData<fn() -> (S, N)>,
 }
 
-impl<R, U, S> Builder<R, U, S>
+impl<R, U, S, A> Builder<R, U, S, A>
 where
     R: 'static,
     U: Clone + Send + Sync + 'static,
+    A: Send + Sync + 'static,
 {
     /// Registers the handlers of every incoming and request route under
     /// `Scope<N, _>` behind one `guard`: every handler registered in `routes`
@@ -85,7 +86,7 @@ where
         namespace: N,
         guard: G,
         routes: F,
-    ) -> Builder<R, U, <S as MarkScope<N, K>>::Out>
+    ) -> Builder<R, U, <S as MarkScope<N, K>>::Out, A>
     where
         N: Namespace,
         S: MarkScope<N, K>,
@@ -93,8 +94,8 @@ where
         S2: EveryRouteHandled<P>,
         G: Clone + Send + Sync + 'static,
         F: FnOnce(
-            ScopedBuilder<R, U, <S as MarkScope<N, K>>::Found, N, G>,
-        ) -> ScopedBuilder<R, U, S2, N, G>,
+            ScopedBuilder<R, U, <S as MarkScope<N, K>>::Found, N, G, A>,
+        ) -> ScopedBuilder<R, U, S2, N, G, A>,
     {
         let _ = namespace;
         let prefix = scope_prefix::<S, N, K>();
@@ -108,47 +109,52 @@ where
     }
 }
 
-impl<R, U, S, N, G> ScopedBuilder<R, U, S, N, G>
+impl<R, U, S, N, G, A> ScopedBuilder<R, U, S, N, G, A>
 where
     R: 'static,
     U: Clone + Send + Sync + 'static,
     G: Clone + Send + Sync + 'static,
+    A: Send + Sync + 'static,
 {
     /// Registers the handler of incoming route `route` of this scope, behind
     /// the scope's guard: `handler` takes `Ctx<R, G::Out>`.
-    pub fn on<X, I, H>(mut self, route: X, handler: H) -> ScopedBuilder<R, U, S::Out, N, G>
+    pub fn on<X, I, H>(mut self, route: X, handler: H) -> ScopedBuilder<R, U, S::Out, N, G, A>
     where
         X: Incoming,
         S: MarkScoped<X, I>,
         G: Middleware<U, X::Payload>,
-        H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out>,
+        H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out, (), A>,
     {
         let _ = route;
         let name = scoped_wire_name::<S, X, I>(&self.prefix, marker_name!(X));
         let guarded = self.guard.clone().then(handler);
         self.builder
-            .push(name, Box::new(MessageEntry::<R, X, _>::new(guarded)));
+            .push(name, Box::new(MessageEntry::<R, X, _, A>::new(guarded)));
         self.retype()
     }
 
     /// Registers the handler of request route `route` of this scope, behind
     /// the scope's guard.
-    pub fn on_request<X, I, H>(mut self, route: X, handler: H) -> ScopedBuilder<R, U, S::Out, N, G>
+    pub fn on_request<X, I, H>(
+        mut self,
+        route: X,
+        handler: H,
+    ) -> ScopedBuilder<R, U, S::Out, N, G, A>
     where
         X: Request,
         S: MarkScoped<X, I>,
         G: Middleware<U, X::Payload>,
-        H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out, X::Response>,
+        H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out, X::Response, A>,
     {
         let _ = route;
         let name = scoped_wire_name::<S, X, I>(&self.prefix, marker_name!(X));
         let guarded = self.guard.clone().then(handler);
         self.builder
-            .push(name, Box::new(RequestEntry::<R, X, _>::new(guarded)));
+            .push(name, Box::new(RequestEntry::<R, X, _, A>::new(guarded)));
         self.retype()
     }
 
-    fn retype<S2>(self) -> ScopedBuilder<R, U, S2, N, G> {
+    fn retype<S2>(self) -> ScopedBuilder<R, U, S2, N, G, A> {
         ScopedBuilder {
             builder: self.builder,
             prefix: self.prefix,

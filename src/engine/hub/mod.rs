@@ -109,6 +109,8 @@ pub(crate) struct Hub {
     pub(crate) asks: Asks,
     /// Cluster-wide questions this node asked, waiting for answers.
     questions: cluster::Questions,
+    /// The app's state (`Builder::state`), set once when the app is built.
+    app_state: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// See [`Hub::on_presence_message`].
@@ -156,6 +158,7 @@ impl Hub {
             presence: Mutex::new(Vec::new()),
             asks: Asks::default(),
             questions: Default::default(),
+            app_state: std::sync::OnceLock::new(),
         })
     }
 
@@ -283,6 +286,26 @@ impl Hub {
         let hooks: Vec<GoneHook> = lock_unpoisoned(&self.gone).clone();
         for hook in hooks {
             hook(id);
+        }
+    }
+
+    /// Sets the app's state (once, when the app is built).
+    pub(crate) fn set_app_state(&self, state: Arc<dyn std::any::Any + Send + Sync>) {
+        let _ = self.app_state.set(state);
+    }
+
+    /// The app's state as `A`. The typed front asks only for the type the
+    /// app's builder set (or `()`, which every app has), so the lookup holds.
+    pub(crate) fn app_state<A: Send + Sync + 'static>(&self) -> &A {
+        static NONE: () = ();
+        let set = self.app_state.get().and_then(|s| s.downcast_ref::<A>());
+        let unit = (&NONE as &(dyn std::any::Any + Send + Sync)).downcast_ref::<A>();
+        match set.or(unit) {
+            Some(state) => state,
+            None => panic!(
+                "zocket: no app state of type {} (a bug: the builder's state type and the handler's differ)",
+                std::any::type_name::<A>()
+            ),
         }
     }
 
