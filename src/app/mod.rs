@@ -18,3 +18,4 @@ pub(crate) mod middleware; // Middleware, Stack, Guarded: typed context transfor
 pub(crate) mod presence; // Presence: who is in a room, keyed by user, with typed diffs
 pub(crate) mod reauth; // Builder::on_reauth, Builder::expires: long-lived credentials
 pub(crate) mod scope; // Builder::scope: one guard for every handler of a scope
+pub(crate) mod state; // Builder::state: the app's state, typed into every context
