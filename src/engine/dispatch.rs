@@ -36,6 +36,10 @@ pub(crate) struct Failure {
     pub(crate) log: Option<String>,
     /// Dropped on purpose ([`Reject::quiet`]): the client is not told.
     pub(crate) quiet: bool,
+    /// The payload did not deserialize: made only by [`decode_payload`], the
+    /// first step of every entry, so nothing of the message has run yet. The
+    /// fast path re-reads a message in full on this, and on nothing else.
+    pub(crate) undecoded: bool,
 }
 
 impl Failure {
@@ -51,6 +55,7 @@ impl Failure {
             },
             log: None,
             quiet: false,
+            undecoded: false,
         }
     }
 
@@ -89,8 +94,9 @@ impl Failure {
     reason = "the error path is cold; Failure is what the caller reports"
 )]
 pub(crate) fn decode_payload<P: Payload>(route: &str, raw: &str) -> Result<P, Failure> {
-    let payload = P::from_json(raw).map_err(|e| {
-        Failure::new(
+    let payload = P::from_json(raw).map_err(|e| Failure {
+        undecoded: true,
+        ..Failure::new(
             ErrorKind::InvalidPayload,
             Some(route),
             "payload does not match the route's type",
@@ -260,11 +266,14 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
     // The common form, `{"type":..,"payload":..}`: the payload is read once,
     // by the handler's decoder. If it turns out not to be the whole rest of
     // the message (a field follows it), nothing has run yet: read it in full.
+    // The rule that makes the second run safe: only a failure to decode
+    // (`undecoded`, made by `decode_payload` alone, before any middleware or
+    // handler) is re-run; every other outcome, whatever its kind, is final.
     if let Some((route, raw)) = wire::fast_envelope(text)
         && let Some(entry) = handlers.table.get(route)
     {
         match run(entry.as_ref(), route, raw, Reply::None, conn, data).await {
-            Err(failure) if failure.payload.kind == ErrorKind::InvalidPayload => {}
+            Err(failure) if failure.undecoded => {}
             result => {
                 conn.hub.counters.message_in(route);
                 return result;
