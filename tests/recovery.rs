@@ -363,3 +363,64 @@ async fn the_rust_client_resumes_by_itself_and_its_buffered_sends_follow() {
     }
     server.stop().await;
 }
+
+/// Connects with the session token and the raw offset parameter `offset`
+/// (`None`: no offset at all).
+async fn resume_raw(server: &Server, name: &str, token: &str, offset: Option<&str>) -> Client {
+    let offset = offset.map_or(String::new(), |o| format!("&zocket-offset={o}"));
+    let url = format!(
+        "{}?name={name}&zocket-session={token}{offset}",
+        server.url()
+    );
+    Client::connect_url(&url).await
+}
+
+#[tokio::test]
+async fn a_resume_without_a_readable_offset_or_past_the_last_one_starts_fresh() {
+    let server = start_with(recovery(Duration::from_secs(60))).await;
+    // Each case drops a session that has written messages, then presents its
+    // token with a bad offset: a fresh session, never a replay of what the
+    // client has. The last case, with the real offset, resumes.
+    let cases: [(Option<&str>, bool); 8] = [
+        (None, false),
+        (Some(""), false),
+        (Some("abc"), false),
+        (Some("-1"), false),
+        (Some("+2"), false),
+        (Some("1.5"), false),
+        (Some("999999"), false), // past the last one written
+        (Some("LAST"), true),
+    ];
+    for (n, (offset, resumes)) in cases.into_iter().enumerate() {
+        let name = format!("c{n}");
+        let mut client = Client::connect(&server, &name).await;
+        let first = welcome(&mut client).await;
+        client.send("echo", json!({"text": "one"})).await;
+        let (_, last) = expect_with_offset(&mut client, "onEcho").await;
+        kill(client);
+        detached(&server, n as u64 + 1).await;
+        let offset = offset.map(|o| {
+            if o == "LAST" {
+                last.to_string()
+            } else {
+                o.to_owned()
+            }
+        });
+        let mut again = resume_raw(&server, &name, &first.token, offset.as_deref()).await;
+        let w = welcome(&mut again).await;
+        assert_eq!(w.recovered, resumes, "offset {offset:?}");
+        if resumes {
+            assert_eq!(w.id, first.id);
+        } else {
+            assert_ne!(
+                w.id, first.id,
+                "offset {offset:?}: a fresh session has a new id"
+            );
+            // Nothing is replayed: the next message is the answer to this one.
+            again.send("echo", json!({"text": "fresh"})).await;
+            let (payload, offset_now) = expect_with_offset(&mut again, "onEcho").await;
+            assert_eq!((payload["text"].as_str(), offset_now), (Some("fresh"), 1));
+        }
+    }
+    server.stop().await;
+}

@@ -630,12 +630,38 @@ async fn cluster() -> Result<Option<Cluster>, Box<dyn std::error::Error>> {
     }
 }
 
+const USAGE: &str = "\
+usage: chat                      serve the chat on 127.0.0.1:$PORT (3000), page at /
+       chat --contract ts|json   print the contract (TypeScript module, or JSON Schema)
+       chat --help               this text
+
+environment: PORT, RECOVERY_SECS, SESSION_SECS, CHAT_PASSWORD, BANNED_NAMES,
+MAX_CONNECTIONS, STRICT_CONTRACT=1, REDIS_URL (feature redis), REDIS_PREFIX,
+PRESENCE_TIMEOUT_SECS, RUST_LOG, LOG_FORMAT=json
+";
+
 #[cfg(test)]
 mod tests; // the chat app tested with zocket::testing (tests/chat_app.rs runs them)
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] | ["--contract", _] => {}
+        ["--help" | "-h"] => {
+            print!("{USAGE}");
+            return Ok(());
+        }
+        _ => {
+            eprint!("chat: unexpected arguments {args:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
     if let [flag, format] = args.as_slice()
         && flag == "--contract"
     {

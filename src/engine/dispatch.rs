@@ -305,9 +305,20 @@ pub(crate) async fn dispatch<U: Clone + Send + Sync + 'static>(
             "`id` must be a string or a number of at most 64 bytes",
         ));
     }
+    // `rpcId` follows the same rule as `id` (when there is no `id`, which wins).
+    if id.is_none()
+        && let Some(raw) = envelope.rpc_id
+        && !wire::valid_id(raw)
+    {
+        return Err(Failure::new(
+            ErrorKind::InvalidJson,
+            None,
+            "`rpcId` must be a string or a number of at most 64 bytes",
+        ));
+    }
     let reply = match (id, envelope.rpc_id) {
         (Some(id), _) => Reply::Id(id),
-        (None, Some(rpc)) if wire::valid_id(rpc) => Reply::RpcId(rpc),
+        (None, Some(rpc)) => Reply::RpcId(rpc),
         _ => Reply::None,
     };
     // Upstream Zocket's RPC: a failure is answered on `__rpc_res` too, so a

@@ -23,15 +23,22 @@ pub(crate) struct Envelope<'a> {
     #[serde(borrow, default)]
     pub(crate) payload: Option<&'a RawValue>,
     /// Request id (zocket extension): echoed in the reply or the error.
-    #[serde(borrow, default)]
+    /// Present means present: `"id": null` is `Some("null")` (an invalid id),
+    /// not a message without one.
+    #[serde(borrow, default, deserialize_with = "present")]
     pub(crate) id: Option<&'a RawValue>,
     /// The message's position in the session, on messages from a server with
     /// recovery on (zocket extension; servers ignore it on incoming messages).
     #[serde(borrow, default)]
     pub(crate) offset: Option<&'a RawValue>,
     /// Upstream Zocket's request id: answered on [`RPC_RESPONSE_ROUTE`].
-    #[serde(borrow, default, rename = "rpcId")]
+    #[serde(borrow, default, rename = "rpcId", deserialize_with = "present")]
     pub(crate) rpc_id: Option<&'a RawValue>,
+}
+
+/// A field that is there, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 /// The route on which upstream Zocket's RPC (`rpcId`) is answered.
@@ -75,14 +82,22 @@ pub(crate) fn encode_rpc_response<P: Serialize + ?Sized>(
     })
 }
 
-/// Longest request id accepted, in bytes of JSON.
+/// Longest request id accepted, in bytes: a string's own (decoded, without
+/// its quotes), a number's digits.
 pub(crate) const MAX_ID_LEN: usize = 64;
 
-/// Whether `id` is a JSON string or number of at most [`MAX_ID_LEN`] bytes.
+/// Whether `id` is a JSON string or number of at most [`MAX_ID_LEN`] bytes
+/// (`null`, `true`, objects and arrays are not ids).
 pub(crate) fn valid_id(id: &RawValue) -> bool {
     let text = id.get();
-    text.len() <= MAX_ID_LEN
-        && (text.starts_with('"') || text.starts_with('-') || text.as_bytes()[0].is_ascii_digit())
+    match text.as_bytes().first() {
+        // A string: its own bytes count (decoded), not the quotes.
+        Some(b'"') => serde_json::from_str::<std::borrow::Cow<'_, str>>(text)
+            .is_ok_and(|s| s.len() <= MAX_ID_LEN),
+        // A number: its text.
+        Some(b) if *b == b'-' || b.is_ascii_digit() => text.len() <= MAX_ID_LEN,
+        _ => false,
+    }
 }
 
 /// Serializes a reply `{"type": "$zocket.reply", "id": id, "payload": payload}`.

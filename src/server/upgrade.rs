@@ -76,22 +76,31 @@ pub(crate) async fn upgrade<U>(
     // node (handed over through the adapter); anything else starts afresh.
     let mut resuming = false;
     let mut adopted = None;
+    // The offset must say how far the client got: without one (or with one
+    // that is not a plain decimal number) a resume could replay what the
+    // client already has, so it gets a fresh session instead.
+    let offset = query_value(head, OFFSET_PARAM)
+        .filter(|o| !o.is_empty() && o.len() <= 20 && o.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|o| o.parse::<u64>().ok());
     if let (Some(_), Some(token)) = (&config.recovery, query_value(head, SESSION_PARAM)) {
-        let last = query_value(head, OFFSET_PARAM)
-            .and_then(|o| o.parse::<u64>().ok())
-            .unwrap_or(0);
-        match hub.begin_resume(&token, last, identity) {
-            Ok(claimed) => {
-                resuming = true;
-                adopted = Some(Ok(claimed));
-            }
-            Err(why) => match hub.request_handover(&token, last, identity).await {
-                Some(given) => adopted = Some(Err(given)),
-                None => tracing::info!(
-                    peer,
-                    ?why,
-                    "session not resumed; the client starts a fresh one"
-                ),
+        match offset {
+            None => tracing::info!(
+                peer,
+                "resume without a readable zocket-offset; the client starts a fresh session"
+            ),
+            Some(last) => match hub.begin_resume(&token, last, identity) {
+                Ok(claimed) => {
+                    resuming = true;
+                    adopted = Some(Ok(claimed));
+                }
+                Err(why) => match hub.request_handover(&token, last, identity).await {
+                    Some(given) => adopted = Some(Err(given)),
+                    None => tracing::info!(
+                        peer,
+                        ?why,
+                        "session not resumed; the client starts a fresh one"
+                    ),
+                },
             },
         }
     }
