@@ -23,7 +23,7 @@ export type ErrorKind = "invalid_json" | "unknown_route" | "invalid_payload" | "
 {"type":"$zocket.error","payload":{"kind":"validation_failed","route":"chat.send",
   "message":"payload failed validation","details":[{"path":"text","message":"length is lower than 1"}]}}
 ``` */
-export type ErrorPayload = { "details"?: Array<Issue>; "id"?: unknown; "kind": ErrorKind; "message": string; "route"?: string | null; "status"?: number | null };
+export type ErrorPayload = { "details"?: Array<Issue>; "dropped"?: number | null; "id"?: unknown; "kind": ErrorKind; "message": string; "route"?: string | null; "status"?: number | null };
 /** The handshake: `?name=alice` (or a `name` header), and `&password=..`
 when the server was started with `CHAT_PASSWORD`. */
 export type Hello = { /** The server also checks (not in the zod schema): no control or bidirectional-override characters */ "name": string; "password"?: string | null };
@@ -59,7 +59,7 @@ export const ClientIdSchema = z.string().regex(new RegExp("^[0-9]{1,39}$", "u"))
 export const ChatMessageSchema = z.object({ "clientId": ClientIdSchema, "name": z.string(), "room": z.string(), "text": z.string().refine((s) => codePoints(s) >= 1 && codePoints(s) <= 2000, { message: "length must be at least 1 and at most 2000 characters" }) });
 export const ErrorKindSchema = z.union([z.literal("invalid_json"), z.literal("unknown_route"), z.literal("invalid_payload"), z.literal("validation_failed"), z.literal("rejected"), z.literal("handler_error"), z.literal("unsupported_frame"), z.literal("rate_limited"), z.literal("refused")]);
 export const IssueSchema = z.object({ "message": z.string(), "path": z.string() });
-export const ErrorPayloadSchema = z.object({ "details": z.array(IssueSchema).optional(), "id": z.unknown().optional(), "kind": ErrorKindSchema, "message": z.string(), "route": z.string().nullable().optional(), "status": z.number().int().gte(0).lte(65535).nullable().optional() });
+export const ErrorPayloadSchema = z.object({ "details": z.array(IssueSchema).optional(), "dropped": z.number().int().gte(0).nullable().optional(), "id": z.unknown().optional(), "kind": ErrorKindSchema, "message": z.string(), "route": z.string().nullable().optional(), "status": z.number().int().gte(0).lte(65535).nullable().optional() });
 export const HelloSchema = z.object({ /* the server also checks: no control or bidirectional-override characters */ "name": z.string().refine((s) => codePoints(s) >= 1 && codePoints(s) <= 32, { message: "length must be at least 1 and at most 32 characters" }), "password": z.string().refine((s) => codePoints(s) <= 256, { message: "length must be at most 256 characters" }).nullable().optional() });
 export const MemberSchema = z.object({ "clientId": ClientIdSchema, "name": z.string(), "room": z.string() });
 export const MyRoomsSchema = z.object({ "rooms": z.array(z.string()) });
@@ -159,7 +159,7 @@ export const contract: {
   readonly schemas: typeof routeSchemas;
   readonly types?: Contract;
 } = {
-  fingerprint: "b7ba83cb9536f995",
-  routes: "$handshake:60a40ebe,$zocket.error:5fc9dbc4,chat.join:01f3bfb3,chat.leave:01f3bfb3,chat.onJoin:ef26d3ec,chat.onLeave:ef26d3ec,chat.onMessage:1c666975,chat.onPresence:91d3a0c8,chat.onTyping:8e296456,chat.poke:e984757a,chat.poked:a4d41c60,chat.rooms:d29f0dda,chat.send:926a0681,chat.typing:6bfa6c2c,chat.who:4c9461b0",
+  fingerprint: "45e263289efce878",
+  routes: "$handshake:60a40ebe,$zocket.error:001c48d3,chat.join:01f3bfb3,chat.leave:01f3bfb3,chat.onJoin:ef26d3ec,chat.onLeave:ef26d3ec,chat.onMessage:1c666975,chat.onPresence:91d3a0c8,chat.onTyping:8e296456,chat.poke:e984757a,chat.poked:a4d41c60,chat.rooms:d29f0dda,chat.send:926a0681,chat.typing:6bfa6c2c,chat.who:4c9461b0",
   schemas: routeSchemas,
 };

@@ -210,6 +210,7 @@ impl Shared {
                             details: Vec::new(),
                             id: serde_json::from_str(&id).ok(),
                             status: None,
+                            dropped: None,
                         }
                         .encode(),
                     )

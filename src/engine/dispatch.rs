@@ -52,6 +52,7 @@ impl Failure {
                 details: Vec::new(),
                 id: None,
                 status: None,
+                dropped: None,
             },
             log: None,
             quiet: false,

@@ -1,6 +1,6 @@
 //! Per-client rate limits: a token bucket for messages and one for bytes.
 
-use tokio::time::Instant;
+use tokio::time::{Duration, Instant};
 
 /// How fast one client may send: messages and bytes per second, each with a
 /// burst allowance (token buckets). Set with
@@ -63,12 +63,20 @@ impl Default for RateLimit {
 pub(crate) enum Admit {
     /// Within the limit.
     Yes,
-    /// Over the limit: drop it and tell the client.
-    Drop,
-    /// Over the limit, and the client has kept sending a whole burst's worth
-    /// while limited: close it.
+    /// Over the limit: drop it. `tell` is `Some(n)` when the client is to
+    /// hear of it now (the first drop of a limited spell, then at most once
+    /// a second), with `n` the messages dropped since it last heard.
+    Drop {
+        /// Messages dropped since the client was last told, this one included.
+        tell: Option<u64>,
+    },
+    /// Over the limit, and the client has sent a whole burst's worth past
+    /// it without backing off: close it.
     Close,
 }
+
+/// How often a limited client hears how many of its messages were dropped.
+const TELL_EVERY: Duration = Duration::from_secs(1);
 
 /// One client's token buckets.
 #[derive(Debug)]
@@ -77,8 +85,13 @@ pub(crate) struct Bucket {
     messages: f64,
     bytes: f64,
     last: Instant,
-    /// Messages dropped since the client was last within its limit.
-    dropped_in_a_row: u32,
+    /// Messages dropped since the client went over its limit. A token earned
+    /// back does not reset it (a flooder earns one every millisecond); only
+    /// backing off does: an admitted message with half the burst refilled.
+    over_limit: u32,
+    /// Drops the client has not heard of yet, and when it last heard.
+    untold: u64,
+    told: Option<Instant>,
 }
 
 impl Bucket {
@@ -88,7 +101,9 @@ impl Bucket {
             messages: f64::from(limit.burst_messages),
             bytes: limit.burst_bytes as f64,
             last: Instant::now(),
-            dropped_in_a_row: 0,
+            over_limit: 0,
+            untold: 0,
+            told: None,
         }
     }
 
@@ -110,16 +125,28 @@ impl Bucket {
             (self.bytes + elapsed * limit.bytes_per_sec as f64).min(limit.burst_bytes as f64);
         let len = len as f64;
         if self.messages >= 1.0 && self.bytes > 0.0 {
+            if self.messages >= f64::from(limit.burst_messages) / 2.0 {
+                // Backed off long enough to refill half the burst: forgiven.
+                self.over_limit = 0;
+            }
             self.messages -= 1.0;
             self.bytes -= len;
-            self.dropped_in_a_row = 0;
             return Admit::Yes;
         }
-        self.dropped_in_a_row += 1;
-        if self.dropped_in_a_row > limit.burst_messages.max(1) {
-            Admit::Close
+        self.over_limit += 1;
+        if self.over_limit > limit.burst_messages.max(1) {
+            return Admit::Close;
+        }
+        self.untold += 1;
+        let due = self
+            .told
+            .is_none_or(|t| now.saturating_duration_since(t) >= TELL_EVERY || self.over_limit == 1);
+        if due {
+            self.told = Some(now);
+            let n = std::mem::take(&mut self.untold);
+            Admit::Drop { tell: Some(n) }
         } else {
-            Admit::Drop
+            Admit::Drop { tell: None }
         }
     }
 }
@@ -127,7 +154,8 @@ impl Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::time::Duration;
+
+    const DROP: Admit = Admit::Drop { tell: None };
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_then_the_sustained_rate_then_a_close_for_those_who_keep_going() {
@@ -135,14 +163,53 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(bucket.admit(10), Admit::Yes);
         }
-        assert_eq!(bucket.admit(10), Admit::Drop);
-        // 100 ms later one more message is allowed (10 per second).
+        assert_eq!(bucket.admit(10), Admit::Drop { tell: Some(1) });
+        // 100 ms later one more message is allowed (10 per second), but the
+        // client has not backed off: its drops still count.
         tokio::time::advance(Duration::from_millis(100)).await;
         assert_eq!(bucket.admit(10), Admit::Yes);
-        // Keeping on while limited: after a burst's worth of drops, close.
-        let outcomes: Vec<Admit> = (0..6).map(|_| bucket.admit(10)).collect();
-        assert_eq!(outcomes[..5], [Admit::Drop; 5]);
-        assert_eq!(outcomes[5], Admit::Close);
+        let outcomes: Vec<Admit> = (0..5).map(|_| bucket.admit(10)).collect();
+        assert_eq!(outcomes[..4], [DROP; 4], "told once a second at most");
+        assert_eq!(outcomes[4], Admit::Close, "a burst's worth past the limit");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_that_earns_a_token_now_and_then_is_closed_anyway() {
+        // 1,000/s with bursts of 2,000, flooded at one message every 25 µs.
+        let mut bucket = Bucket::new(RateLimit::default());
+        let mut sent = 0u32;
+        let mut told = Vec::new();
+        let outcome = loop {
+            sent += 1;
+            match bucket.admit(20) {
+                Admit::Yes => {}
+                Admit::Drop { tell: Some(n) } => told.push(n),
+                Admit::Drop { tell: None } => {}
+                Admit::Close => break sent,
+            }
+            tokio::time::advance(Duration::from_micros(25)).await;
+        };
+        // 2,000 admitted from the burst, ~100 earned back meanwhile, then a
+        // burst's worth of drops: closed after ~0.1 s of flood.
+        assert!((4_000..4_300).contains(&outcome), "closed after {outcome}");
+        assert_eq!(told, [1], "told once, at the start");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_backs_off_is_forgiven_and_told_with_a_count() {
+        let mut bucket = Bucket::new(RateLimit::new(10, 4, 1 << 20, 1 << 20));
+        for _ in 0..4 {
+            assert_eq!(bucket.admit(1), Admit::Yes);
+        }
+        assert_eq!(bucket.admit(1), Admit::Drop { tell: Some(1) });
+        assert_eq!(bucket.admit(1), DROP);
+        assert_eq!(bucket.admit(1), DROP);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        // Refilled: admitted, forgiven; the next drop tells the two untold ones and itself.
+        for _ in 0..4 {
+            assert_eq!(bucket.admit(1), Admit::Yes);
+        }
+        assert_eq!(bucket.admit(1), Admit::Drop { tell: Some(3) });
     }
 
     #[tokio::test(start_paused = true)]
@@ -154,11 +221,10 @@ mod tests {
             Admit::Yes,
             "500 left: allowed, 500 in debt"
         );
-        assert_eq!(bucket.admit(1), Admit::Drop, "in debt");
+        assert_eq!(bucket.admit(1), Admit::Drop { tell: Some(1) }, "in debt");
         tokio::time::advance(Duration::from_millis(500)).await;
-        assert_eq!(
-            bucket.admit(1),
-            Admit::Drop,
+        assert!(
+            matches!(bucket.admit(1), Admit::Drop { .. }),
             "the debt is repaid, nothing more"
         );
         tokio::time::advance(Duration::from_millis(500)).await;
@@ -166,6 +232,6 @@ mod tests {
         // A message ten times the burst passes after a quiet spell.
         let mut bucket = Bucket::new(RateLimit::new(1_000, 1_000, 1_000, 2_000));
         assert_eq!(bucket.admit(20_000), Admit::Yes);
-        assert_eq!(bucket.admit(1), Admit::Drop);
+        assert!(matches!(bucket.admit(1), Admit::Drop { .. }));
     }
 }

@@ -268,6 +268,13 @@ pub struct ErrorPayload {
     /// would have been answered with (400, 401, 403, 409, 429, 500, 503).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// How many of the client's messages were dropped, or errors left
+    /// unreported, since the previous error it was sent: a client over its
+    /// rate limit, or provoking errors faster than the server replies to them
+    /// (10 a second, bursts of 20), gets one error now and then with this
+    /// count instead of one per message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
 }
 
 impl ErrorPayload {
@@ -586,6 +593,7 @@ mod tests {
             details: vec![],
             id: None,
             status: None,
+            dropped: None,
         };
         assert_eq!(
             e.encode(),

@@ -359,6 +359,7 @@ pub(crate) async fn refuse_in_band<S: Socket>(mut ws: Ws<S>, refusal: &Refusal) 
         details: refusal.details.clone(),
         id: None,
         status: Some(refusal.status),
+        dropped: None,
     };
     // A close reason holds at most 123 bytes.
     let mut reason = refusal.message.as_str();

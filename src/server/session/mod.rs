@@ -48,7 +48,7 @@ use crate::engine::dispatch::Failure;
 use crate::engine::hub::{Hub, Registered};
 use crate::engine::outbox::{CloseCmd, Outbox};
 use crate::engine::rate::{Admit, Bucket};
-use crate::engine::report::{LogBudget, report};
+use crate::engine::report::{LogBudget, Reported, report};
 use crate::protocol::wire::ErrorKind;
 
 /// Frames one connection reads per wake-up before it yields to the others.
@@ -210,6 +210,20 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
         Ok(progressed)
     }
 
+    /// Reports a failed message to its client within the connection's
+    /// budgets; a client that keeps provoking errors at line rate is closed.
+    fn fail(&mut self, failure: Failure) {
+        let verdict = report(
+            &self.hub,
+            self.conn.id,
+            failure,
+            self.log_budget.get_or_insert_default(),
+        );
+        if verdict == Reported::Close {
+            self.close_with(1008, "too many invalid messages");
+        }
+    }
+
     fn on_frame(&mut self, msg: Message) {
         if !matches!(self.phase, Phase::Open) {
             return; // closing: read, but handle nothing
@@ -219,18 +233,21 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 if let Some(rate) = &mut self.rate {
                     match rate.admit(msg.len()) {
                         Admit::Yes => {}
-                        Admit::Drop => {
-                            let failure = Failure::new(
+                        Admit::Drop { tell: None } => {
+                            // Counted; the client heard of its limit less than a second ago.
+                            self.hub.counters.error(ErrorKind::RateLimited);
+                            return;
+                        }
+                        Admit::Drop {
+                            tell: Some(dropped),
+                        } => {
+                            let mut failure = Failure::new(
                                 ErrorKind::RateLimited,
                                 None,
-                                "too many messages: slow down; this one was dropped",
+                                "too many messages: slow down; messages over the limit are dropped",
                             );
-                            report(
-                                &self.hub,
-                                self.conn.id,
-                                failure,
-                                self.log_budget.get_or_insert_default(),
-                            );
+                            failure.payload.dropped = Some(dropped);
+                            self.fail(failure);
                             return;
                         }
                         Admit::Close => {
@@ -250,12 +267,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 // it); anything else waits for the handler, in order.
                 match self.frames.take_answer(&msg, &self.conn) {
                     Some(Ok(())) => {}
-                    Some(Err(failure)) => report(
-                        &self.hub,
-                        self.conn.id,
-                        failure,
-                        self.log_budget.get_or_insert_default(),
-                    ),
+                    Some(Err(failure)) => self.fail(failure),
                     None => {
                         self.held_bytes += msg.len();
                         self.held.push_back(msg);
@@ -274,12 +286,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
         match self.frames.on_data(msg, &self.conn, &self.data) {
             OnData::Run(dispatch) => self.dispatch = Some(dispatch),
             OnData::Write(msg) => self.pending.push_back(msg),
-            OnData::Fail(failure) => report(
-                &self.hub,
-                self.conn.id,
-                failure,
-                self.log_budget.get_or_insert_default(),
-            ),
+            OnData::Fail(failure) => self.fail(failure),
         }
     }
 
@@ -332,12 +339,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                         self.data = data;
                         self.set_expiry();
                     }
-                    Err(failure) => report(
-                        &self.hub,
-                        self.conn.id,
-                        failure,
-                        self.log_budget.get_or_insert_default(),
-                    ),
+                    Err(failure) => self.fail(failure),
                 }
                 progressed = true;
             }
