@@ -149,7 +149,7 @@ async fn a_flooder_is_told_a_few_times_and_closed_while_others_carry_on() {
     // the flood), and is still served.
     let _ = stop_reading.send(());
     let heard = reading.await.unwrap();
-    let most = 2_000 + 1_000 * (1 + seen.elapsed.as_secs());
+    let most = 500 + 1_000 * (1 + seen.elapsed.as_secs());
     println!("the room's reader heard {heard} of the flood's messages (the limit allows {most})");
     assert!((1..=most).contains(&heard), "{heard}");
 

@@ -159,7 +159,7 @@ impl Default for Config {
     /// | write buffer | 16 KiB before a flush; at most 1 MiB pending |
     /// | rooms per client | 256 |
     /// | time for one message to arrive | 30 s |
-    /// | rate limit per client | 1,000 messages/s (bursts of 2,000), 4 MiB/s (bursts of 8 MiB) |
+    /// | rate limit per client | 1,000 messages/s (bursts of 500), 4 MiB/s (bursts of 8 MiB) |
     /// | a question to a client (`Ctx::ask`) waits | 30 s |
     /// | a cluster-wide operation waits for other nodes | 2 s |
     fn default() -> Self {
