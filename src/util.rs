@@ -11,31 +11,21 @@ pub(crate) fn lock_unpoisoned<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// 16 random bytes from the operating system (`/dev/urandom`), for session
-/// tokens. Where it cannot be read, std's randomly keyed SipHash over a
-/// counter and the clock (unpredictable to a client, though not a CSPRNG).
-pub(crate) fn random_bytes() -> [u8; 16] {
-    use std::io::Read;
+/// 16 random bytes from the operating system's CSPRNG (`getrandom`: the
+/// `getrandom` syscall, `BCryptGenRandom`, `getentropy`, ... on each
+/// platform), for session tokens and any other secret. Fails closed: `None`
+/// when the generator cannot be read, never a weaker stand-in.
+pub(crate) fn random_bytes() -> Option<[u8; 16]> {
+    random_bytes_from(getrandom::fill)
+}
+
+/// [`random_bytes`] from `fill` (the OS generator, or a failing one in tests).
+pub(crate) fn random_bytes_from<E>(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Option<[u8; 16]> {
     let mut out = [0u8; 16];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut out))
-        .is_ok()
-    {
-        return out;
-    }
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    for half in out.chunks_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        half.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    out
+    fill(&mut out).ok()?;
+    Some(out)
 }
 
 /// FNV-1a, 64 bits: stable across platforms and releases (unlike `std`'s
@@ -65,6 +55,25 @@ pub(crate) type Types<T> = std::marker::PhantomData<fn() -> T>;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_come_from_the_os_generator_and_fail_closed() {
+        // Distinct draws (128 bits each), from getrandom.
+        let a = random_bytes().expect("the OS generator answers here");
+        let b = random_bytes().unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a, [0u8; 16]);
+        // A generator that fails gives no secret at all: no fallback.
+        assert_eq!(random_bytes_from(|_| Err("no entropy")), None);
+        // And what `fill` writes is what is used.
+        assert_eq!(
+            random_bytes_from(|buf: &mut [u8]| {
+                buf.fill(7);
+                Ok::<(), ()>(())
+            }),
+            Some([7u8; 16])
+        );
+    }
+
     use super::*;
 
     #[test]

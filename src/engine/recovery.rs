@@ -157,8 +157,9 @@ pub(crate) fn with_offset(text: &Utf8Bytes, offset: u64) -> Utf8Bytes {
     }
 }
 
-/// A session token: the client id and 128 random bits, `"<id>.<32 hex>"`.
-pub(crate) fn new_secret() -> [u8; 16] {
+/// A session token's secret: 128 bits from the OS generator, or `None` when
+/// it cannot be read (the connection then gets no resumable session).
+pub(crate) fn new_secret() -> Option<[u8; 16]> {
     crate::util::random_bytes()
 }
 

@@ -202,6 +202,10 @@ impl Hub {
         given: Given,
     ) -> Result<Registered, RegisterError> {
         let recovery = self.config.recovery.ok_or(RegisterError::ShuttingDown)?;
+        let Some((mut session, welcome)) = Session::new(id, identity) else {
+            // No secret for a resumable session: a plain fresh connection.
+            return self.register(ip, identity);
+        };
         let mut state = self.lock();
         if state.closed {
             return Err(RegisterError::ShuttingDown);
@@ -219,7 +223,6 @@ impl Hub {
             timed: self.counters.timed(),
         }));
         outbox.record_history(History::continuing(&recovery, given.next));
-        let (mut session, welcome) = Session::new(id, identity);
         session.recovered = true;
         let key = state.conns.insert(Slot {
             id,

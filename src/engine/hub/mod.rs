@@ -197,13 +197,17 @@ impl Hub {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let entry = state.conns.vacant_entry();
         let id = ClientId::new(self.node, generation, entry.key());
-        let (session, welcome) = match &self.config.recovery {
-            Some(recovery) => {
+        let (session, welcome) = match (
+            &self.config.recovery,
+            self.config
+                .recovery
+                .and_then(|_| sessions::Session::new(id, identity)),
+        ) {
+            (Some(recovery), Some((session, welcome))) => {
                 outbox.record_history(History::new(recovery));
-                let (session, welcome) = sessions::Session::new(id, identity);
                 (Some(Box::new(session)), Some(welcome))
             }
-            None => (None, None),
+            _ => (None, None),
         };
         entry.insert(Slot {
             id,

@@ -85,8 +85,14 @@ impl Session {
         }
     }
 
-    pub(crate) fn new(id: ClientId, identity: u64) -> (Session, Welcome) {
-        let secret = new_secret();
+    /// A new session for `id`, or `None` when no secret can be drawn from
+    /// the OS generator: then the connection gets no resumable session (fail
+    /// closed, logged), never a guessable token.
+    pub(crate) fn new(id: ClientId, identity: u64) -> Option<(Session, Welcome)> {
+        let Some(secret) = new_secret() else {
+            tracing::error!(client = %id, "the OS random generator failed: this connection gets no resumable session");
+            return None;
+        };
         let welcome = Welcome {
             token: token(id, &secret),
             recovered: false,
@@ -99,7 +105,7 @@ impl Session {
             recovered: false,
             lost: false,
         };
-        (session, welcome)
+        Some((session, welcome))
     }
 }
 
