@@ -193,6 +193,15 @@ impl<R, U, S> Builder<R, U, S, ()> {
         self,
         state: Arc<dyn std::any::Any + Send + Sync>,
     ) -> Builder<R, U, S, A2> {
+        let mut next = self.rebuild();
+        next.state = state;
+        next
+    }
+}
+
+impl<R, U, S, A> Builder<R, U, S, A> {
+    /// The same parts under other type parameters; the caller proves the step.
+    fn rebuild<S2, A2>(self) -> Builder<R, U, S2, A2> {
         Builder {
             config: self.config,
             adapter: self.adapter,
@@ -203,7 +212,7 @@ impl<R, U, S> Builder<R, U, S, ()> {
             expiry: self.expiry,
             attach: self.attach,
             handlers: self.handlers,
-            state,
+            state: self.state,
             _types: PhantomData,
         }
     }
@@ -397,19 +406,7 @@ where
 
     /// The same builder with handler state `S2`: the caller proved the step.
     pub(super) fn retype<S2>(self) -> Builder<R, U, S2, A> {
-        Builder {
-            config: self.config,
-            adapter: self.adapter,
-            on_connect: self.on_connect,
-            on_disconnect: self.on_disconnect,
-            on_recover: self.on_recover,
-            on_reauth: self.on_reauth,
-            expiry: self.expiry,
-            attach: self.attach,
-            handlers: self.handlers,
-            state: self.state,
-            _types: PhantomData,
-        }
+        self.rebuild()
     }
 
     /// Registers the handler for request route `route`: it answers with the
