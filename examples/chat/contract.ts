@@ -159,7 +159,7 @@ export const contract: {
   readonly schemas: typeof routeSchemas;
   readonly types?: Contract;
 } = {
-  fingerprint: "45e263289efce878",
-  routes: "$handshake:60a40ebe,$zocket.error:001c48d3,chat.join:01f3bfb3,chat.leave:01f3bfb3,chat.onJoin:ef26d3ec,chat.onLeave:ef26d3ec,chat.onMessage:1c666975,chat.onPresence:91d3a0c8,chat.onTyping:8e296456,chat.poke:e984757a,chat.poked:a4d41c60,chat.rooms:d29f0dda,chat.send:926a0681,chat.typing:6bfa6c2c,chat.who:4c9461b0",
+  fingerprint: "a0c2242eb460f7fe",
+  routes: "$handshake:60a40ebe,$zocket.error:b371aaa9,chat.join:01f3bfb3,chat.leave:01f3bfb3,chat.onJoin:ef26d3ec,chat.onLeave:ef26d3ec,chat.onMessage:1c666975,chat.onPresence:91d3a0c8,chat.onTyping:8e296456,chat.poke:e984757a,chat.poked:a4d41c60,chat.rooms:d29f0dda,chat.send:926a0681,chat.typing:6bfa6c2c,chat.who:4c9461b0",
   schemas: routeSchemas,
 };

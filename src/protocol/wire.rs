@@ -202,7 +202,8 @@ pub enum ErrorKind {
     Rejected,
     /// The handler failed or panicked; details stay in the server's log.
     HandlerError,
-    /// A binary frame: zocket's protocol uses text frames only.
+    /// A binary frame that is not UTF-8, or any binary frame when the app set
+    /// `binary_as_text(false)` (a binary frame holding UTF-8 JSON is read as text).
     UnsupportedFrame,
     /// The client sent faster than its rate limit allows; the message was
     /// dropped. A client that keeps going is closed with 1008.
