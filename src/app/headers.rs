@@ -6,7 +6,8 @@ use serde::de::{DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 use serde_json::{Map, Value};
 
 use crate::engine::dispatch::Handshake;
-use crate::protocol::wire::{Issue, issue_of_json, issues_of};
+use crate::protocol::issues::{issue_of_json, issues_of};
+use crate::protocol::wire::Issue;
 
 /// Handshake data: what `on_connect` receives, deserialized from the upgrade
 /// request's headers merged with its query string.

@@ -21,9 +21,10 @@ use crate::engine::asks::Answer;
 use crate::engine::conn::Conn;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{HandlerError, HandlerErrorKind, HandlerResult, Reject};
+use crate::protocol::issues::{issue_of_json, issues_of};
 use crate::protocol::route::{AUTH_ROUTE, ERROR_ROUTE, PING_ROUTE, Payload, REPLY_ROUTE};
 use crate::protocol::wire::Reply;
-use crate::protocol::wire::{self, ErrorKind, ErrorPayload, Issue, issue_of_json, issues_of};
+use crate::protocol::wire::{self, ErrorKind, ErrorPayload, Issue};
 use crate::util::panic_message;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

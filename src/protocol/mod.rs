@@ -6,6 +6,7 @@
 pub(crate) mod client_id; // ClientId: who a message is for
 pub(crate) mod contract; // the router's contract for other languages: schema, TypeScript, fingerprint
 pub(crate) mod error; // BuildError, SendError, Reject, HandlerError
+pub(crate) mod issues; // field-level problems, named as on the wire
 pub(crate) mod json; // the JSON writer of outgoing messages (a fast string escaper)
 pub(crate) mod route; // Incoming, Outgoing, Request, Namespace, Scope, Payload
 pub(crate) mod router; // nested-tuple routers and the traits that check them
