@@ -461,12 +461,13 @@ export function createClient<C extends AnyContract>(url: string | URL, options: 
       if (r) refusal = r;
       // In flight without a session to resume: the answer is lost.
       if (!session) failAll("disconnected", "the connection dropped before the answer", true);
-      const stop = closedForGood || (r !== undefined && !retryRefused(r));
-      const willReconnect = !stop && reconnectOptions !== null && (reconnectOptions.maxRetries === undefined || attempt < reconnectOptions.maxRetries);
+      // The app's policy is asked once per refusal.
+      const final = r !== undefined && !retryRefused(r);
+      const willReconnect = !closedForGood && !final && reconnectOptions !== null && (reconnectOptions.maxRetries === undefined || attempt < reconnectOptions.maxRetries);
       const info: CloseInfo<C> = r ? { code, reason, refusal: r, willReconnect } : { code, reason, willReconnect };
       if (closedForGood) {
         setState("closed");
-      } else if (r && !retryRefused(r)) {
+      } else if (r && final) {
         failAll("closed", `the server refused the connection (${r.status}): ${r.message}`, false);
         queue.length = 0;
         setState("refused");
