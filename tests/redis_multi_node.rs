@@ -206,18 +206,24 @@ impl Drop for PrivateRedis {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_loses_redis_keeps_local_delivery_and_reconnects() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let Some(redis) = PrivateRedis::start(port) else {
+    // A free port can be taken again between finding it and redis binding
+    // it: try a few.
+    let redis = (0..5).find_map(|_| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        PrivateRedis::start(port)
+    });
+    let Some(redis) = redis else {
         if std::env::var_os("CI").is_some() {
             panic!("redis-server is required when CI is set");
         }
         eprintln!("\n***** SKIPPED: redis-server is not installed; run .ci/run *****\n");
         return;
     };
+    let port = redis.port;
     let url = redis.url();
     let n1 = start_node(
         config(),
