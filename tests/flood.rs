@@ -178,3 +178,127 @@ async fn a_flooder_is_told_a_few_times_and_closed_while_others_carry_on() {
     );
     server.stop().await;
 }
+
+/// A masked client text frame (the mask is fixed: speed, not secrecy).
+fn masked_frame(text: &str) -> Vec<u8> {
+    let data = text.as_bytes();
+    assert!(data.len() < 126);
+    let mask = [1u8, 2, 3, 4];
+    let mut out = vec![0x81, 0x80 | data.len() as u8];
+    out.extend_from_slice(&mask);
+    out.extend(data.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// Reads unmasked server frames from `buf` until a close frame; its code.
+fn close_code_in(buf: &[u8]) -> Option<u16> {
+    let mut at = 0;
+    while at + 2 <= buf.len() {
+        let (op, mut len, mut head) = (buf[at] & 0x0F, (buf[at + 1] & 0x7F) as usize, 2);
+        if len == 126 {
+            if at + 4 > buf.len() {
+                return None;
+            }
+            len = u16::from_be_bytes([buf[at + 2], buf[at + 3]]) as usize;
+            head = 4;
+        } else if len == 127 {
+            if at + 10 > buf.len() {
+                return None;
+            }
+            len = u64::from_be_bytes(buf[at + 2..at + 10].try_into().unwrap()) as usize;
+            head = 10;
+        }
+        if at + head + len > buf.len() {
+            return None;
+        }
+        if op == 8 {
+            let body = &buf[at + head..at + head + len];
+            return Some(if body.len() >= 2 {
+                u16::from_be_bytes([body[0], body[1]])
+            } else {
+                1005
+            });
+        }
+        at += head + len;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooder_closed_for_abuse_is_not_read_again() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The default close timeout (5 s): a server that read on while waiting
+    // for the flooder's close frame would take in hundreds of megabytes.
+    let mut server = start_with(config().close_timeout(Duration::from_secs(5))).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(upgrade_request("/?name=flooder", "").as_bytes())
+        .await
+        .unwrap();
+    // The 101's head, byte by byte (nothing after it is read here).
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.unwrap());
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let (mut rd, mut wr) = tcp.into_split();
+    let join = json!({"type": "rooms.join", "payload": {"room": "lobby"}}).to_string();
+    wr.write_all(&masked_frame(&join)).await.unwrap();
+    let say = json!({"type": "rooms.say", "payload": {"room": "lobby", "text": "x"}}).to_string();
+    let blob: Vec<u8> = masked_frame(&say).repeat(500);
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = written.clone();
+    // Raw bytes at socket speed until the server drops the connection.
+    let writer = tokio::spawn(async move {
+        while wr.write_all(&blob).await.is_ok() {
+            counter.fetch_add(blob.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let mut got = Vec::new();
+    let code = loop {
+        let mut chunk = [0u8; 65536];
+        let n = tokio::time::timeout(WAIT, rd.read(&mut chunk))
+            .await
+            .expect("the server answers the flood")
+            .unwrap();
+        assert!(n > 0, "the server closed the socket before its close frame");
+        got.extend_from_slice(&chunk[..n]);
+        if let Some(code) = close_code_in(&got) {
+            break code;
+        }
+    };
+    assert_eq!(code, 1008);
+    let limited = |server: &Server| {
+        server
+            .handle
+            .metrics()
+            .errors
+            .get(&zocket::ErrorKind::RateLimited)
+            .copied()
+            .unwrap_or(0)
+    };
+    let at_close = limited(&server);
+    let written_at_close = written.load(std::sync::atomic::Ordering::Relaxed);
+    // The server ends the connection without waiting for our close frame
+    // (which we never send): on_disconnect runs while we are still writing.
+    let gone = server.next_disconnect().await;
+    assert_eq!(gone.name, "flooder");
+    let after = limited(&server);
+    let written_after = written.load(std::sync::atomic::Ordering::Relaxed) - written_at_close;
+    println!(
+        "rate_limited drops counted: {at_close} at the close, {after} after; \
+         {written_after} more bytes written after the close frame arrived"
+    );
+    assert_eq!(at_close, after);
+    // Nothing read after the close: what the flooder wrote after it fits in
+    // the two ends' socket buffers (a few megabytes on loopback).
+    assert!(
+        written_after < 64 << 20,
+        "{written_after} bytes taken after the close"
+    );
+    writer.abort();
+    server.stop().await;
+}

@@ -71,6 +71,11 @@ const HELD_MESSAGES: usize = 64;
 /// message may take it over, by at most `max_message_size`).
 const HELD_BYTES: usize = 64 << 10;
 
+/// How long a connection closed for abuse (a flood, errors at line rate)
+/// stays open, unread, for its client to read the close frame, at most
+/// (`close_timeout` if shorter).
+const ABUSE_LINGER: Duration = Duration::from_secs(1);
+
 enum Phase {
     Open,
     /// Our close frame is queued; we wait for the peer's until the deadline.
@@ -110,6 +115,8 @@ struct Session<U, S: Socket, F> {
     /// to resume (recovery on): not after a close from either side, except
     /// the heartbeat's (a silent peer is what recovery is for).
     detachable: bool,
+    /// Closed for abuse: the socket is no longer read (see [`Session::close_abusive`]).
+    deaf: bool,
 }
 
 /// A connection's credentials' expiry: first the warning, then the close.
@@ -130,6 +137,8 @@ enum End {
     CloseTimeout,
     /// The peer did not read for longer than the stall limit.
     Stalled,
+    /// We closed the peer for abuse and stopped reading it.
+    Abusive,
 }
 
 impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
@@ -153,6 +162,21 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
             }
             .frame(),
         );
+    }
+
+    /// Closes a client that abuses the connection (a flood, errors at line
+    /// rate) with 1008, and stops paying for it: the close frame goes out,
+    /// but the socket is not read again, so nothing more is decoded (a
+    /// flooder that keeps writing meets TCP's backpressure), and the
+    /// connection ends `ABUSE_LINGER` later without waiting for the peer's
+    /// close frame, which would mean reading everything it sent before it.
+    fn close_abusive(&mut self, reason: &'static str) {
+        self.close_with(1008, reason);
+        self.deaf = true;
+        if let Phase::Closing(deadline) = &mut self.phase {
+            let linger = self.hub.config.close_timeout.min(ABUSE_LINGER);
+            deadline.as_mut().reset(Instant::now() + linger);
+        }
     }
 
     /// Hands queued messages to tungstenite and flushes. `Ok(true)` if anything moved.
@@ -220,7 +244,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
             self.log_budget.get_or_insert_default(),
         );
         if verdict == Reported::Close {
-            self.close_with(1008, "too many invalid messages");
+            self.close_abusive("too many invalid messages");
         }
     }
 
@@ -253,7 +277,7 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                         Admit::Close => {
                             tracing::info!("rate limit exceeded persistently; closing");
                             self.hub.counters.error(ErrorKind::RateLimited);
-                            self.close_with(1008, "rate limit exceeded");
+                            self.close_abusive("rate limit exceeded");
                             return;
                         }
                     }
@@ -357,7 +381,8 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
                 progressed = true;
             }
 
-            if self.held.len() < HELD_MESSAGES
+            if !self.deaf
+                && self.held.len() < HELD_MESSAGES
                 && self.held_bytes < HELD_BYTES
                 && frames < FRAMES_PER_WAKEUP
             {
@@ -414,7 +439,11 @@ impl<U: Send + Sync + 'static, S: Socket, F: Frames<U>> Session<U, S, F> {
             if let Phase::Closing(deadline) = &mut self.phase
                 && deadline.as_mut().poll(cx).is_ready()
             {
-                return Poll::Ready(End::CloseTimeout);
+                return Poll::Ready(if self.deaf {
+                    End::Abusive
+                } else {
+                    End::CloseTimeout
+                });
             }
 
             if !progressed {
@@ -490,6 +519,7 @@ where
             log_budget: None,
             partial: None,
             detachable: true,
+            deaf: false,
         };
         if recovered {
             // Before the client's first message: the app's own catch-up.
