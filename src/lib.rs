@@ -121,7 +121,7 @@ pub use app::connection::{Connection, TaskHandle, Timer};
 pub use app::context::Ctx;
 pub use app::delivery::{Delivery, ExceptIds};
 pub use app::handle::ServerHandle;
-pub use app::handler::Handler;
+pub use app::handler::{ConnectionData, Handler};
 pub use app::headers::Headers;
 pub use app::middleware::{Guarded, Middleware, MiddlewareExt, Stack};
 pub use app::scope::ScopedBuilder;

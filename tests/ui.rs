@@ -69,3 +69,28 @@ fn debugging_guide_quotes_real_compiler_output() {
     }
     assert!(checked >= 20, "only {checked} quoted lines found");
 }
+
+/// No `help:` line of any compile-fail case is longer than 400 characters:
+/// help that spells out a whole router type (kilobytes of nested tuples)
+/// is noise, and a message that needs it is reworded.
+#[test]
+fn no_help_line_is_longer_than_400_characters() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir("ui-tests/fail").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "stderr") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().filter(|l| l.contains("help:")) {
+            assert!(
+                line.chars().count() <= 400,
+                "{}: a help line of {} characters:\n{line}",
+                path.display(),
+                line.chars().count()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} help lines found");
+}

@@ -284,30 +284,20 @@ impl Namespace for ChatNs {
 
 type Chat = (
     Join,
-    (
-        Leave,
-        (
-            Send,
-            (
-                SetTyping,
-                (
-                    Rooms,
-                    (
-                        Who,
-                        (
-                            Poke,
-                            (
-                                AskPoked,
-                                (OnPresence, (OnJoin, (OnLeave, (OnMessage, (OnTyping, ()))))),
-                            ),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-    ),
+    Leave,
+    Send,
+    SetTyping,
+    Rooms,
+    Who,
+    Poke,
+    AskPoked,
+    OnPresence,
+    OnJoin,
+    OnLeave,
+    OnMessage,
+    OnTyping,
 );
-type AppRouter = (Scope<ChatNs, Chat>, ());
+type AppRouter = (Scope<ChatNs, Chat>,);
 
 // ---- context and middleware ----------------------------------------------------------
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::app::context::Ctx;
 use crate::app::handle::ServerHandle;
-use crate::app::handler::{Handler, MessageEntry, RequestEntry};
+use crate::app::handler::{ConnectionData, Handler, MessageEntry, RequestEntry};
 use crate::app::headers::{Headers, parse_headers};
 use crate::app::presence::{Presence, PresenceDiff, PresenceMeta};
 use crate::engine::adapter::{Adapter, DynAdapter};
@@ -374,18 +374,20 @@ where
     /// # impl Incoming for Post { const NAME: &'static str = "post"; type Payload = (); }
     /// let app = Zocket::<(Post, ())>::builder().build(); // no handler for incoming route `Post`
     /// ```
-    pub fn on<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, A>
+    pub fn on<X, I, H, D>(self, route: X, handler: H) -> Builder<R, U, S::Out, A>
     where
         X: Incoming,
         S: MarkHandled<X, I>,
-        H: Handler<R, X::Payload, U, (), A>,
+        U: ConnectionData<D>,
+        H: Handler<R, X::Payload, D, (), A>,
+        D: 'static,
     {
         let _ = route;
         // One lookup: marking the route in the handler state (whose scopes
         // are the router's) also writes its wire name.
         self.register(
             marked_wire_name::<S, X, I>(marker_name!(X)),
-            Box::new(MessageEntry::<R, X, H, A>::new(handler)),
+            Box::new(MessageEntry::<R, X, H, A, D>::new(handler)),
         )
     }
 
@@ -434,16 +436,18 @@ where
     ///     .build()
     ///     .unwrap();
     /// ```
-    pub fn on_request<X, I, H>(self, route: X, handler: H) -> Builder<R, U, S::Out, A>
+    pub fn on_request<X, I, H, D>(self, route: X, handler: H) -> Builder<R, U, S::Out, A>
     where
         X: Request,
         S: MarkHandled<X, I>,
-        H: Handler<R, X::Payload, U, X::Response, A>,
+        H: Handler<R, X::Payload, D, X::Response, A>,
+        U: ConnectionData<D>,
+        D: 'static,
     {
         let _ = route;
         self.register(
             marked_wire_name::<S, X, I>(marker_name!(X)),
-            Box::new(RequestEntry::<R, X, H, A>::new(handler)),
+            Box::new(RequestEntry::<R, X, H, A, D>::new(handler)),
         )
     }
 

@@ -69,13 +69,57 @@ where
     }
 }
 
-/// A typed message handler erased into a dispatch-table entry.
-pub(crate) struct MessageEntry<R, X, H, A = ()> {
-    handler: H,
-    _types: crate::util::Types<(R, X, A)>,
+/// The builder's connections carry data `Self` (made by `on_connect`), and
+/// a handler takes `Ctx<_, D>`: they agree when `D` is `Self`.
+///
+/// A bound of its own, next to [`Handler`], so that a handler for other data
+/// than the builder's (most often: `.on_connect(..)` was forgotten, and the
+/// builder's data is still `()`) reads as that, and not as a mismatch of
+/// function signatures. You never implement or name it.
+#[diagnostic::on_unimplemented(
+    message = "this handler takes `Ctx<_, {D}>`, but the app's connections carry `{Self}`",
+    label = "a handler for connection data `{D}`",
+    note = "connection data is made by `.on_connect(..)`: call `.on_connect(|headers, conn| async move {{ Ok(..) }})` returning `{D}` before the first `.on(..)`; without it, handlers take `Ctx<Router>` (data `()`); a middleware in front of a handler (`middleware.then(handler)`) changes what the handler receives"
+)]
+pub trait ConnectionData<D> {
+    #[doc(hidden)]
+    fn into_data(self) -> D;
 }
 
-impl<R, X, H, A> MessageEntry<R, X, H, A> {
+impl<U> ConnectionData<U> for U {
+    #[inline]
+    fn into_data(self) -> U {
+        self
+    }
+}
+
+/// Never used as data: its impl gives `()` (no `on_connect` yet) two
+/// candidates, so rustc takes a handler's data type from the handler, and a
+/// handler for `Ctx<_, User>` on a builder without `on_connect` fails with the
+/// [`ConnectionData`] message (naming `.on_connect`) instead of a mismatch of
+/// function signatures. With data from `on_connect` there is one candidate,
+/// and inference works as before (middleware chains learn their input from it).
+#[doc(hidden)]
+pub struct CallOnConnectFirst {
+    _private: (),
+}
+
+#[diagnostic::do_not_recommend]
+impl ConnectionData<CallOnConnectFirst> for () {
+    #[inline]
+    fn into_data(self) -> CallOnConnectFirst {
+        CallOnConnectFirst { _private: () }
+    }
+}
+
+/// A typed message handler erased into a dispatch-table entry; the handler
+/// takes connection data `D` (the builder's own, see [`ConnectionData`]).
+pub(crate) struct MessageEntry<R, X, H, A = (), D = ()> {
+    handler: H,
+    _types: crate::util::Types<(R, X, A, D)>,
+}
+
+impl<R, X, H, A, D> MessageEntry<R, X, H, A, D> {
     pub(crate) fn new(handler: H) -> Self {
         MessageEntry {
             handler,
@@ -85,13 +129,14 @@ impl<R, X, H, A> MessageEntry<R, X, H, A> {
 }
 
 #[async_trait::async_trait]
-impl<R, X, H, U, A> ErasedHandler<U> for MessageEntry<R, X, H, A>
+impl<R, X, H, U, A, D> ErasedHandler<U> for MessageEntry<R, X, H, A, D>
 where
     R: 'static,
     X: Incoming,
-    H: Handler<R, X::Payload, U, (), A>,
-    U: Send + 'static,
+    H: Handler<R, X::Payload, D, (), A>,
+    U: ConnectionData<D> + Send + 'static,
     A: 'static,
+    D: 'static,
 {
     async fn call(
         &self,
@@ -104,7 +149,7 @@ where
         let payload: X::Payload = decode_payload(route, raw)?;
         let (hub, client) = (conn.hub.clone(), conn.id);
         self.handler
-            .call(payload, Ctx::new(data, conn))
+            .call(payload, Ctx::new(data.into_data(), conn))
             .await
             .map_err(|e| Failure::of_handler_error(route, e))?;
         // Upstream Zocket answers every message sent with an `rpcId`, with
@@ -118,13 +163,14 @@ where
     }
 }
 
-/// A typed request handler erased into a dispatch-table entry.
-pub(crate) struct RequestEntry<R, X, H, A = ()> {
+/// A typed request handler erased into a dispatch-table entry (connection
+/// data `D`, as [`MessageEntry`]).
+pub(crate) struct RequestEntry<R, X, H, A = (), D = ()> {
     handler: H,
-    _types: crate::util::Types<(R, X, A)>,
+    _types: crate::util::Types<(R, X, A, D)>,
 }
 
-impl<R, X, H, A> RequestEntry<R, X, H, A> {
+impl<R, X, H, A, D> RequestEntry<R, X, H, A, D> {
     pub(crate) fn new(handler: H) -> Self {
         RequestEntry {
             handler,
@@ -134,13 +180,14 @@ impl<R, X, H, A> RequestEntry<R, X, H, A> {
 }
 
 #[async_trait::async_trait]
-impl<R, X, H, U, A> ErasedHandler<U> for RequestEntry<R, X, H, A>
+impl<R, X, H, U, A, D> ErasedHandler<U> for RequestEntry<R, X, H, A, D>
 where
     R: 'static,
     X: Request,
-    H: Handler<R, X::Payload, U, X::Response, A>,
-    U: Send + 'static,
+    H: Handler<R, X::Payload, D, X::Response, A>,
+    U: ConnectionData<D> + Send + 'static,
     A: 'static,
+    D: 'static,
 {
     async fn call(
         &self,
@@ -155,7 +202,7 @@ where
         let client = conn.id;
         let response = self
             .handler
-            .call(payload, Ctx::new(data, conn))
+            .call(payload, Ctx::new(data.into_data(), conn))
             .await
             .map_err(|e| Failure::of_handler_error(route, e))?;
         if let Reply::None = reply {

@@ -129,7 +129,7 @@ where
         let name = scoped_wire_name::<S, X, I>(&self.prefix, marker_name!(X));
         let guarded = self.guard.clone().then(handler);
         self.builder
-            .push(name, Box::new(MessageEntry::<R, X, _, A>::new(guarded)));
+            .push(name, Box::new(MessageEntry::<R, X, _, A, U>::new(guarded)));
         self.retype()
     }
 
@@ -150,7 +150,7 @@ where
         let name = scoped_wire_name::<S, X, I>(&self.prefix, marker_name!(X));
         let guarded = self.guard.clone().then(handler);
         self.builder
-            .push(name, Box::new(RequestEntry::<R, X, _, A>::new(guarded)));
+            .push(name, Box::new(RequestEntry::<R, X, _, A, U>::new(guarded)));
         self.retype()
     }
 

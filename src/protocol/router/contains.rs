@@ -2,8 +2,8 @@
 
 use super::handled::{MarkHandled, MarkScope, MarkScoped};
 use super::index::{
-    At0, At1, At2, At3, At4, At5, At6, At7, At8, At9, At10, At11, At12, At13, At14, At15, Inside,
-    Skip,
+    At0, At1, At2, At3, At4, At5, At6, At7, At8, At9, At10, At11, At12, At13, At14, At15, InFlat,
+    Inside, Second, SecondInside, Skip,
 };
 use super::walk::Token;
 use crate::protocol::route::{Namespace, Scope};
@@ -81,6 +81,47 @@ where
     #[inline]
     fn write_prefix(out: &mut String, t: Token) {
         <X as Within<T, I>>::write_prefix(out, t)
+    }
+}
+
+// A flat tuple of three or more: the same lookup as in its elements listed
+// as a nested list (one impl per length, so a lookup tries few impls).
+macro_rules! within_flat {
+    ($($a:ident $k:ident,)*) => {
+        #[diagnostic::do_not_recommend]
+        impl<X, $($a,)* I> Within<($($a,)*), InFlat<I>> for X
+        where
+            X: Within<nest!($($a)* ; ()), I>,
+        {
+            #[inline]
+            fn write_prefix(out: &mut String, t: Token) {
+                <X as Within<nest!($($a)* ; ()), I>>::write_prefix(out, t)
+            }
+        }
+    };
+}
+for_each_flat!(within_flat);
+
+// A pair `(A, B)`: the first element is found as in a nested list's cell
+// (`At0`, `Inside<At0, _>`); these find the second, which in a nested list
+// would be the rest of the list.
+#[diagnostic::do_not_recommend]
+impl<X, A0> Within<(A0, X), Second> for X {
+    #[inline]
+    fn write_prefix(_: &mut String, _: Token) {}
+}
+
+#[diagnostic::do_not_recommend]
+impl<X, A0, N, S, I> Within<(A0, Scope<N, S>), SecondInside<I>> for X
+where
+    N: Namespace,
+    X: Within<S, I>,
+{
+    #[inline]
+    fn write_prefix(out: &mut String, t: Token) {
+        out.push_str(N::NAME);
+        out.push('.');
+        <X as Within<S, I>>::write_prefix(out, t)
     }
 }
 

@@ -4,7 +4,9 @@
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
-use super::index::{AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Rest};
+use super::index::{
+    AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Flat, Rest,
+};
 use super::walk::{Direction, Router};
 use crate::protocol::route::{ClientRequest, Incoming, Namespace, Outgoing, Request, Scope};
 
@@ -102,6 +104,22 @@ macro_rules! describe_chunk {
     };
 }
 with_chunk!(describe_chunk);
+
+macro_rules! describe_flat {
+    ($($a:ident $k:ident,)*) => {
+        impl<$($a, $k,)*> Describe<Flat<($($k,)*)>> for ($($a,)*)
+        where
+            Self: Router<Flat<($($k,)*)>>,
+            $($a: DescribeNode<$k>,)*
+        {
+            fn describe(describer: &mut Describer<'_>) {
+                $($a::describe(describer);)*
+            }
+        }
+    };
+}
+for_each_flat!(describe_flat);
+describe_flat!(A0 K0, A1 K1,);
 
 impl<X: Incoming> DescribeNode<AsIncoming> for X
 where

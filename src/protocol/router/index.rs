@@ -54,6 +54,25 @@ pub struct Rest<Ks> {
     _private: PhantomData<fn() -> Ks>,
 }
 
+/// Inference picks this: a flat tuple of elements of kinds `Ks` (a tuple).
+pub struct Flat<Ks> {
+    _private: PhantomData<fn() -> Ks>,
+}
+/// Inference picks this: the route is in a flat tuple of three or more, at
+/// `I` in the same elements listed as a nested list.
+pub struct InFlat<I> {
+    _private: PhantomData<fn() -> I>,
+}
+/// Inference picks this: the route is the second element of a pair `(A, B)`.
+pub struct Second {
+    _private: (),
+}
+/// Inference picks this: the route is inside the scope that is the second
+/// element of a pair, at `I` within it.
+pub struct SecondInside<I> {
+    _private: PhantomData<fn() -> I>,
+}
+
 /// Inference picks this: the element is an incoming route.
 pub struct AsIncoming {
     _private: (),

@@ -3,7 +3,9 @@
 
 use std::any::type_name;
 
-use super::index::{AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Rest};
+use super::index::{
+    AsClientRequest, AsIncoming, AsOutgoing, AsRequest, AsScope, Chunk, Flat, Rest,
+};
 use crate::protocol::error::BuildError;
 use crate::protocol::route::{
     ClientRequest, Incoming, Namespace, Outgoing, Request, Scope, check_segment, marker_name,
@@ -46,13 +48,16 @@ pub struct RouteInfo {
     pub marker: &'static str,
 }
 
-/// A well-formed router: a nested tuple list of routes and scopes ending in `()`.
+/// A well-formed router: a flat tuple of up to 32 routes and scopes,
+/// `(Join, Leave, Post, Scope<Admin, (Ban, Kick)>)`, or a nested tuple list
+/// ending in `()`, `(Join, (Leave, (Post, ())))`, of any length; the two
+/// forms mix at any depth.
 ///
 /// `Shape` records the kind of every element; inference picks it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a router",
     label = "not a router",
-    note = "a router is a nested tuple list ending in `()`, e.g. `(SendMessage, (OnMessage, ()))`, whose elements are `Incoming` or `Outgoing` routes or `Scope<Namespace, Router>`s"
+    note = "a router is a tuple of routes, e.g. `(SendMessage, OnMessage, Scope<Admin, (Ban, Kick)>)` (up to 32 elements), or a nested list ending in `()`, e.g. `(SendMessage, (OnMessage, ()))`; every element is an `Incoming`, `Outgoing`, `Request` or `ClientRequest` route or a `Scope<Namespace, Router>`; write a level flat to have the element that is not a route named"
 )]
 pub trait Router<Shape>: Send + Sync + 'static {
     #[doc(hidden)]
@@ -102,6 +107,22 @@ macro_rules! router_chunk {
     };
 }
 with_chunk!(router_chunk);
+
+macro_rules! router_flat {
+    ($($a:ident $k:ident,)*) => {
+        // No `do_not_recommend`: the element that is not a route must be named.
+        impl<$($a, $k,)*> Router<Flat<($($k,)*)>> for ($($a,)*)
+        where
+            $($a: RouteNode<$k>,)*
+        {
+            fn walk(walk: &mut Walk<'_>) {
+                $($a::walk(walk);)*
+            }
+        }
+    };
+}
+for_each_flat!(router_flat);
+router_flat!(A0 K0, A1 K1,);
 
 /// Records the first malformed name segment met during a walk.
 fn check_name<X: 'static>(walk: &mut Walk<'_>, segment: &str) {
