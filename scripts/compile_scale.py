@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Compile-time scale of zocket routers: generates apps of N routes (flat, and
-nested in scopes D deep), then times `cargo check` of each.
+"""Compile-time scale of zocket routers: generates apps of N routes (one nested
+list, "flat"; nested in scopes D deep; and in 16 scopes side by side, written as
+flat tuples, "tuples16", or as nested lists, "lists16"), then times `cargo
+check` of each.
 
     python3 scripts/compile_scale.py                 # 50/100/200/500, flat and nested 5 deep
     python3 scripts/compile_scale.py --sizes 50,500 --depth 5 --check-only
@@ -35,11 +37,33 @@ def hlist(items):
     return s
 
 
+def namespaces(k):
+    return "\n".join(
+        f"pub struct Ns{i};\nimpl Namespace for Ns{i} {{ const NAME: &'static str = \"ns{i}\"; }}"
+        for i in range(k)
+    )
+
+
+def grouped(names, tuples):
+    """The routes in 16 scopes side by side, each holding a 16th of them: as
+    flat tuples at both levels (`tuples`), or as nested lists (`lists`)."""
+    groups = 16
+    per = -(-len(names) // groups)
+    chunks = [names[i * per:(i + 1) * per] for i in range(groups)]
+    chunks = [c for c in chunks if c]
+    wrap = (lambda items: "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")") if tuples else hlist
+    scopes = [f"Scope<Ns{k}, {wrap(c)}>" for k, c in enumerate(chunks)]
+    return wrap(scopes), namespaces(len(chunks))
+
+
 def router(n, depth):
-    """The router type: a flat list, or the routes split into `depth` nested scopes."""
+    """The router type: one nested list (depth 1), the routes split into
+    `depth` nested scopes, or (depth "tuples"/"lists") 16 scopes side by side."""
     names = []
     for i in range(n // 2):
         names += [f"In{i}", f"Out{i}"]
+    if depth in ("tuples", "lists"):
+        return grouped(names, depth == "tuples")
     if depth <= 1:
         return hlist(names), ""
     # Scope k holds a slice of the routes and scope k+1 after them.
@@ -120,7 +144,13 @@ garde = {{ version = "0.23", features = ["derive"] }}
 
 [workspace]
 """)
-    shapes = [("flat", 1)] + ([] if args.flat_only else [(f"nested{args.depth}", args.depth)])
+    shapes = [("flat", 1)] + ([] if args.flat_only else [
+        (f"nested{args.depth}", args.depth),
+        # The same routes in 16 scopes of flat tuples (a level holds at most
+        # 32), against the same scopes holding nested lists.
+        ("tuples16", "tuples"),
+        ("lists16", "lists"),
+    ])
     bins = []
     for n in sizes:
         for label, depth in shapes:

@@ -54,7 +54,7 @@ pub mod error {
 }
 
 pub mod router {
-    //! Routers: nested HList tuples of routes, and the traits that check them.
+    //! Routers: flat tuples or nested HList tuples of routes, and the traits that check them.
     #![doc = include_str!("docs/router.md")]
     pub use crate::protocol::router::{
         Contains, Direction, EveryRequestAnswered, EveryRouteHandled, HasAnswer, HasHandler,
@@ -92,6 +92,12 @@ pub mod presence {
 pub mod docs {
     //! Guides that do not belong to one item.
     #![doc = include_str!("docs/debugging_type_errors.md")]
+
+    pub mod from_typescript {
+        //! Coming from TypeScript Zocket: each construct mapped, and upstream's
+        //! five docs examples ported.
+        #![doc = include_str!("docs/from_typescript.md")]
+    }
 }
 
 // Floor 1: protocol and types.
@@ -123,7 +129,7 @@ pub use app::delivery::{Delivery, ExceptIds};
 pub use app::handle::ServerHandle;
 pub use app::handler::{ConnectionData, Handler};
 pub use app::headers::Headers;
-pub use app::middleware::{Guarded, Middleware, MiddlewareExt, Stack};
+pub use app::middleware::{Guarded, Middleware, MiddlewareExt, MiddlewareFn, Stack, middleware_fn};
 pub use app::scope::ScopedBuilder;
 // Floor 4: transport.
 #[doc(hidden)]

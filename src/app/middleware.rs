@@ -93,6 +93,70 @@ pub trait Middleware<In, P>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Self::Out, Reject>> + Send;
 }
 
+/// A middleware written as a closure: `middleware_fn(|data, payload, conn| ..)`
+/// returns the next data or a [`Reject`]. For checks that need no `.await`
+/// (a role, a room membership, a field of the payload); implement
+/// [`Middleware`] for one that does.
+///
+/// ```
+/// use zocket::{middleware_fn, Conn, Reject};
+///
+/// #[derive(Clone)]
+/// struct User { role: String }
+/// struct Notify { message: String }
+///
+/// let staff_only = middleware_fn(|user: User, _: &Notify, _: &Conn| {
+///     match user.role.as_str() {
+///         "admin" | "moderator" => Ok(user),
+///         _ => Err(Reject::forbidden("staff only")),
+///     }
+/// });
+/// // `.on(SendNotification, staff_only.then(handler))`
+/// # let _ = staff_only;
+/// ```
+pub fn middleware_fn<F, In, P, Out>(f: F) -> MiddlewareFn<F, fn(In, &P) -> Out>
+where
+    F: Fn(In, &P, &Conn) -> Result<Out, Reject> + Send + Sync + 'static,
+{
+    MiddlewareFn {
+        f,
+        _sig: PhantomData,
+    }
+}
+
+/// A closure as a [`Middleware`]. Made by [`middleware_fn`].
+pub struct MiddlewareFn<F, Sig> {
+    f: F,
+    _sig: PhantomData<Sig>,
+}
+
+impl<F: Clone, Sig> Clone for MiddlewareFn<F, Sig> {
+    fn clone(&self) -> Self {
+        MiddlewareFn {
+            f: self.f.clone(),
+            _sig: PhantomData,
+        }
+    }
+}
+
+impl<F, In, P, Out> Middleware<In, P> for MiddlewareFn<F, fn(In, &P) -> Out>
+where
+    F: Fn(In, &P, &Conn) -> Result<Out, Reject> + Send + Sync + 'static,
+    In: 'static,
+    P: 'static,
+    Out: Send + 'static,
+{
+    type Out = Out;
+    fn call(
+        &self,
+        input: In,
+        payload: &P,
+        conn: &Conn,
+    ) -> impl Future<Output = Result<Out, Reject>> + Send {
+        std::future::ready((self.f)(input, payload, conn))
+    }
+}
+
 /// Two middleware in a row: `A` then `B`. Made by [`MiddlewareExt::and`].
 ///
 /// A chain is not tied to one payload type: the same value (`log.and(auth)`,
