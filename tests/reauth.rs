@@ -304,3 +304,52 @@ async fn a_stopped_server_is_noticed_by_the_heartbeat_and_rejoined_when_it_resum
     client.close().await;
     chat.kill().await;
 }
+
+/// `on_reauth` and `expires` set before `on_connect` are kept (they were
+/// dropped once): written for data `()`, the re-authentication checks the
+/// credentials and keeps the data `on_connect` made, and the expiry applies
+/// to every connection.
+#[tokio::test]
+async fn reauth_and_expiry_set_before_on_connect_are_kept() {
+    let tokens = valid(&[("good", Duration::from_secs(60))]);
+    let (v1, v2) = (tokens.clone(), tokens);
+    let app = Zocket::<Router>::builder()
+        .on_reauth(move |t: Token, _id, (): ()| {
+            let valid = v2.clone();
+            async move { check(&valid, &t.token).map(|_| ()) }
+        })
+        .expires(|(): &()| Some(Duration::from_millis(1500)))
+        .on_connect(move |t: Token, _id| {
+            let valid = v1.clone();
+            async move { check(&valid, &t.token) }
+        })
+        .on(WhoAmI, whoami)
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/?token=good", listener.local_addr().unwrap());
+    tokio::spawn(app.serve_listener(listener));
+
+    // The expiry set first applies: warned, then closed with 4001.
+    let mut c = common::Client::connect_url(&url).await;
+    c.expect("$zocket.expiring").await;
+    assert_eq!(c.closed().await, Some(4001));
+
+    // The re-authentication set first runs: a good token is accepted and the
+    // data stays what on_connect made; a forged one closes with 4003.
+    let mut c = common::Client::connect_url(&url).await;
+    c.send_raw(&json!({"type": "$zocket.auth", "payload": {"token": "good"}, "id": 1}).to_string())
+        .await;
+    assert_eq!(
+        c.recv().await,
+        json!({"type": "$zocket.reply", "id": 1, "payload": null})
+    );
+    c.send("whoami", json!(null)).await;
+    assert_eq!(c.expect("onClaims").await["token"], "good");
+    c.send_raw(
+        &json!({"type": "$zocket.auth", "payload": {"token": "forged"}, "id": 2}).to_string(),
+    )
+    .await;
+    assert_eq!(c.expect_error("rejected").await["id"], 2);
+    assert_eq!(c.closed().await, Some(4003));
+}

@@ -168,15 +168,26 @@ where
         let on_recover = this
             .on_recover
             .map(|old| -> RecoverFn<U2> { Arc::new(move |conn, _data: U2| old(conn, ())) });
+        // Set before `on_connect`, they were written for data `()`: the
+        // re-authentication checks the new credentials and keeps the data
+        // `on_connect` made; the expiry is the same for every connection.
+        let on_reauth = this.on_reauth.map(|old| -> ReauthFn<U2> {
+            Arc::new(move |map, id, data: U2| {
+                let checked = old(map, id, ());
+                Box::pin(async move { checked.await.map(|()| data) })
+            })
+        });
+        let expiry = this
+            .expiry
+            .map(|old| -> ExpiryFn<U2> { Arc::new(move |_: &U2| old(&())) });
         Builder {
             config: this.config,
             adapter: this.adapter,
             on_connect,
             on_disconnect,
             on_recover,
-            // Both take the connection data `on_connect` makes: set them after it.
-            on_reauth: None,
-            expiry: None,
+            on_reauth,
+            expiry,
             attach: this.attach,
             handlers: Vec::new(),
             state: this.state,

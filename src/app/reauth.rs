@@ -26,7 +26,10 @@ where
     /// and the client gets `$zocket.reply`. On failure the client gets
     /// `$zocket.error` and the connection is closed with code 4003.
     ///
-    /// Call it after [`on_connect`](Builder::on_connect), whose data it replaces.
+    /// Usually called after [`on_connect`](Builder::on_connect), whose data
+    /// it replaces. Called before it, `f` sees data `()` and returns `()`:
+    /// it then checks the new credentials and keeps the data `on_connect`
+    /// made (the order never drops it).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -78,7 +81,8 @@ where
     /// ([`Config::expiry_warning`](crate::Config::expiry_warning) ahead, or half the time left if that is
     /// shorter) so it can send new credentials (`$zocket.auth`, see
     /// [`on_reauth`](Builder::on_reauth)); at the expiry a connection that
-    /// did not is closed with code 4001.
+    /// did not is closed with code 4001. Called before `on_connect`, `f`
+    /// sees data `()`: the same expiry for every connection.
     pub fn expires<F>(mut self, f: F) -> Self
     where
         F: Fn(&U) -> Option<std::time::Duration> + Send + Sync + 'static,
