@@ -38,6 +38,10 @@
 //! `$zocket.expiring` and re-authenticates in place on `$zocket.auth` (here
 //! with the same name), or is closed with 4001.
 //!
+//! `ALLOWED_ORIGINS=http://a,http://b` refuses other `Origin`s (403),
+//! `HEARTBEAT_SECS=n` pings every n seconds, `BINARY_AS_TEXT=0` refuses binary
+//! frames (the conformance kit's runs use them).
+//!
 //! Operations: `GET /health` (alive), `GET /ready` (accepting, and connected to
 //! Redis when clustered), `GET /metrics` with `--features metrics` (Prometheus);
 //! `RUST_LOG` filters the logs and `LOG_FORMAT=json` writes them as JSON lines.
@@ -626,8 +630,8 @@ usage: chat                      serve the chat on 127.0.0.1:$PORT (3000), page 
        chat --help               this text
 
 environment: PORT, RECOVERY_SECS, SESSION_SECS, CHAT_PASSWORD, BANNED_NAMES,
-MAX_CONNECTIONS, STRICT_CONTRACT=1, REDIS_URL (feature redis), REDIS_PREFIX,
-PRESENCE_TIMEOUT_SECS, RUST_LOG, LOG_FORMAT=json
+MAX_CONNECTIONS, STRICT_CONTRACT=1, ALLOWED_ORIGINS, HEARTBEAT_SECS, BINARY_AS_TEXT=0,
+REDIS_URL (feature redis), REDIS_PREFIX, PRESENCE_TIMEOUT_SECS, RUST_LOG, LOG_FORMAT=json
 ";
 
 #[cfg(test)]
@@ -703,6 +707,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|m| m.parse().ok())
     {
         config = config.max_connections(max);
+    }
+    // The switches the conformance kit's runs use (tests/conformance.rs).
+    if std::env::var("BINARY_AS_TEXT").is_ok_and(|v| v == "0") {
+        config = config.binary_as_text(false);
+    }
+    if let Ok(origins) = std::env::var("ALLOWED_ORIGINS") {
+        config = config.allowed_origins(origins.split(',').map(str::to_owned));
+    }
+    if let Some(secs) = std::env::var("HEARTBEAT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        config = config.heartbeat(Some(std::time::Duration::from_secs(secs)));
     }
     // With the `metrics` feature: Prometheus metrics at /metrics.
     #[cfg(feature = "metrics")]
