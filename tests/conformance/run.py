@@ -177,8 +177,9 @@ def subst(value, vars):
 def match(pattern, actual, vars, path="$"):
     """Subset match: every key of a pattern object must match (others may be present);
     "$any" anything, "$absent" a missing key, "$re:<regex>" a string or number whose text
-    matches, "$ne:${name}" anything but a captured value, "${name}" captures on first use
-    and must be equal afterwards."""
+    matches, "$ne:${name}" anything but a captured value, {"$contains": [..]} a list with
+    an element matching each pattern, "${name}" captures on first use and must be equal
+    afterwards."""
     if isinstance(pattern, str):
         if pattern == "$any":
             return
@@ -201,6 +202,19 @@ def match(pattern, actual, vars, path="$"):
             else:
                 vars[name] = actual
             return
+    if isinstance(pattern, dict) and list(pattern) == ["$contains"]:
+        if not isinstance(actual, list):
+            raise Failure(f"{path}: expected a list, got {actual!r}")
+        for want in pattern["$contains"]:
+            for got in actual:
+                try:
+                    match(want, got, dict(vars), path)
+                    break
+                except Failure:
+                    pass
+            else:
+                raise Failure(f"{path}: no element matches {json.dumps(want)} in {json.dumps(actual)[:300]}")
+        return
     if isinstance(pattern, dict):
         if not isinstance(actual, dict):
             raise Failure(f"{path}: expected an object, got {actual!r}")
