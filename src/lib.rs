@@ -103,6 +103,7 @@ pub mod docs {
 // Floor 1: protocol and types.
 pub use protocol::client_id::ClientId;
 pub use protocol::error::{AskError, BuildError, HandlerError, HandlerResult, Reject, SendError};
+pub use protocol::outcome::Outcome;
 pub use protocol::route::{
     AUTH_ROUTE, ClientRequest, ERROR_ROUTE, EXPIRING_ROUTE, Incoming, Namespace, OFFSET_PARAM,
     Outgoing, PING_ROUTE, PONG_ROUTE, Payload, REFUSAL_PARAM, REPLY_ROUTE, Request, SESSION_PARAM,

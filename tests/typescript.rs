@@ -248,7 +248,7 @@ fn tsc_accepts_the_right_use_and_names_the_route_or_field_of_every_misuse() {
             "request_on_message_route",
             &[
                 "\"chat.join\"",
-                "not assignable to parameter of type '\"chat.poke\" | \"chat.rooms\" | \"chat.who\"'",
+                "not assignable to parameter of type '\"chat.poke\" | \"chat.rooms\" | \"chat.topic\" | \"chat.who\"'",
             ],
         ),
         ("request_option_misspelled", &["'timout' does not exist"]),
@@ -304,6 +304,10 @@ fn tsc_accepts_the_right_use_and_names_the_route_or_field_of_every_misuse() {
             &["'DateConstructor' is not assignable to type 'WebSocketClass'"],
         ),
         ("contract_missing", &["Property 'contract' is missing"]),
+        (
+            "route_error_reason_misspelled",
+            &["'\"notAMember\" | \"unchanged\"' and '\"roomFull\"' have no overlap"],
+        ),
         (
             "react_misspelled_route",
             &["\"chat.onMesage\"", "not assignable to parameter of type"],

@@ -16,14 +16,14 @@ export type ChatMessage = { "clientId": ClientId; "name": string; "room": string
 export type ClientId = string;
 /** What went wrong with a message, as told to the client on the reserved route
 [`ERROR_ROUTE`] (`"$zocket.error"`). */
-export type ErrorKind = "invalid_json" | "unknown_route" | "invalid_payload" | "validation_failed" | "rejected" | "handler_error" | "unsupported_frame" | "rate_limited" | "refused";
+export type ErrorKind = "invalid_json" | "unknown_route" | "invalid_payload" | "validation_failed" | "rejected" | "handler_error" | "unsupported_frame" | "rate_limited" | "refused" | "route_error";
 /** The payload of the reserved error route `"$zocket.error"`.
 
 ```json
 {"type":"$zocket.error","payload":{"kind":"validation_failed","route":"chat.send",
   "message":"payload failed validation","details":[{"path":"text","message":"length is lower than 1"}]}}
 ``` */
-export type ErrorPayload = { "details"?: Array<Issue>; "dropped"?: number | null; "id"?: unknown; "kind": ErrorKind; "message": string; "route"?: string | null; "status"?: number | null };
+export type ErrorPayload = { "details"?: Array<Issue>; "dropped"?: number | null; "error"?: unknown; "id"?: unknown; "kind": ErrorKind; "message": string; "route"?: string | null; "status"?: number | null };
 /** The handshake: `?name=alice` (or a `name` header), and `&password=..`
 when the server was started with `CHAT_PASSWORD`. */
 export type Hello = { /** The server also checks (not in the zod schema): no control or bidirectional-override characters */ "name": string; "password"?: string | null };
@@ -50,6 +50,11 @@ export type PresenceDiff = { "event": PresenceEvent; "key": string; "metas": Arr
 /** What changed for one key in one room. */
 export type PresenceEvent = "join" | "leave" | "update";
 export type Room = { "room": string };
+/** `chat.topic {room, topic}`: set the topic of a room you are in. */
+export type SetTopic = { "room": string; "topic": string };
+/** Why `chat.topic` is refused: the route's own error, which clients match on
+(`route_error` on the wire, typed in the Rust and TypeScript clients). */
+export type TopicError = { "reason": "notAMember"; "room": string } | { "reason": "unchanged" };
 export type Typing = { "room": string; "typing": boolean };
 export type TypingState = { "clientId": ClientId; "name": string; "room": string; "typing": boolean };
 /** The answer to `chat.who`. */
@@ -57,9 +62,9 @@ export type WhoIsHere = { "online": { [key: string]: Array<Online> }; "room": st
 
 export const ClientIdSchema = z.string().regex(new RegExp("^[0-9]{1,39}$", "u"));
 export const ChatMessageSchema = z.object({ "clientId": ClientIdSchema, "name": z.string(), "room": z.string(), "text": z.string().refine((s) => codePoints(s) >= 1 && codePoints(s) <= 2000, { message: "length must be at least 1 and at most 2000 characters" }) });
-export const ErrorKindSchema = z.union([z.literal("invalid_json"), z.literal("unknown_route"), z.literal("invalid_payload"), z.literal("validation_failed"), z.literal("rejected"), z.literal("handler_error"), z.literal("unsupported_frame"), z.literal("rate_limited"), z.literal("refused")]);
+export const ErrorKindSchema = z.union([z.literal("invalid_json"), z.literal("unknown_route"), z.literal("invalid_payload"), z.literal("validation_failed"), z.literal("rejected"), z.literal("handler_error"), z.literal("unsupported_frame"), z.literal("rate_limited"), z.literal("refused"), z.literal("route_error")]);
 export const IssueSchema = z.object({ "message": z.string(), "path": z.string() });
-export const ErrorPayloadSchema = z.object({ "details": z.array(IssueSchema).optional(), "dropped": z.number().int().gte(0).nullable().optional(), "id": z.unknown().optional(), "kind": ErrorKindSchema, "message": z.string(), "route": z.string().nullable().optional(), "status": z.number().int().gte(0).lte(65535).nullable().optional() });
+export const ErrorPayloadSchema = z.object({ "details": z.array(IssueSchema).optional(), "dropped": z.number().int().gte(0).nullable().optional(), "error": z.unknown().optional(), "id": z.unknown().optional(), "kind": ErrorKindSchema, "message": z.string(), "route": z.string().nullable().optional(), "status": z.number().int().gte(0).lte(65535).nullable().optional() });
 export const HelloSchema = z.object({ /* the server also checks: no control or bidirectional-override characters */ "name": z.string().refine((s) => codePoints(s) >= 1 && codePoints(s) <= 32, { message: "length must be at least 1 and at most 32 characters" }), "password": z.string().refine((s) => codePoints(s) <= 256, { message: "length must be at most 256 characters" }).nullable().optional() });
 export const MemberSchema = z.object({ "clientId": ClientIdSchema, "name": z.string(), "room": z.string() });
 export const MyRoomsSchema = z.object({ "rooms": z.array(z.string()) });
@@ -71,6 +76,8 @@ export const PostSchema = z.object({ "room": z.string().refine((s) => codePoints
 export const PresenceEventSchema = z.union([z.literal("join"), z.literal("leave"), z.literal("update")]);
 export const PresenceDiffSchema = z.object({ "event": PresenceEventSchema, "key": z.string(), "metas": z.array(OnlineSchema), "room": z.string() });
 export const RoomSchema = z.object({ "room": z.string().refine((s) => codePoints(s) >= 1 && codePoints(s) <= 64, { message: "length must be at least 1 and at most 64 characters" }) });
+export const SetTopicSchema = z.object({ "room": z.string().refine((s) => codePoints(s) >= 1 && codePoints(s) <= 64, { message: "length must be at least 1 and at most 64 characters" }), "topic": z.string().refine((s) => codePoints(s) >= 1 && codePoints(s) <= 200, { message: "length must be at least 1 and at most 200 characters" }) });
+export const TopicErrorSchema = z.union([z.object({ "reason": z.literal("notAMember"), "room": z.string() }), z.object({ "reason": z.literal("unchanged") })]);
 export const TypingSchema = z.object({ "room": z.string().refine((s) => codePoints(s) >= 1 && codePoints(s) <= 64, { message: "length must be at least 1 and at most 64 characters" }), "typing": z.boolean() });
 export const TypingStateSchema = z.object({ "clientId": ClientIdSchema, "name": z.string(), "room": z.string(), "typing": z.boolean() });
 export const WhoIsHereSchema = z.object({ "online": z.record(z.string(), z.array(OnlineSchema)), "room": z.string() });
@@ -101,13 +108,14 @@ export interface Routes {
   };
   /** `request` routes: the client asks, the server answers on `$zocket.reply`. */
   requests: {
-    "chat.poke": { payload: PokeTarget; response: PokeReply };
-    "chat.rooms": { payload: null; response: MyRooms };
-    "chat.who": { payload: Room; response: WhoIsHere };
+    "chat.poke": { payload: PokeTarget; response: PokeReply; error: never };
+    "chat.rooms": { payload: null; response: MyRooms; error: never };
+    "chat.topic": { payload: SetTopic; response: SetTopic; error: TopicError };
+    "chat.who": { payload: Room; response: WhoIsHere; error: never };
   };
   /** `clientRequest` routes: the server asks (`ctx.ask`), the client answers on `$zocket.reply`. */
   clientRequests: {
-    "chat.poked": { payload: Poked; response: PokeReply };
+    "chat.poked": { payload: Poked; response: PokeReply; error: never };
   };
 }
 
@@ -139,6 +147,7 @@ export const routeSchemas = {
   requests: {
     "chat.poke": { payload: PokeTargetSchema, response: PokeReplySchema },
     "chat.rooms": { payload: z.null(), response: MyRoomsSchema },
+    "chat.topic": { payload: SetTopicSchema, response: SetTopicSchema },
     "chat.who": { payload: RoomSchema, response: WhoIsHereSchema },
   },
   clientRequests: {
@@ -159,7 +168,7 @@ export const contract: {
   readonly schemas: typeof routeSchemas;
   readonly types?: Contract;
 } = {
-  fingerprint: "a0c2242eb460f7fe",
-  routes: "$handshake:60a40ebe,$zocket.error:b371aaa9,chat.join:01f3bfb3,chat.leave:01f3bfb3,chat.onJoin:ef26d3ec,chat.onLeave:ef26d3ec,chat.onMessage:1c666975,chat.onPresence:91d3a0c8,chat.onTyping:8e296456,chat.poke:e984757a,chat.poked:a4d41c60,chat.rooms:d29f0dda,chat.send:926a0681,chat.typing:6bfa6c2c,chat.who:4c9461b0",
+  fingerprint: "0de3d05806d6d9a6",
+  routes: "$handshake:60a40ebe,$zocket.error:db3836dd,chat.join:01f3bfb3,chat.leave:01f3bfb3,chat.onJoin:ef26d3ec,chat.onLeave:ef26d3ec,chat.onMessage:1c666975,chat.onPresence:91d3a0c8,chat.onTyping:8e296456,chat.poke:e984757a,chat.poked:a4d41c60,chat.rooms:d29f0dda,chat.send:926a0681,chat.topic:e3ab942f,chat.typing:6bfa6c2c,chat.who:4c9461b0",
   schemas: routeSchemas,
 };

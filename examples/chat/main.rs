@@ -14,6 +14,8 @@
 //! - outgoing: `chat.onJoin`, `chat.onLeave`, `chat.onMessage`, `chat.onTyping`, each with
 //!   `{room, name, clientId, ...}`;
 //! - request: `chat.rooms` (payload `null`) answers `{rooms}`, the rooms you are in;
+//! - request: `chat.topic {room, topic}` sets a room's topic, or refuses with
+//!   the route's own typed error `{reason: "notAMember", room}` | `{reason: "unchanged"}`;
 //! - request: `chat.poke {clientId}` asks that client the server question
 //!   `chat.poked {name}` and answers with its `{reply}`;
 //! - presence: who is online in a room, by name (two tabs of one name count once):
@@ -58,7 +60,7 @@ use zocket::contract::{Contract, ContractCheck};
 use zocket::presence::{Presence, PresenceDiff};
 use zocket::{
     ClientId, ClientRequest, Config, Conn, Ctx, HandlerError, HandlerResult, Incoming, Middleware,
-    MiddlewareExt, Namespace, Outgoing, Recovery, Reject, Request, Scope, Zocket,
+    MiddlewareExt, Namespace, Outcome, Outgoing, Recovery, Reject, Request, Scope, Zocket,
 };
 
 // ---- payloads: plain serde + garde types -------------------------------------------
@@ -193,6 +195,27 @@ struct PokeReply {
     reply: String,
 }
 
+/// `chat.topic {room, topic}`: set the topic of a room you are in.
+#[derive(Clone, Debug, Serialize, Deserialize, Validate, JsonSchema)]
+struct SetTopic {
+    #[garde(length(chars, min = 1, max = 64))]
+    room: String,
+    #[garde(length(chars, min = 1, max = 200))]
+    topic: String,
+}
+
+/// Why `chat.topic` is refused: the route's own error, which clients match on
+/// (`route_error` on the wire, typed in the Rust and TypeScript clients).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "reason", rename_all = "camelCase")]
+enum TopicError {
+    /// Only members set a room's topic.
+    #[serde(rename_all = "camelCase")]
+    NotAMember { room: String },
+    /// The room already has this topic.
+    Unchanged,
+}
+
 /// A name is shown to everyone: no control characters (newlines, escapes)
 /// and no bidirectional overrides or isolates, which could make text around it
 /// read backwards.
@@ -240,6 +263,13 @@ impl Request for Who {
     const NAME: &'static str = "who";
     type Payload = Room;
     type Response = WhoIsHere;
+}
+struct Topic;
+impl Request for Topic {
+    const NAME: &'static str = "topic";
+    type Payload = SetTopic;
+    /// The topic set, or why not.
+    type Response = Outcome<SetTopic, TopicError>;
 }
 struct Poke;
 impl Request for Poke {
@@ -293,6 +323,7 @@ type Chat = (
     SetTyping,
     Rooms,
     Who,
+    Topic,
     Poke,
     AskPoked,
     OnPresence,
@@ -314,6 +345,8 @@ struct User {
 /// What every connection shares (`Builder::state`): who is online where.
 struct ChatState {
     presence: Presence<Online>,
+    /// Each room's topic (`chat.topic`).
+    topics: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 type C = Ctx<AppRouter, User, ChatState>;
@@ -459,6 +492,20 @@ async fn poke(target: PokeTarget, ctx: C) -> Result<PokeReply, HandlerError> {
     Ok(answer)
 }
 
+/// Sets a room's topic; refused with the route's own error when the caller
+/// is not in the room or the topic is already that.
+async fn topic(t: SetTopic, ctx: C) -> Result<Outcome<SetTopic, TopicError>, HandlerError> {
+    if !ctx.in_room(&t.room) {
+        return Ok(Outcome::Err(TopicError::NotAMember { room: t.room }));
+    }
+    let mut topics = ctx.state().topics.lock().unwrap_or_else(|e| e.into_inner());
+    if topics.get(&t.room) == Some(&t.topic) {
+        return Ok(Outcome::Err(TopicError::Unchanged));
+    }
+    topics.insert(t.room.clone(), t.topic.clone());
+    Ok(Outcome::Ok(t))
+}
+
 async fn rooms(_: (), ctx: C) -> Result<MyRooms, HandlerError> {
     let mut rooms = ctx.rooms();
     rooms.sort();
@@ -531,6 +578,7 @@ fn app_in(
     builder
         .state(ChatState {
             presence: presence.clone(),
+            topics: Default::default(),
         })
         .config(
             config
@@ -580,6 +628,7 @@ fn app_in(
         .on(SetTyping, MemberOnly.then(typing))
         .on_request(Rooms, rooms)
         .on_request(Who, who)
+        .on_request(Topic, topic)
         .on_request(Poke, poke)
         .build()
 }

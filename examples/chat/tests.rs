@@ -259,3 +259,56 @@ fn the_committed_typescript_contract_is_up_to_date() {
         .with_handshake::<Hello>()
         .assert_typescript("examples/chat/contract.ts");
 }
+
+/// `chat.topic` refuses with its own typed error, which reaches the Rust
+/// client typed (over a real socket, with `zocket::Client`) and the test kit.
+#[tokio::test]
+async fn a_topic_is_refused_with_the_routes_own_typed_error() {
+    let app = app(Config::default(), ContractCheck::Warn).expect("the chat app builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws?name=alice", listener.local_addr().unwrap());
+    let handle = app.handle();
+    tokio::spawn(app.serve_listener(listener));
+    let client = zocket::Client::<AppRouter>::connect(url)
+        .on_request(AskPoked, |_: Poked| async {
+            Ok::<_, String>(PokeReply { reply: "hi".into() })
+        })
+        .await
+        .unwrap();
+    let set = |topic: &str| SetTopic {
+        room: "lobby".into(),
+        topic: topic.into(),
+    };
+    match client
+        .request(Topic, set("rust"))
+        .await
+        .unwrap()
+        .into_result()
+    {
+        Err(TopicError::NotAMember { room }) => assert_eq!(room, "lobby"),
+        other => panic!("expected NotAMember, got {other:?}"),
+    }
+    client.send(Join, room("lobby")).unwrap();
+    let set_topic = client.request(Topic, set("rust")).await.unwrap();
+    assert_eq!(set_topic.into_result().unwrap().topic, "rust");
+    assert!(matches!(
+        client.request(Topic, set("rust")).await.unwrap(),
+        Outcome::Err(TopicError::Unchanged)
+    ));
+    // A payload that fails the route's rules is refused before it is sent.
+    let invalid = client.request(Topic, set("")).await.unwrap_err();
+    assert!(
+        matches!(invalid, zocket::RequestError::Send(_)),
+        "{invalid:?}"
+    );
+    client.close().await;
+    handle.shutdown();
+
+    // The test kit reads it the same way.
+    let server = server();
+    let mut bob = user(&server, "bob").await;
+    assert!(matches!(
+        bob.request(Topic, set("x")).await.unwrap(),
+        Outcome::Err(TopicError::NotAMember { .. })
+    ));
+}

@@ -209,6 +209,13 @@ where
             // Sent as a plain message (no id): nobody is waiting for the answer.
             return Ok(());
         }
+        // The route's own refusal (`Outcome::Err`): told as `route_error`.
+        if let Some(error) = crate::protocol::outcome::route_error(&response) {
+            let error = error.map_err(|e| {
+                Failure::handler_failed(route, format!("route error cannot be serialized: {e}"))
+            })?;
+            return Err(Failure::route_error(route, error));
+        }
         if let Err(report) = response.check() {
             return Err(Failure::handler_failed(
                 route,

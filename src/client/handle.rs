@@ -12,9 +12,11 @@ use super::policy::BufferPolicy;
 use super::shared::{ConnState, Handle, Shared};
 use super::subscription::{RouteStream, Subscription};
 use crate::protocol::error::SendError;
+use crate::protocol::outcome::ROUTE_ERROR;
 use crate::protocol::route::marker_name;
 use crate::protocol::route::{AsJson, ERROR_ROUTE, Incoming, Outgoing, Payload, Request};
 use crate::protocol::router::{Contains, wire_name};
+use crate::protocol::wire::ErrorKind;
 use crate::protocol::wire::{self, ErrorPayload};
 
 /// A typed client for router `R`. Cheap to clone; the connection closes when
@@ -143,6 +145,10 @@ impl<R: 'static> Client<R> {
     /// request timeout (default 30 s), [`RequestError::Closed`] when the client
     /// closes first, [`RequestError::InvalidResponse`] when the answer does not
     /// deserialize or validate.
+    ///
+    /// A route whose response is an [`Outcome`](crate::Outcome) answers its
+    /// own refusal as `Ok(Outcome::Err(e))`, typed by the route
+    /// (`client.request(Join, p).await?.into_result()`).
     pub async fn request<X, I>(
         &self,
         route: X,
@@ -170,7 +176,18 @@ impl<R: 'static> Client<R> {
                 return Err(RequestError::Timeout);
             }
         };
-        let raw = answer.map_err(RequestError::Server)?;
+        let raw = match answer {
+            Ok(raw) => raw,
+            // The route's own refusal: the response, when it is an `Outcome`.
+            Err(error) if error.kind == ErrorKind::RouteError && error.error.is_some() => {
+                let wrapped = serde_json::json!({ ROUTE_ERROR: error.error.clone() }).to_string();
+                match PayloadError::accept::<X::Response>(&wrapped) {
+                    Ok(outcome) => return Ok(outcome),
+                    Err(_) => return Err(RequestError::Server(error)),
+                }
+            }
+            Err(error) => return Err(RequestError::Server(error)),
+        };
         PayloadError::accept::<X::Response>(&raw).map_err(|source| RequestError::InvalidResponse {
             route: name,
             source,

@@ -211,6 +211,7 @@ impl Shared {
                             id: serde_json::from_str(&id).ok(),
                             status: None,
                             dropped: None,
+                            error: None,
                         }
                         .encode(),
                     )

@@ -54,6 +54,7 @@ impl Failure {
                 id: None,
                 status: None,
                 dropped: None,
+                error: None,
             },
             log: None,
             quiet: false,
@@ -79,6 +80,18 @@ impl Failure {
     }
 
     /// What the client is told about a handler's error.
+    /// The request `route` refused with its own typed error (an
+    /// [`Outcome::Err`](crate::Outcome::Err)), `error` as JSON.
+    pub(crate) fn route_error(route: &str, error: serde_json::Value) -> Self {
+        let mut failure = Failure::new(
+            ErrorKind::RouteError,
+            Some(route),
+            "the request was refused by its route (see `error`)",
+        );
+        failure.payload.error = Some(error);
+        failure
+    }
+
     pub(crate) fn of_handler_error(route: &str, e: HandlerError) -> Self {
         match e.0 {
             HandlerErrorKind::Rejected(r) => Failure {

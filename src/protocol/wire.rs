@@ -212,6 +212,9 @@ pub enum ErrorKind {
     /// refusal would have had, and the connection is then closed with
     /// 4000 + that status. Fatal: the connection never opens.
     Refused,
+    /// A request route refused with its own typed error (its response is an
+    /// [`Outcome`](crate::Outcome)): the error is in `error`.
+    RouteError,
 }
 
 impl ErrorKind {
@@ -227,6 +230,7 @@ impl ErrorKind {
             ErrorKind::UnsupportedFrame => "unsupported_frame",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Refused => "refused",
+            ErrorKind::RouteError => "route_error",
         }
     }
 }
@@ -274,6 +278,11 @@ pub struct ErrorPayload {
     /// count instead of one per message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// For [`ErrorKind::RouteError`] only: the route's error, as the route's
+    /// error type serializes it (the `E` of its [`Outcome`](crate::Outcome)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<serde_json::Value>"))]
+    pub error: Option<serde_json::Value>,
 }
 
 impl ErrorPayload {
@@ -414,6 +423,7 @@ mod tests {
             id: None,
             status: None,
             dropped: None,
+            error: None,
         };
         assert_eq!(
             e.encode(),

@@ -360,6 +360,7 @@ pub(crate) async fn refuse_in_band<S: Socket>(mut ws: Ws<S>, refusal: &Refusal) 
         id: None,
         status: Some(refusal.status),
         dropped: None,
+        error: None,
     };
     // A close reason holds at most 123 bytes.
     let mut reason = refusal.message.as_str();

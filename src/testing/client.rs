@@ -226,7 +226,8 @@ impl<R: 'static> TestClient<R> {
     /// # Errors
     ///
     /// The server's [`ErrorPayload`] when the request failed (validation,
-    /// middleware, handler).
+    /// middleware, handler). A route whose response is an
+    /// [`Outcome`](crate::Outcome) answers its own refusal as `Ok(Outcome::Err(e))`.
     pub async fn request<X, I>(
         &mut self,
         route: X,
@@ -259,6 +260,16 @@ impl<R: 'static> TestClient<R> {
                 }
             } else if is_error {
                 match serde_json::from_value::<ErrorPayload>(msg["payload"].clone()) {
+                    // The route's own refusal, when its response is an `Outcome`.
+                    Ok(err) if err.kind == crate::protocol::wire::ErrorKind::RouteError => {
+                        let wrapped = serde_json::json!({
+                            crate::protocol::outcome::ROUTE_ERROR: err.error.clone()
+                        });
+                        match X::Response::from_json(&wrapped.to_string()) {
+                            Ok(outcome) => break Ok(outcome),
+                            Err(_) => break Err(err),
+                        }
+                    }
                     Ok(err) => break Err(err),
                     Err(e) => self.fail(&format!("malformed $zocket.error: {e}")),
                 }

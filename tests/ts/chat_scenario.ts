@@ -119,6 +119,20 @@ bob.onRequest("chat.poked", () => {
 const refusedPoke = await alice.request("chat.poke", { clientId: bob.clientId! }).catch((e: unknown) => e);
 check(refusedPoke instanceof RequestError && /not now/.test(refusedPoke.message), "a thrown error refuses the question with its message");
 
+// A route's own typed error: chat.topic refuses a non-member with `notAMember`.
+const notMember = await alice.request("chat.topic", { room: "elsewhere", topic: "rust" }).catch((e: unknown) => e);
+check(
+  alice.isRouteError(notMember, "chat.topic") &&
+    notMember.routeError.reason === "notAMember" &&
+    notMember.routeError.room === "elsewhere",
+  "a route error reaches the client typed by its route (kind route, routeError.reason)",
+);
+check(!alice.isRouteError(notMember, "chat.who"), "and is not another route's");
+const topicSet = await alice.request("chat.topic", { room: "lobby", topic: "rust" });
+check(topicSet.topic === "rust", "the same route answers when it does not refuse");
+const unchanged = await alice.request("chat.topic", { room: "lobby", topic: "rust" }).catch((e: unknown) => e);
+check(alice.isRouteError(unchanged, "chat.topic") && unchanged.routeError.reason === "unchanged", "a second refusal kind");
+
 // A failed request is reported once: by its promise, not also on onError.
 let errorsSeen = 0;
 const countErrors = alice.onError(() => errorsSeen++);

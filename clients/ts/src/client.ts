@@ -14,6 +14,7 @@ import type {
   OpenInfo,
   Refusal,
   RequestFailure,
+  RouteErrorOf,
   RequestFn,
   RequestOptions,
   SchemaLike,
@@ -46,7 +47,11 @@ export class RequestError<C extends AnyContract = AnyContract> extends Error {
     readonly issues: Issue[] = [],
   ) {
     super(message);
+    this.routeError = kind === "route" ? (error as { error?: unknown } | undefined)?.error : undefined;
   }
+  /** For `kind === "route"`: the route's own error, as the server sent it (typed by
+   * `client.isRouteError(e, route)`). */
+  readonly routeError: unknown;
 }
 
 /** A payload that fails the contract's schema (thrown by `send` with `validate: "outgoing"`). */
@@ -364,7 +369,7 @@ export function createClient<C extends AnyContract>(url: string | URL, options: 
           // The answer to one request: its promise says so, and nothing else does.
           const id = String(e.id);
           const p = pending.get(id);
-          if (p) fail(id, "server", String(e.message), e);
+          if (p) fail(id, e.kind === "route_error" ? "route" : "server", String(e.message), e);
           return;
         }
         return emit(errorListeners, e, "error");
@@ -573,6 +578,11 @@ export function createClient<C extends AnyContract>(url: string | URL, options: 
         if (answerers.get(route) === h) answerers.delete(route);
       };
     },
+    isRouteError: <K extends keyof C["requests"] & string>(
+      error: unknown,
+      route: K,
+    ): error is RequestError<C> & { kind: "route"; routeError: RouteErrorOf<C, K> } =>
+      error instanceof RequestError && error.kind === "route" && error.route === route,
     onError: (cb) => listen(errorListeners, cb),
     onState: (cb) => listen(stateListeners, cb),
     onOpen: (cb) => listen(openListeners, cb),

@@ -38,6 +38,7 @@ export type {
   QuestionHandler,
   ReconnectOptions,
   Refusal,
+  RouteErrorOf,
   RequestFailure,
   RequestFn,
   RequestOptions,

@@ -4,6 +4,8 @@
  * run time.
  */
 
+import type { RequestError } from "./client.js";
+
 /** One problem with a value: a dotted field path (empty for the whole value) and what is wrong. */
 export interface Issue {
   path: string;
@@ -18,8 +20,8 @@ export interface Issue {
 export interface AnyContract {
   incoming: Record<string, unknown>;
   outgoing: Record<string, unknown>;
-  requests: Record<string, { payload: unknown; response: unknown }>;
-  clientRequests: Record<string, { payload: unknown; response: unknown }>;
+  requests: Record<string, { payload: unknown; response: unknown; error?: unknown }>;
+  clientRequests: Record<string, { payload: unknown; response: unknown; error?: unknown }>;
   handshake: object;
   error: {
     kind: string;
@@ -119,7 +121,17 @@ export type RequestFailure =
   /** The payload or the answer failed the contract's schema (`validate` option). */
   | "invalid"
   /** The send buffer was full while disconnected: the oldest waiting request was dropped, never sent. */
-  | "dropped";
+  | "dropped"
+  /** The route refused with its own typed error (a Rust `Outcome`): `routeError` holds it, and
+   * `client.isRouteError(e, route)` types it by the route. */
+  | "route";
+
+/** The typed error a request route refuses with (`never` for routes without one). */
+export type RouteErrorOf<C extends AnyContract, K extends keyof C["requests"]> = C["requests"][K] extends {
+  error: infer E;
+}
+  ? E
+  : never;
 
 // ---- route functions ---------------------------------------------------------------
 
@@ -280,6 +292,12 @@ export interface ZocketClient<C extends AnyContract> {
   /** Answers the server's questions on a `clientRequests` route (one handler per route; a thrown
    * error refuses with its message). Returns the function that removes the handler. */
   onRequest<K extends keyof C["clientRequests"] & string>(route: K, handler: QuestionHandler<C, K>): () => void;
+  /** Whether `error` is `route`'s own refusal (a `RequestError` of kind `"route"`); narrows its
+   * `routeError` to the route's error type: `if (client.isRouteError(e, "chat.topic")) e.routeError.reason`. */
+  isRouteError<K extends keyof C["requests"] & string>(
+    error: unknown,
+    route: K,
+  ): error is RequestError<C> & { kind: "route"; routeError: RouteErrorOf<C, K> };
   /** Listens for `$zocket.error` not tied to a request (a rejected message, a validation failure). */
   onError(callback: (error: ZocketError<C>) => void): () => void;
   /** Listens for state changes. */

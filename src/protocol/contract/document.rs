@@ -9,7 +9,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use super::entry::{Parts, RouteContract, direction_name};
+use super::entry::{Parts, RouteContract, direction_name, split_outcome};
 use super::identity::{ContractIdentity, canonical};
 use super::jsonschema::each_ref;
 use crate::protocol::route::{ERROR_ROUTE, REPLY_ROUTE};
@@ -76,11 +76,15 @@ impl Contract {
         let mut generator = generator();
         let mut routes: Vec<RouteContract> = describe::<R, Shape>(&mut generator)
             .into_iter()
-            .map(|r| RouteContract {
-                name: r.name,
-                direction: r.direction,
-                payload: r.payload.to_value(),
-                response: r.response.map(|s| s.to_value()),
+            .map(|r| {
+                let (response, error) = split_outcome(r.response.map(|s| s.to_value()));
+                RouteContract {
+                    name: r.name,
+                    direction: r.direction,
+                    payload: r.payload.to_value(),
+                    response,
+                    error,
+                }
             })
             .collect();
         routes.sort_by(|a, b| a.name.cmp(&b.name));
@@ -166,6 +170,9 @@ impl Contract {
             if let Some(response) = &route.response {
                 entry["response"] = response.clone();
             }
+            if let Some(error) = &route.error {
+                entry["error"] = error.clone();
+            }
             out.push((route.name.clone(), self.with_reached_defs(entry)));
         }
         if let Some(handshake) = &self.handshake {
@@ -224,6 +231,9 @@ impl Contract {
                 });
                 if let Some(response) = &r.response {
                     v["response"] = response.clone();
+                }
+                if let Some(error) = &r.error {
+                    v["error"] = error.clone();
                 }
                 v
             })

@@ -17,6 +17,25 @@ pub struct RouteContract {
     pub payload: Value,
     /// The response's JSON Schema, for request routes.
     pub response: Option<Value>,
+    /// The route's own error's JSON Schema, for request routes whose response
+    /// is an [`Outcome`](crate::Outcome) (`response` is then the answer's).
+    pub error: Option<Value>,
+}
+
+/// Splits a response schema into the answer's and the route error's (an
+/// [`Outcome`](crate::Outcome) writes the error under `x-zocket-error`).
+pub(crate) fn split_outcome(response: Option<Value>) -> (Option<Value>, Option<Value>) {
+    match response {
+        Some(Value::Object(mut schema)) if schema.contains_key("x-zocket-error") => {
+            let error = schema.remove("x-zocket-error");
+            let answer = match schema.remove("allOf") {
+                Some(Value::Array(mut all)) if all.len() == 1 => all.pop(),
+                _ => None,
+            };
+            (answer, error)
+        }
+        other => (other, None),
+    }
 }
 
 /// What the TypeScript module is written from.

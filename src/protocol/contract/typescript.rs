@@ -267,13 +267,25 @@ fn write_requests(out: &mut String, contract: &Parts<'_>, direction: Direction, 
             .response
             .as_ref()
             .map_or_else(|| syntax.unknown.to_owned(), syntax.of);
+        // The route's own error type (an `Outcome`'s), in the types only.
+        let error = match (&route.error, syntax.separator) {
+            (Some(error), ";") => format!(" error: {};", (syntax.of)(error)),
+            (None, ";") => " error: never;".to_owned(),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "    {}: {{ payload: {}{} response: {} }}{}",
+            "    {}: {{ payload: {}{} response: {}{}{} }}{}",
             quote(&route.name),
             (syntax.of)(&route.payload),
             syntax.separator,
             response,
+            if error.is_empty() {
+                ""
+            } else {
+                syntax.separator
+            },
+            error.trim_end_matches(';'),
             syntax.end
         );
     }

@@ -32,7 +32,11 @@ export class RequestError extends Error {
         this.route = route;
         this.error = error;
         this.issues = issues;
+        this.routeError = kind === "route" ? error?.error : undefined;
     }
+    /** For `kind === "route"`: the route's own error, as the server sent it (typed by
+     * `client.isRouteError(e, route)`). */
+    routeError;
 }
 /** A payload that fails the contract's schema (thrown by `send` with `validate: "outgoing"`). */
 export class ValidationError extends Error {
@@ -330,7 +334,7 @@ export function createClient(url, options) {
                     const id = String(e.id);
                     const p = pending.get(id);
                     if (p)
-                        fail(id, "server", String(e.message), e);
+                        fail(id, e.kind === "route_error" ? "route" : "server", String(e.message), e);
                     return;
                 }
                 return emit(errorListeners, e, "error");
@@ -563,6 +567,7 @@ export function createClient(url, options) {
                     answerers.delete(route);
             };
         },
+        isRouteError: (error, route) => error instanceof RequestError && error.kind === "route" && error.route === route,
         onError: (cb) => listen(errorListeners, cb),
         onState: (cb) => listen(stateListeners, cb),
         onOpen: (cb) => listen(openListeners, cb),
