@@ -105,9 +105,10 @@ pub use protocol::client_id::ClientId;
 pub use protocol::error::{AskError, BuildError, HandlerError, HandlerResult, Reject, SendError};
 pub use protocol::outcome::Outcome;
 pub use protocol::route::{
-    AUTH_ROUTE, ClientRequest, ERROR_ROUTE, EXPIRING_ROUTE, Incoming, Namespace, OFFSET_PARAM,
-    Outgoing, PING_ROUTE, PONG_ROUTE, Payload, REFUSAL_PARAM, REPLY_ROUTE, Request, SESSION_PARAM,
-    Scope, WELCOME_ROUTE,
+    AUTH_ROUTE, ClientReceives, ClientRequest, ClientSends, Decode, ERROR_ROUTE, EXPIRING_ROUTE,
+    Encode, Incoming, Namespace, OFFSET_PARAM, Outgoing, PING_ROUTE, PONG_ROUTE, Payload,
+    REFUSAL_PARAM, REPLY_ROUTE, Request, SESSION_PARAM, Scope, ServerReceives, ServerSends,
+    WELCOME_ROUTE,
 };
 pub use protocol::wire::{ErrorKind, ErrorPayload, Issue};
 // Floor 2: the engine.

@@ -15,7 +15,7 @@ use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{AskError, PayloadError};
 use crate::protocol::route::marker_name;
-use crate::protocol::route::{AsJson, ClientRequest, Payload};
+use crate::protocol::route::{AsJson, ClientRequest, Decode, Encode};
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire;
 
@@ -45,10 +45,11 @@ impl<X: ClientRequest> Ask<X> {
     /// Validates and serializes the question for route `X` of router `R`.
     pub(crate) fn new<R, I>(hub: Arc<Hub>, client: ClientId, payload: X::Payload) -> Self
     where
+        X::Payload: Encode,
         R: Contains<X, I>,
     {
         let route = wire_name::<R, X, I>(marker_name!(X));
-        let payload = match payload.check() {
+        let payload = match payload.check_sent() {
             Err(report) => Err(AskError::Invalid {
                 route: route.clone(),
                 report,
@@ -77,7 +78,10 @@ impl<X: ClientRequest> Ask<X> {
         self
     }
 
-    async fn run(self) -> Result<X::Response, AskError> {
+    async fn run(self) -> Result<X::Response, AskError>
+    where
+        X::Response: Decode,
+    {
         let Ask {
             hub,
             client,
@@ -114,7 +118,10 @@ impl<X: ClientRequest> Ask<X> {
     }
 }
 
-impl<X: ClientRequest> IntoFuture for Ask<X> {
+impl<X: ClientRequest> IntoFuture for Ask<X>
+where
+    X::Response: Decode,
+{
     type Output = Result<X::Response, AskError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
     fn into_future(self) -> Self::IntoFuture {

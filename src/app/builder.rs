@@ -21,7 +21,7 @@ use crate::engine::metrics::Counters;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{BuildError, HandlerResult, Reject};
 use crate::protocol::route::marker_name;
-use crate::protocol::route::{Incoming, Outgoing, Request};
+use crate::protocol::route::{Incoming, Outgoing, Request, ServerReceives, ServerSends};
 use crate::protocol::router::{
     Contains, EveryRouteHandled, MarkHandled, RouteInfo, RouteTable, Router, marked_wire_name,
     wire_name,
@@ -388,6 +388,7 @@ where
     pub fn on<X, I, H, D>(self, route: X, handler: H) -> Builder<R, U, S::Out, A>
     where
         X: Incoming,
+        X::Payload: ServerReceives<X>,
         S: MarkHandled<X, I>,
         U: ConnectionData<D>,
         H: Handler<R, X::Payload, D, (), A>,
@@ -450,6 +451,8 @@ where
     pub fn on_request<X, I, H, D>(self, route: X, handler: H) -> Builder<R, U, S::Out, A>
     where
         X: Request,
+        X::Payload: ServerReceives<X>,
+        X::Response: ServerSends<X>,
         S: MarkHandled<X, I>,
         H: Handler<R, X::Payload, D, X::Response, A>,
         U: ConnectionData<D>,

@@ -12,7 +12,7 @@ use crate::app::delivery::{Delivery, prepare};
 use crate::engine::conn::Conn;
 use crate::engine::tasks::{Fire, TimerState};
 use crate::protocol::error::SendError;
-use crate::protocol::route::Outgoing;
+use crate::protocol::route::{Outgoing, ServerSends};
 use crate::protocol::router::Contains;
 
 /// One connection, for work that outlives the message that started it:
@@ -100,6 +100,7 @@ impl<R: 'static> Connection<R> {
     ) -> Result<Delivery, SendError<O::Payload>>
     where
         O: Outgoing,
+        O::Payload: ServerSends<O>,
         R: Contains<O, I>,
     {
         prepare::<R, O, I>(&self.conn.hub, Some(self.conn.id), route, payload)

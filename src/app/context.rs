@@ -10,7 +10,7 @@ use crate::app::delivery::{Delivery, prepare};
 use crate::app::handle::ServerHandle;
 use crate::engine::conn::Conn;
 use crate::protocol::error::SendError;
-use crate::protocol::route::{ClientRequest, Outgoing};
+use crate::protocol::route::{ClientRequest, Outgoing, ServerReceives, ServerSends};
 use crate::protocol::router::Contains;
 
 /// What a handler gets besides the payload: the context data `C`, the app's
@@ -115,6 +115,7 @@ impl<R, C, A> Ctx<R, C, A> {
     ) -> Result<Delivery, SendError<O::Payload>>
     where
         O: Outgoing,
+        O::Payload: ServerSends<O>,
         R: Contains<O, I>,
     {
         prepare::<R, O, I>(&self.conn.hub, Some(self.conn.id), route, payload)
@@ -165,6 +166,8 @@ impl<R, C, A> Ctx<R, C, A> {
     pub fn ask<X, I>(&self, route: X, payload: X::Payload) -> Ask<X>
     where
         X: ClientRequest,
+        X::Payload: ServerSends<X>,
+        X::Response: ServerReceives<X>,
         R: Contains<X, I>,
     {
         let _ = route;
@@ -175,6 +178,7 @@ impl<R, C, A> Ctx<R, C, A> {
     pub fn reply<O, I>(&self, route: O, payload: O::Payload) -> Result<bool, SendError<O::Payload>>
     where
         O: Outgoing,
+        O::Payload: ServerSends<O>,
         R: Contains<O, I>,
     {
         Ok(self.send(route, payload)?.to([self.conn.id]) == 1)

@@ -11,7 +11,7 @@ use crate::engine::hub::Hub;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::SendError;
 use crate::protocol::route::marker_name;
-use crate::protocol::route::{AsJson, Outgoing, Payload};
+use crate::protocol::route::{AsJson, Encode, Outgoing};
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire;
 
@@ -25,10 +25,11 @@ pub(crate) fn prepare<R, O, I>(
 ) -> Result<Delivery, SendError<O::Payload>>
 where
     O: Outgoing,
+    O::Payload: Encode,
     R: Contains<O, I>,
 {
     let route = wire_name::<R, O, I>(marker_name!(O));
-    if let Err(report) = payload.check() {
+    if let Err(report) = payload.check_sent() {
         return Err(SendError::Invalid {
             route,
             payload,

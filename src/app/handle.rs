@@ -13,7 +13,7 @@ use crate::engine::lifecycle::Lifecycle;
 use crate::engine::metrics::Metrics;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{Reject, SendError};
-use crate::protocol::route::{ClientRequest, Outgoing};
+use crate::protocol::route::{ClientRequest, Outgoing, ServerReceives, ServerSends};
 use crate::protocol::router::Contains;
 
 /// A handle to a running (or built) app, usable outside handlers: send to any
@@ -55,6 +55,7 @@ impl<R> ServerHandle<R> {
     ) -> Result<Delivery, SendError<O::Payload>>
     where
         O: Outgoing,
+        O::Payload: ServerSends<O>,
         R: Contains<O, I>,
     {
         prepare::<R, O, I>(&self.hub, None, route, payload)
@@ -64,6 +65,8 @@ impl<R> ServerHandle<R> {
     pub fn ask<X, I>(&self, client: ClientId, route: X, payload: X::Payload) -> Ask<X>
     where
         X: ClientRequest,
+        X::Payload: ServerSends<X>,
+        X::Response: ServerReceives<X>,
         R: Contains<X, I>,
     {
         let _ = route;

@@ -16,7 +16,7 @@ use crate::app::context::Ctx;
 use crate::engine::conn::Conn;
 use crate::engine::dispatch::{ErasedHandler, Failure, decode_payload};
 use crate::protocol::error::HandlerError;
-use crate::protocol::route::{AsJson, Incoming, Payload, Request};
+use crate::protocol::route::{AsJson, Decode, Encode, Incoming, Request};
 use crate::protocol::wire;
 use crate::protocol::wire::Reply;
 
@@ -133,6 +133,7 @@ impl<R, X, H, U, A, D> ErasedHandler<U> for MessageEntry<R, X, H, A, D>
 where
     R: 'static,
     X: Incoming,
+    X::Payload: Decode,
     H: Handler<R, X::Payload, D, (), A>,
     U: ConnectionData<D> + Send + 'static,
     A: 'static,
@@ -184,6 +185,8 @@ impl<R, X, H, U, A, D> ErasedHandler<U> for RequestEntry<R, X, H, A, D>
 where
     R: 'static,
     X: Request,
+    X::Payload: Decode,
+    X::Response: Encode,
     H: Handler<R, X::Payload, D, X::Response, A>,
     U: ConnectionData<D> + Send + 'static,
     A: 'static,
@@ -216,7 +219,7 @@ where
             })?;
             return Err(Failure::route_error(route, error));
         }
-        if let Err(report) = response.check() {
+        if let Err(report) = response.check_sent() {
             return Err(Failure::handler_failed(
                 route,
                 format!("invalid response: {report}"),

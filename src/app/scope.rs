@@ -7,7 +7,7 @@ use crate::app::builder::Builder;
 use crate::app::handler::{Handler, MessageEntry, RequestEntry};
 use crate::app::middleware::{Middleware, MiddlewareExt};
 use crate::protocol::route::marker_name;
-use crate::protocol::route::{Incoming, Namespace, Request};
+use crate::protocol::route::{Incoming, Namespace, Request, ServerReceives, ServerSends};
 use crate::protocol::router::{
     EveryRouteHandled, MarkScope, MarkScoped, Untouched, scope_prefix, scoped_wire_name,
 };
@@ -121,6 +121,7 @@ where
     pub fn on<X, I, H>(mut self, route: X, handler: H) -> ScopedBuilder<R, U, S::Out, N, G, A>
     where
         X: Incoming,
+        X::Payload: ServerReceives<X>,
         S: MarkScoped<X, I>,
         G: Middleware<U, X::Payload>,
         H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out, (), A>,
@@ -142,6 +143,8 @@ where
     ) -> ScopedBuilder<R, U, S::Out, N, G, A>
     where
         X: Request,
+        X::Payload: ServerReceives<X>,
+        X::Response: ServerSends<X>,
         S: MarkScoped<X, I>,
         G: Middleware<U, X::Payload>,
         H: Handler<R, X::Payload, <G as Middleware<U, X::Payload>>::Out, X::Response, A>,

@@ -27,7 +27,7 @@ use crate::protocol::contract::identity::{
 };
 use crate::protocol::error::PayloadError;
 use crate::protocol::route::marker_name;
-use crate::protocol::route::{AsJson, ClientRequest, Payload};
+use crate::protocol::route::{AsJson, ClientReceives, ClientRequest, ClientSends, Encode};
 use crate::protocol::router::{Contains, EveryRequestAnswered, MarkAnswered, Router, wire_name};
 
 /// The builder's type parameters, held without owning anything.
@@ -130,6 +130,8 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
     ) -> ClientBuilder<R, <S as MarkAnswered<X, I>>::Out, Shape>
     where
         X: ClientRequest,
+        X::Payload: ClientReceives<X>,
+        X::Response: ClientSends<X>,
         S: MarkAnswered<X, I>,
         R: Contains<X, I>,
         F: Fn(X::Payload) -> Fut + Send + Sync + 'static,
@@ -145,7 +147,7 @@ impl<R: 'static, S, Shape> ClientBuilder<R, S, Shape> {
                 let question = PayloadError::accept::<X::Payload>(&raw)
                     .map_err(|e| format!("the question was not accepted: {e}"))?;
                 let answer = f(question).await.map_err(|e| e.to_string())?;
-                if let Err(report) = answer.check() {
+                if let Err(report) = answer.check_sent() {
                     return Err(format!("the answer failed validation: {report}"));
                 }
                 serde_json::value::to_raw_value(&AsJson(&answer))

@@ -14,7 +14,9 @@ use super::subscription::{RouteStream, Subscription};
 use crate::protocol::error::SendError;
 use crate::protocol::outcome::ROUTE_ERROR;
 use crate::protocol::route::marker_name;
-use crate::protocol::route::{AsJson, ERROR_ROUTE, Incoming, Outgoing, Payload, Request};
+use crate::protocol::route::{
+    AsJson, ClientReceives, ClientSends, ERROR_ROUTE, Encode, Incoming, Outgoing, Request,
+};
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire::ErrorKind;
 use crate::protocol::wire::{self, ErrorPayload};
@@ -77,6 +79,7 @@ impl<R: 'static> Client<R> {
     pub fn send<X, I>(&self, route: X, payload: X::Payload) -> Result<(), SendError<X::Payload>>
     where
         X: Incoming,
+        X::Payload: ClientSends<X>,
         R: Contains<X, I>,
     {
         let _ = route;
@@ -84,13 +87,13 @@ impl<R: 'static> Client<R> {
     }
 
     /// Validates, serializes and queues a message (with a request id).
-    fn enqueue<P: Payload>(
+    fn enqueue<P: Encode>(
         &self,
         route: String,
         payload: P,
         id: Option<u64>,
     ) -> Result<(), SendError<P>> {
-        if let Err(report) = payload.check() {
+        if let Err(report) = payload.check_sent() {
             return Err(SendError::Invalid {
                 route,
                 payload,
@@ -156,6 +159,8 @@ impl<R: 'static> Client<R> {
     ) -> Result<X::Response, RequestError<X::Payload>>
     where
         X: Request,
+        X::Payload: ClientSends<X>,
+        X::Response: ClientReceives<X>,
         R: Contains<X, I>,
     {
         let _ = route;
@@ -202,6 +207,7 @@ impl<R: 'static> Client<R> {
     pub fn on<O, I, F>(&self, route: O, f: F) -> Subscription
     where
         O: Outgoing,
+        O::Payload: ClientReceives<O>,
         R: Contains<O, I>,
         F: Fn(O::Payload) + Send + Sync + 'static,
     {
@@ -229,6 +235,7 @@ impl<R: 'static> Client<R> {
     pub fn stream<O, I>(&self, route: O) -> RouteStream<O::Payload>
     where
         O: Outgoing,
+        O::Payload: ClientReceives<O>,
         R: Contains<O, I>,
     {
         let (tx, rx) = mpsc::channel(1024);

@@ -22,7 +22,7 @@ use crate::engine::conn::Conn;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::error::{HandlerError, HandlerErrorKind, HandlerResult, Reject};
 use crate::protocol::issues::{issue_of_json, issues_of};
-use crate::protocol::route::{AUTH_ROUTE, ERROR_ROUTE, PING_ROUTE, Payload, REPLY_ROUTE};
+use crate::protocol::route::{AUTH_ROUTE, Decode, ERROR_ROUTE, PING_ROUTE, REPLY_ROUTE};
 use crate::protocol::wire::Reply;
 use crate::protocol::wire::{self, ErrorKind, ErrorPayload, Issue};
 use crate::util::panic_message;
@@ -108,7 +108,7 @@ impl Failure {
     clippy::result_large_err,
     reason = "the error path is cold; Failure is what the caller reports"
 )]
-pub(crate) fn decode_payload<P: Payload>(route: &str, raw: &str) -> Result<P, Failure> {
+pub(crate) fn decode_payload<P: Decode>(route: &str, raw: &str) -> Result<P, Failure> {
     let payload = P::from_json(raw).map_err(|e| Failure {
         undecoded: true,
         ..Failure::new(
@@ -118,7 +118,7 @@ pub(crate) fn decode_payload<P: Payload>(route: &str, raw: &str) -> Result<P, Fa
         )
         .details(vec![issue_of_json(&e, &P::json_error_path(raw))])
     })?;
-    if let Err(report) = payload.check() {
+    if let Err(report) = payload.check_received() {
         // The value as it came, to name fields as the wire does (cold path).
         let input = serde_json::from_str::<serde_json::Value>(raw).ok();
         return Err(Failure::new(

@@ -292,9 +292,9 @@ pub enum PayloadError {
 
 impl PayloadError {
     /// Reads and validates a payload of type `P` from JSON text.
-    pub(crate) fn accept<P: crate::protocol::route::Payload>(raw: &str) -> Result<P, Self> {
+    pub(crate) fn accept<P: crate::protocol::route::Decode>(raw: &str) -> Result<P, Self> {
         let payload = P::from_json(raw).map_err(PayloadError::Json)?;
-        payload.check().map_err(PayloadError::Invalid)?;
+        payload.check_received().map_err(PayloadError::Invalid)?;
         Ok(payload)
     }
 }

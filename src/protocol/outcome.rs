@@ -148,7 +148,7 @@ impl<T: schemars::JsonSchema, E: schemars::JsonSchema> schemars::JsonSchema for 
 /// Whether `payload` is an [`Outcome::Err`], and its error as JSON: asks the
 /// value to serialize itself into a serializer that stops at the first call,
 /// so an ordinary answer costs one call, not a second serialization.
-pub(crate) fn route_error<P: crate::protocol::route::Payload>(
+pub(crate) fn route_error<P: crate::protocol::route::Encode>(
     payload: &P,
 ) -> Option<serde_json::Result<serde_json::Value>> {
     payload.write(probe::Probe).ok().flatten()

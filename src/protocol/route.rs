@@ -17,12 +17,103 @@ use garde::Validate;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// A message body: any serde type that garde can validate.
+/// What the receiving side reads from a message: deserialized, then
+/// validated (`#[derive(Deserialize, Validate)]`). The server needs it of
+/// what clients send it (incoming and request payloads, the answers to its
+/// questions); the Rust client of what the server sends.
 ///
-/// Implemented automatically for every type that is `Serialize + DeserializeOwned +
-/// Validate<Context = ()> + Send + Sync + 'static`; `#[derive(Serialize, Deserialize,
-/// Validate)]` on a struct is all it takes. Both directions need both serde traits
-/// because the same router types the server and the [`Client`](crate::Client).
+/// Implemented for every `DeserializeOwned + Validate<Context = ()> + Send +
+/// Sync + 'static` type. Its methods are the library's; you never call them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read from a message",
+    label = "needs `#[derive(Deserialize, Validate)]`",
+    note = "a received payload is an owned type with `#[derive(Deserialize, Validate)]` (garde's `Validate` with the default context `()`); borrowed types such as `&str` are not, use `String`"
+)]
+pub trait Decode: Send + Sync + 'static {
+    /// Checks the value with its garde rules.
+    #[doc(hidden)]
+    fn check_received(&self) -> Result<(), garde::Report>;
+    /// Reads the value from JSON text.
+    #[doc(hidden)]
+    fn from_json(raw: &str) -> serde_json::Result<Self>
+    where
+        Self: Sized;
+    /// Where `raw` fails to deserialize, as a wire path (`items[2].roomId`;
+    /// empty for the whole value). The failure path only: `raw` is read again.
+    #[doc(hidden)]
+    fn json_error_path(raw: &str) -> String
+    where
+        Self: Sized;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T> Decode for T
+where
+    T: DeserializeOwned + Validate<Context = ()> + Send + Sync + 'static,
+{
+    fn check_received(&self) -> Result<(), garde::Report> {
+        self.validate()
+    }
+    fn from_json(raw: &str) -> serde_json::Result<Self> {
+        serde_json::from_str(raw)
+    }
+    fn json_error_path(raw: &str) -> String {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            // "." is the root: the whole value.
+            Err(e) => Some(e.path().to_string())
+                .filter(|p| p != ".")
+                .unwrap_or_default(),
+            Ok(_) => String::new(),
+        }
+    }
+}
+
+/// What the sending side writes into a message: validated, then serialized
+/// (`#[derive(Serialize, Validate)]`). The server needs it of what it sends
+/// (outgoing payloads, request answers, its questions); the Rust client of
+/// what it sends.
+///
+/// Implemented for every `Serialize + Validate<Context = ()> + Send + Sync +
+/// 'static` type. Its methods are the library's; you never call them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be written into a message",
+    label = "needs `#[derive(Serialize, Validate)]`",
+    note = "a sent payload is an owned type with `#[derive(Serialize, Validate)]` (garde's `Validate` with the default context `()`)"
+)]
+pub trait Encode: Send + Sync + 'static {
+    /// Checks the value with its garde rules.
+    #[doc(hidden)]
+    fn check_sent(&self) -> Result<(), garde::Report>;
+    /// Writes the value with serde.
+    #[doc(hidden)]
+    fn write<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T> Encode for T
+where
+    T: Serialize + Validate<Context = ()> + Send + Sync + 'static,
+{
+    fn check_sent(&self) -> Result<(), garde::Report> {
+        self.validate()
+    }
+    fn write<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.serialize(serializer)
+    }
+}
+
+/// A message body that travels both ways: [`Encode`] and [`Decode`], what a
+/// payload needs when one program both sends and receives it (a server and
+/// its Rust client sharing the router, say).
+///
+/// A route declares no serde bounds: each side asks for what it does with a
+/// payload, where it does it. A server that only receives `Join` needs
+/// `#[derive(Deserialize, Validate)]` on its payload; one that only sends
+/// `OnMessage` needs `#[derive(Serialize, Validate)]`; a Rust client the
+/// mirror; exporting the contract adds `JsonSchema`. A missing derive is
+/// reported with the route and the reason ("`Empty` must implement
+/// `Serialize` and `Validate`: the server sends it on `OnList`").
 ///
 /// ```
 /// use garde::Validate;
@@ -38,67 +129,54 @@ use serde::de::DeserializeOwned;
 /// is_payload::<Text>();
 /// is_payload::<()>(); // a route without data carries `null`
 /// ```
-///
-/// The serde and garde traits are the bounds of its one implementation, not
-/// supertraits, so that a type missing one of them is reported in the
-/// library's words ("`Opaque` cannot be used as a message payload") rather
-/// than as three unrelated trait errors. Its methods are the library's way to
-/// use those traits through `Payload` alone; you never call them.
+pub trait Payload: Encode + Decode {}
+
+impl<T: Encode + Decode> Payload for T {}
+
+/// The server receives `Self` on route `X`: it must deserialize and validate.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be used as a message payload",
-    label = "not a payload",
-    note = "a payload is an owned type with `#[derive(Serialize, Deserialize, Validate)]` (garde's `Validate` with the default context `()`); borrowed types such as `&str` are not, use `String`"
+    message = "`{Self}` must implement `Deserialize` and garde's `Validate`: the server receives it on `{X}`",
+    label = "received by the server on `{X}`",
+    note = "add `#[derive(Deserialize, Validate)]` to `{Self}` (an owned type: `String`, not `&str`)"
 )]
-pub trait Payload: Send + Sync + 'static {
-    /// Checks the value with its garde rules.
-    #[doc(hidden)]
-    fn check(&self) -> Result<(), garde::Report>;
-    /// Reads the value from JSON text.
-    #[doc(hidden)]
-    fn from_json(raw: &str) -> serde_json::Result<Self>
-    where
-        Self: Sized;
-    /// Writes the value with serde.
-    #[doc(hidden)]
-    fn write<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
-    /// Where `raw` fails to deserialize, as a wire path (`items[2].roomId`;
-    /// empty for the whole value). The failure path only: `raw` is read again.
-    #[doc(hidden)]
-    fn json_error_path(raw: &str) -> String
-    where
-        Self: Sized;
-}
-
+pub trait ServerReceives<X>: Decode {}
 #[diagnostic::do_not_recommend]
-impl<T> Payload for T
-where
-    T: Serialize + DeserializeOwned + Validate<Context = ()> + Send + Sync + 'static,
-{
-    fn check(&self) -> Result<(), garde::Report> {
-        self.validate()
-    }
-    fn from_json(raw: &str) -> serde_json::Result<Self> {
-        serde_json::from_str(raw)
-    }
-    fn write<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.serialize(serializer)
-    }
-    fn json_error_path(raw: &str) -> String {
-        let mut de = serde_json::Deserializer::from_str(raw);
-        match serde_path_to_error::deserialize::<_, T>(&mut de) {
-            // "." is the root: the whole value.
-            Err(e) => Some(e.path().to_string())
-                .filter(|p| p != ".")
-                .unwrap_or_default(),
-            Ok(_) => String::new(),
-        }
-    }
-}
+impl<T: Decode, X> ServerReceives<X> for T {}
 
-/// A [`Payload`] seen as `Serialize`, for the wire encoder.
+/// The server sends `Self` on route `X`: it must validate and serialize.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement `Serialize` and garde's `Validate`: the server sends it on `{X}`",
+    label = "sent by the server on `{X}`",
+    note = "add `#[derive(Serialize, Validate)]` to `{Self}` (`#[garde(allow_unvalidated)]` when it has no rules)"
+)]
+pub trait ServerSends<X>: Encode {}
+#[diagnostic::do_not_recommend]
+impl<T: Encode, X> ServerSends<X> for T {}
+
+/// The Rust client sends `Self` on route `X`: it must validate and serialize.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement `Serialize` and garde's `Validate`: the client sends it on `{X}`",
+    label = "sent by the client on `{X}`",
+    note = "add `#[derive(Serialize, Validate)]` to `{Self}`"
+)]
+pub trait ClientSends<X>: Encode {}
+#[diagnostic::do_not_recommend]
+impl<T: Encode, X> ClientSends<X> for T {}
+
+/// The Rust client receives `Self` on route `X`: it must deserialize and validate.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement `Deserialize` and garde's `Validate`: the client receives it on `{X}`",
+    label = "received by the client on `{X}`",
+    note = "add `#[derive(Deserialize, Validate)]` to `{Self}`"
+)]
+pub trait ClientReceives<X>: Decode {}
+#[diagnostic::do_not_recommend]
+impl<T: Decode, X> ClientReceives<X> for T {}
+
+/// An [`Encode`] value seen as `Serialize`, for the wire encoder.
 pub(crate) struct AsJson<'a, P: ?Sized>(pub(crate) &'a P);
 
-impl<P: Payload> Serialize for AsJson<'_, P> {
+impl<P: Encode> Serialize for AsJson<'_, P> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.write(serializer)
     }
@@ -140,7 +218,7 @@ pub trait Incoming: Send + Sync + 'static {
     /// The route's own wire-name segment, for example `"message"`.
     const NAME: &'static str;
     /// What the client sends. Validated with garde before any handler sees it.
-    type Payload: Payload;
+    type Payload: Send + Sync + 'static;
 }
 
 /// A server → client route.
@@ -175,7 +253,7 @@ pub trait Outgoing: Send + Sync + 'static {
     /// The route's own wire-name segment, for example `"onMessage"`.
     const NAME: &'static str;
     /// What the server sends. Validated with garde before it is queued.
-    type Payload: Payload;
+    type Payload: Send + Sync + 'static;
 }
 
 /// A client → server route that answers: the client sends a payload with an
@@ -214,9 +292,9 @@ pub trait Request: Send + Sync + 'static {
     /// The route's own wire-name segment.
     const NAME: &'static str;
     /// What the client sends. Validated before the handler sees it.
-    type Payload: Payload;
+    type Payload: Send + Sync + 'static;
     /// What the handler answers. Validated before it is sent.
-    type Response: Payload;
+    type Response: Send + Sync + 'static;
 }
 
 /// A server → client route that answers: the server asks one client with
@@ -257,10 +335,10 @@ pub trait ClientRequest: Send + Sync + 'static {
     /// The route's own wire-name segment.
     const NAME: &'static str;
     /// What the server asks with. Validated before it is sent.
-    type Payload: Payload;
+    type Payload: Send + Sync + 'static;
     /// What the client answers. Validated by the client before it is sent,
     /// and by the server before `ask` returns it.
-    type Response: Payload;
+    type Response: Send + Sync + 'static;
 }
 
 /// The reserved route on which the server answers a [`Request`] (and a

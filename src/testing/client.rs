@@ -20,8 +20,8 @@ use tungstenite::Message;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::route::marker_name;
 use crate::protocol::route::{
-    AsJson, ClientRequest, ERROR_ROUTE, Incoming, OFFSET_PARAM, Outgoing, Payload, REPLY_ROUTE,
-    Request, SESSION_PARAM, WELCOME_ROUTE,
+    AsJson, ClientReceives, ClientRequest, ClientSends, Decode, ERROR_ROUTE, Incoming,
+    OFFSET_PARAM, Outgoing, REPLY_ROUTE, Request, SESSION_PARAM, WELCOME_ROUTE,
 };
 use crate::protocol::router::{Contains, wire_name};
 use crate::protocol::wire::{self, ErrorKind, ErrorPayload, encode, encode_request};
@@ -189,6 +189,7 @@ impl<R: 'static> TestClient<R> {
     pub async fn send<X, I>(&mut self, route: X, payload: X::Payload)
     where
         X: Incoming,
+        X::Payload: ClientSends<X>,
         R: Contains<X, I>,
     {
         let _ = route;
@@ -235,6 +236,8 @@ impl<R: 'static> TestClient<R> {
     ) -> Result<X::Response, ErrorPayload>
     where
         X: Request,
+        X::Payload: ClientSends<X>,
+        X::Response: ClientReceives<X>,
         R: Contains<X, I>,
     {
         let _ = route;
@@ -290,6 +293,7 @@ impl<R: 'static> TestClient<R> {
     pub async fn expect<O, I>(&mut self, route: O) -> O::Payload
     where
         O: Outgoing,
+        O::Payload: ClientReceives<O>,
         R: Contains<O, I>,
     {
         let _ = route;
@@ -314,6 +318,7 @@ impl<R: 'static> TestClient<R> {
     pub async fn expect_question<X, I>(&mut self, route: X) -> Question<X>
     where
         X: ClientRequest,
+        X::Payload: ClientReceives<X>,
         R: Contains<X, I>,
     {
         let _ = route;
@@ -338,11 +343,10 @@ impl<R: 'static> TestClient<R> {
 
     /// Answers `question` with `response` on `$zocket.reply` (not validated
     /// here: the server validates answers).
-    pub async fn answer<X: ClientRequest>(
-        &mut self,
-        question: &Question<X>,
-        response: X::Response,
-    ) {
+    pub async fn answer<X: ClientRequest>(&mut self, question: &Question<X>, response: X::Response)
+    where
+        X::Response: ClientSends<X>,
+    {
         let id = RawValue::from_string(question.id.to_string()).expect("a number is JSON");
         let text = wire::encode_reply(&id, &AsJson(&response)).expect("response serializes");
         self.send_text(text).await;

@@ -2,12 +2,19 @@
 #![allow(unused_imports)]
 use garde::Validate;
 use serde::{Deserialize, Serialize};
-use zocket::{Incoming, Outgoing};
+use zocket::{Ctx, HandlerResult, Incoming, Outgoing, Zocket};
 
 struct Post;
-impl Outgoing for Post {
+impl Incoming for Post {
     const NAME: &'static str = "post";
     type Payload = &'static str;
 }
+type Router = (Post,);
 
-fn main() {}
+async fn post(_: &'static str, _: Ctx<Router>) -> HandlerResult {
+    Ok(())
+}
+
+fn main() {
+    let _app = Zocket::<Router>::builder().on(Post, post).build();
+}
