@@ -17,5 +17,6 @@ pub(crate) mod headers; // Headers: the handshake data on_connect takes
 pub(crate) mod middleware; // Middleware, Stack, Guarded: typed context transformers
 pub(crate) mod presence; // Presence: who is in a room, keyed by user, with typed diffs
 pub(crate) mod reauth; // Builder::on_reauth, Builder::expires: long-lived credentials
+mod register; // Builder::on and Builder::on_request: the handler state's steps
 pub(crate) mod scope; // Builder::scope: one guard for every handler of a scope
 pub(crate) mod state; // Builder::state: the app's state, typed into every context

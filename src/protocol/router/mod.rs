@@ -70,6 +70,7 @@ macro_rules! with_chunk {
 mod contains; // Contains: a route occurs in a router; its wire-name prefix
 #[cfg(feature = "schema")]
 pub(crate) mod describe; // Describe: the walk that also collects payload schemas
+mod flat; // flat tuples and pairs in the handler state
 mod handled; // MarkHandled, EveryRouteHandled: the builder's handler state
 pub(crate) mod index; // At0..At15/Skip/Inside, Chunk/Rest, AsIncoming..AsScope, Handled: inference picks them
 mod table; // routes() and the checked RouteTable
