@@ -20,6 +20,8 @@ mod engine;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod fuzzing;
+#[doc(hidden)]
+pub mod hub_bench; // the hub without sockets, for benches/hub.rs (not part of the API)
 mod protocol;
 mod server;
 pub mod testing;
