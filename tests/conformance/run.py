@@ -255,6 +255,18 @@ class Run:
         return self.conns[name]
 
     async def connect(self, step):
+        """Opens a client. With `until_accepted_ms`, a 503 (server full) is retried until
+        the deadline: connections of the previous scenario may still be leaving."""
+        deadline = asyncio.get_running_loop().time() + step.get("until_accepted_ms", 0) / 1000
+        while True:
+            try:
+                return await self.connect_once(step)
+            except Failure as e:
+                if "status 503" not in str(e) or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
+    async def connect_once(self, step):
         name = step["connect"]
         u, reader, writer = await open_socket(self.url)
         path = step.get("path", u.path or "/")
