@@ -514,3 +514,58 @@ async fn without_room_routing_every_node_receives_every_room_send() {
         n.stop().await;
     }
 }
+
+/// Two nodes of one cluster, one of which speaks a newer inter-node packet
+/// version (an injected version: a node of a later zocket release). Each
+/// refuses the other's packets: nothing is delivered from them (no misread
+/// delivery), each counts them in its metrics and logs it, and neither panics;
+/// each node keeps serving its own clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_speaking_a_newer_packet_version_is_refused_logged_and_counted() {
+    let prefix = format!(
+        "zocket-version-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    let Some(old) = adapter(&prefix).await else {
+        return;
+    };
+    let Some(new) = adapter(&prefix).await else {
+        return;
+    };
+    let old = start_node(config(), Some(old.route_per_room(false))).await;
+    let new = start_node(config(), Some(new.route_per_room(false).packet_version(2))).await;
+    let mut a = Client::connect(&old, "a").await;
+    let mut b = Client::connect(&new, "b").await;
+    // A broadcast from the newer node: the old node does not read it...
+    b.send("broadcast", json!({"text": "from-v2"})).await;
+    assert_eq!(b.expect("onBroadcast").await["text"], "from-v2");
+    let deadline = std::time::Instant::now() + WAIT;
+    while old.handle.metrics().remote_other_version == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old node counted no packet of another version"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // ... and the other way round.
+    a.send("broadcast", json!({"text": "from-v1"})).await;
+    fence(&mut a, "from-v1").await;
+    while new.handle.metrics().remote_other_version == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new node counted no packet of another version"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Neither client got the other node's broadcast: the next message each
+    // sees is its own fence, and nothing was delivered from a packet.
+    a.send("broadcast", json!({"text": "fence-a"})).await;
+    fence(&mut a, "fence-a").await;
+    b.send("broadcast", json!({"text": "fence-b"})).await;
+    fence(&mut b, "fence-b").await;
+    assert_eq!(old.handle.metrics().remote_received, 0);
+    assert_eq!(new.handle.metrics().remote_received, 0);
+    old.stop().await;
+    new.stop().await;
+}

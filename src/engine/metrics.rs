@@ -64,6 +64,7 @@ pub(crate) struct Counters {
     pub(crate) sessions_recovered: AtomicU64,
     pub(crate) remote_received: AtomicU64,
     pub(crate) remote_unused: AtomicU64,
+    pub(crate) remote_other_version: AtomicU64,
     incoming: HashMap<Box<str>, AtomicU64>,
     /// Messages dropped quietly (`Reject::quiet`), by incoming route.
     dropped: HashMap<Box<str>, AtomicU64>,
@@ -182,6 +183,7 @@ impl Counters {
             sessions_recovered: self.sessions_recovered.load(Relaxed),
             remote_received: self.remote_received.load(Relaxed),
             remote_unused: self.remote_unused.load(Relaxed),
+            remote_other_version: self.remote_other_version.load(Relaxed),
             messages_in: self
                 .incoming
                 .iter()
@@ -258,6 +260,9 @@ pub struct Metrics {
     /// routing wasted on this node. With per-room routing only a send to
     /// several rooms at once can be one (see the adapter guide).
     pub remote_unused: u64,
+    /// Packets from other nodes in a packet version this node does not speak
+    /// (a node of another zocket release): ignored, never read.
+    pub remote_other_version: u64,
     /// Messages handled per incoming route (wire name).
     pub messages_in: BTreeMap<String, u64>,
     /// Messages a middleware or handler dropped quietly ([`Reject::quiet`](crate::Reject::quiet)),

@@ -154,6 +154,12 @@ impl Collector for Scrape {
             "Deliveries from other nodes that had no recipient on this node.",
             m.remote_unused,
         )?;
+        counter(
+            e,
+            "zocket_remote_packets_other_version",
+            "Packets from other nodes in a version this node does not speak (ignored, never read).",
+            m.remote_other_version,
+        )?;
         labelled_counters(
             e,
             "zocket_messages_in",

@@ -4,13 +4,19 @@
 use super::remote::{Remote, Target};
 use crate::protocol::client_id::ClientId;
 
-const VERSION: u8 = 1;
+/// The packet version this zocket writes and reads.
+pub(crate) const VERSION: u8 = 1;
 
 /// Encodes a [`Remote`] as bytes for a byte transport. The format is private
 /// to zocket (versioned); both ends must run compatible zocket versions.
 pub fn encode(remote: &Remote) -> Vec<u8> {
+    encode_version(remote, VERSION)
+}
+
+/// [`encode`] with another version byte (tests of mixed-version clusters).
+pub(crate) fn encode_version(remote: &Remote, version: u8) -> Vec<u8> {
     let mut out = Vec::with_capacity(remote.text.len() + 32);
-    out.push(VERSION);
+    out.push(version);
     out.extend_from_slice(&remote.origin.to_be_bytes());
     // 0: nobody left out; 1: one id; 2: a count, then the ids.
     match remote.except.as_slice() {
@@ -55,12 +61,34 @@ pub fn encode(remote: &Remote) -> Vec<u8> {
     out
 }
 
-/// Decodes bytes made by [`encode`]; `None` for anything malformed.
+/// Decodes bytes made by [`encode`]; `None` for anything malformed or of
+/// another version.
 pub fn decode(bytes: &[u8]) -> Option<Remote> {
-    let mut r = Reader(bytes);
-    if r.u8()? != VERSION {
-        return None;
+    decode_version(bytes, VERSION).ok()
+}
+
+/// Why bytes were not decoded.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Undecodable {
+    /// Another packet version than this node's (a node of another zocket
+    /// release): not read at all, so never misread.
+    Version(u8),
+    /// Not a packet.
+    Malformed,
+}
+
+/// Decodes bytes of packet version `version`.
+pub(crate) fn decode_version(bytes: &[u8], version: u8) -> Result<Remote, Undecodable> {
+    match bytes.first() {
+        None => return Err(Undecodable::Malformed),
+        Some(&v) if v != version => return Err(Undecodable::Version(v)),
+        Some(_) => {}
     }
+    decode_body(&bytes[1..]).ok_or(Undecodable::Malformed)
+}
+
+fn decode_body(bytes: &[u8]) -> Option<Remote> {
+    let mut r = Reader(bytes);
     let origin = r.u32()?;
     let except = match r.u8()? {
         0 => Vec::new(),
@@ -137,6 +165,28 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_version_is_told_apart_and_never_read() {
+        let remote = Remote {
+            origin: 7,
+            target: Target::All,
+            except: Vec::new(),
+            text: r#"{"type":"x"}"#.into(),
+        };
+        let newer = encode_version(&remote, VERSION + 1);
+        assert_eq!(
+            decode_version(&newer, VERSION),
+            Err(Undecodable::Version(VERSION + 1))
+        );
+        assert!(decode(&newer).is_none());
+        assert_eq!(decode_version(&newer, VERSION + 1), Ok(remote.clone()));
+        assert_eq!(decode_version(&[], VERSION), Err(Undecodable::Malformed));
+        assert_eq!(
+            decode_version(&[VERSION, 1], VERSION),
+            Err(Undecodable::Malformed)
+        );
+    }
 
     #[test]
     fn encoding_round_trips_every_target() {

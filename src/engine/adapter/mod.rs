@@ -14,6 +14,7 @@ pub(crate) mod redis; // RedisAdapter: Redis pub/sub between nodes
 mod relay; // what the engine adapters share: channels per delivery, bounded queues
 mod remote; // Remote, Target: what travels between nodes
 
+pub(crate) use codec::VERSION as PACKET_VERSION;
 pub use codec::{decode, encode};
 pub use ready::{RoomReady, RoomReadySignal};
 pub use remote::{Remote, Target};
@@ -108,6 +109,9 @@ pub(crate) trait DeliverRemote: Send + Sync {
     fn node(&self) -> u32;
     /// Delivers to this node's clients among `remote.target`; returns how many got it.
     fn deliver_remote(&self, remote: Remote) -> usize;
+    /// A packet of another version arrived (a node of another zocket
+    /// release): count it and say so in the log; it is not read.
+    fn other_version(&self, version: u8);
 }
 
 /// Where an adapter hands deliveries that arrive from other nodes.
@@ -130,6 +134,14 @@ impl Inbox {
             return Some(0);
         }
         Some(engine.deliver_remote(remote))
+    }
+
+    /// A packet of another version than this node's arrived: counted
+    /// (`Metrics::remote_other_version`) and logged, never read; `None` once
+    /// the app is gone.
+    pub(crate) fn other_version(&self, version: u8) -> Option<()> {
+        self.engine.upgrade()?.other_version(version);
+        Some(())
     }
 }
 

@@ -2,13 +2,13 @@
 //! travels on, the bounded queues between the hub and the engine's tasks,
 //! and their logging when full.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use super::Inbox;
-use super::codec::{decode, encode};
+use super::codec::{Undecodable, VERSION, decode_version, encode_version};
 use super::remote::{Remote, Target};
 use crate::util::lock_unpoisoned;
 
@@ -69,6 +69,9 @@ pub(super) fn route(remote: &Remote, mut each: impl FnMut(Channel<'_>, &Remote))
 pub(super) struct Relay {
     node: u32,
     engine: &'static str,
+    /// The packet version written and read (`VERSION`; another only in
+    /// tests of mixed-version clusters), shared with [`Received`].
+    version: Arc<AtomicU8>,
     tx: mpsc::Sender<(String, Vec<u8>)>,
     /// Deliveries `queue` had to drop because the queue was full.
     dropped: AtomicU64,
@@ -77,7 +80,15 @@ pub(super) struct Relay {
 
 struct Parked {
     outgoing: mpsc::Receiver<(String, Vec<u8>)>,
-    incoming: mpsc::Receiver<Remote>,
+    incoming: mpsc::Receiver<Arrived>,
+}
+
+/// What the subscriber hands the delivering task.
+pub(super) enum Arrived {
+    /// A delivery to make.
+    Remote(Remote),
+    /// A packet of another version: counted and logged, not read.
+    OtherVersion(u8),
 }
 
 impl Relay {
@@ -85,9 +96,11 @@ impl Relay {
     pub(super) fn new(node: u32, engine: &'static str) -> (Relay, Received) {
         let (tx, outgoing) = mpsc::channel(PUBLISH_QUEUE);
         let (in_tx, incoming) = mpsc::channel(RECEIVE_QUEUE);
+        let version = Arc::new(AtomicU8::new(VERSION));
         let relay = Relay {
             node,
             engine,
+            version: version.clone(),
             tx,
             dropped: AtomicU64::new(0),
             parked: Mutex::new(Some(Parked { outgoing, incoming })),
@@ -96,15 +109,22 @@ impl Relay {
             queue: in_tx,
             node,
             engine,
+            version,
             dropped: 0,
         };
         (relay, received)
     }
 
+    /// Writes and reads packet version `version` from now on (tests of
+    /// mixed-version clusters only).
+    pub(super) fn set_version(&self, version: u8) {
+        self.version.store(version, Ordering::Relaxed);
+    }
+
     /// Queues one delivery for publishing on `channel` (never waits).
     pub(super) fn queue(&self, channel: String, remote: &Remote) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send((channel, encode(remote)))
-        {
+        let bytes = encode_version(remote, self.version.load(Ordering::Relaxed));
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send((channel, bytes)) {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(
@@ -133,8 +153,12 @@ impl Relay {
         };
         publisher(outgoing);
         tokio::spawn(async move {
-            while let Some(remote) = incoming.recv().await {
-                if inbox.deliver(remote).is_none() {
+            while let Some(arrived) = incoming.recv().await {
+                let alive = match arrived {
+                    Arrived::Remote(remote) => inbox.deliver(remote).is_some(),
+                    Arrived::OtherVersion(version) => inbox.other_version(version).is_some(),
+                };
+                if !alive {
                     return; // the app is gone; dropping `incoming` stops the subscribers
                 }
             }
@@ -146,9 +170,10 @@ impl Relay {
 /// delivery, dropping (and logging) when the queue is full.
 #[derive(Clone)]
 pub(super) struct Received {
-    queue: mpsc::Sender<Remote>,
+    queue: mpsc::Sender<Arrived>,
     node: u32,
     engine: &'static str,
+    version: Arc<AtomicU8>,
     dropped: u64,
 }
 
@@ -159,15 +184,19 @@ impl Received {
         if bytes.is_empty() {
             return true; // a probe (Redis Cluster's count of nodes), not a delivery
         }
-        let Some(remote) = decode(bytes) else {
-            tracing::warn!(
-                node = self.node,
-                "{} adapter: ignoring a malformed delivery",
-                self.engine
-            );
-            return true;
+        let arrived = match decode_version(bytes, self.version.load(Ordering::Relaxed)) {
+            Ok(remote) => Arrived::Remote(remote),
+            Err(Undecodable::Version(v)) => Arrived::OtherVersion(v),
+            Err(Undecodable::Malformed) => {
+                tracing::warn!(
+                    node = self.node,
+                    "{} adapter: ignoring a malformed delivery",
+                    self.engine
+                );
+                return true;
+            }
         };
-        match self.queue.try_send(remote) {
+        match self.queue.try_send(arrived) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.dropped += 1;

@@ -414,6 +414,21 @@ impl DeliverRemote for Hub {
     fn node(&self) -> u32 {
         self.node
     }
+    fn other_version(&self, version: u8) {
+        let n = self
+            .counters
+            .remote_other_version
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(
+                version,
+                speaks = crate::engine::adapter::PACKET_VERSION,
+                count = n,
+                "a packet from another node in a version this node does not speak (another zocket release?): ignored, not read"
+            );
+        }
+    }
     fn deliver_remote(&self, remote: Remote) -> usize {
         if remote.target == Target::Session {
             self.on_session_message(&remote.text);

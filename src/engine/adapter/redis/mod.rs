@@ -134,6 +134,15 @@ impl RedisAdapter {
         self.parts.per_room = on;
         self
     }
+
+    /// Writes and reads inter-node packets of `version` instead of this
+    /// release's: for tests of clusters where nodes run different zocket
+    /// releases (`tests/redis_multi_node.rs`). Not part of the API.
+    #[doc(hidden)]
+    pub fn packet_version(self, version: u8) -> Self {
+        self.parts.relay.set_version(version);
+        self
+    }
 }
 
 impl Adapter for RedisAdapter {
