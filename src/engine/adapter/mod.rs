@@ -110,7 +110,9 @@ pub(crate) trait DeliverRemote: Send + Sync {
     /// Delivers to this node's clients among `remote.target`; returns how many got it.
     fn deliver_remote(&self, remote: Remote) -> usize;
     /// A packet of another version arrived (a node of another zocket
-    /// release): count it and say so in the log; it is not read.
+    /// release): count it and say so in the log; it is not read. (Only the
+    /// byte adapters, Redis and NATS, read versions.)
+    #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
     fn other_version(&self, version: u8);
 }
 
@@ -139,6 +141,7 @@ impl Inbox {
     /// A packet of another version than this node's arrived: counted
     /// (`Metrics::remote_other_version`) and logged, never read; `None` once
     /// the app is gone.
+    #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
     pub(crate) fn other_version(&self, version: u8) -> Option<()> {
         self.engine.upgrade()?.other_version(version);
         Some(())
