@@ -12,13 +12,12 @@ use super::policy::BufferPolicy;
 use super::shared::{ConnState, Handle, Shared};
 use super::subscription::{RouteStream, Subscription};
 use crate::protocol::error::SendError;
-use crate::protocol::outcome::ROUTE_ERROR;
+use crate::protocol::outcome::from_route_error;
 use crate::protocol::route::marker_name;
 use crate::protocol::route::{
     AsJson, ClientReceives, ClientSends, ERROR_ROUTE, Encode, Incoming, Outgoing, Request,
 };
 use crate::protocol::router::{Contains, wire_name};
-use crate::protocol::wire::ErrorKind;
 use crate::protocol::wire::{self, ErrorPayload};
 
 /// A typed client for router `R`. Cheap to clone; the connection closes when
@@ -184,14 +183,9 @@ impl<R: 'static> Client<R> {
         let raw = match answer {
             Ok(raw) => raw,
             // The route's own refusal: the response, when it is an `Outcome`.
-            Err(error) if error.kind == ErrorKind::RouteError && error.error.is_some() => {
-                let wrapped = serde_json::json!({ ROUTE_ERROR: error.error.clone() }).to_string();
-                match PayloadError::accept::<X::Response>(&wrapped) {
-                    Ok(outcome) => return Ok(outcome),
-                    Err(_) => return Err(RequestError::Server(error)),
-                }
+            Err(error) => {
+                return from_route_error::<X::Response>(&error).ok_or(RequestError::Server(error));
             }
-            Err(error) => return Err(RequestError::Server(error)),
         };
         PayloadError::accept::<X::Response>(&raw).map_err(|source| RequestError::InvalidResponse {
             route: name,

@@ -145,6 +145,21 @@ impl<T: schemars::JsonSchema, E: schemars::JsonSchema> schemars::JsonSchema for 
     }
 }
 
+/// The answer a client gives back for a `route_error` (`payload`): the
+/// route's response `P` holding the error, when `P` is an [`Outcome`] of
+/// that error type; `None` for any other failure or response type.
+pub(crate) fn from_route_error<P: crate::protocol::route::Decode>(
+    payload: &crate::protocol::wire::ErrorPayload,
+) -> Option<P> {
+    if payload.kind != crate::protocol::wire::ErrorKind::RouteError {
+        return None;
+    }
+    let wrapped = serde_json::json!({ ROUTE_ERROR: payload.error.as_ref()? }).to_string();
+    P::from_json(&wrapped)
+        .ok()
+        .filter(|p| p.check_received().is_ok())
+}
+
 /// Whether `payload` is an [`Outcome::Err`], and its error as JSON: asks the
 /// value to serialize itself into a serializer that stops at the first call,
 /// so an ordinary answer costs one call, not a second serialization.

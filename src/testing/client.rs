@@ -264,16 +264,10 @@ impl<R: 'static> TestClient<R> {
             } else if is_error {
                 match serde_json::from_value::<ErrorPayload>(msg["payload"].clone()) {
                     // The route's own refusal, when its response is an `Outcome`.
-                    Ok(err) if err.kind == crate::protocol::wire::ErrorKind::RouteError => {
-                        let wrapped = serde_json::json!({
-                            crate::protocol::outcome::ROUTE_ERROR: err.error.clone()
-                        });
-                        match X::Response::from_json(&wrapped.to_string()) {
-                            Ok(outcome) => break Ok(outcome),
-                            Err(_) => break Err(err),
-                        }
+                    Ok(err) => {
+                        break crate::protocol::outcome::from_route_error::<X::Response>(&err)
+                            .ok_or(err);
                     }
-                    Ok(err) => break Err(err),
                     Err(e) => self.fail(&format!("malformed $zocket.error: {e}")),
                 }
             } else {

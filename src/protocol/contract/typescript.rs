@@ -244,6 +244,8 @@ struct Syntax {
     unknown: &'static str,
     separator: &'static str,
     end: &'static str,
+    /// Whether each request lists its route error type (`never` when none).
+    errors: bool,
 }
 
 const TS_TYPES: Syntax = Syntax {
@@ -251,6 +253,7 @@ const TS_TYPES: Syntax = Syntax {
     unknown: "unknown",
     separator: ";",
     end: ";",
+    errors: true,
 };
 
 const ZOD_SCHEMAS: Syntax = Syntax {
@@ -258,6 +261,7 @@ const ZOD_SCHEMAS: Syntax = Syntax {
     unknown: "z.unknown()",
     separator: ",",
     end: ",",
+    errors: false,
 };
 
 /// One line per route of `direction` (a request kind): its payload and response.
@@ -268,24 +272,19 @@ fn write_requests(out: &mut String, contract: &Parts<'_>, direction: Direction, 
             .as_ref()
             .map_or_else(|| syntax.unknown.to_owned(), syntax.of);
         // The route's own error type (an `Outcome`'s), in the types only.
-        let error = match (&route.error, syntax.separator) {
-            (Some(error), ";") => format!(" error: {};", (syntax.of)(error)),
-            (None, ";") => " error: never;".to_owned(),
-            _ => String::new(),
+        let error = match (&route.error, syntax.errors) {
+            (Some(error), true) => format!("{} error: {}", syntax.separator, (syntax.of)(error)),
+            (None, true) => format!("{} error: never", syntax.separator),
+            (_, false) => String::new(),
         };
         let _ = writeln!(
             out,
-            "    {}: {{ payload: {}{} response: {}{}{} }}{}",
+            "    {}: {{ payload: {}{} response: {}{} }}{}",
             quote(&route.name),
             (syntax.of)(&route.payload),
             syntax.separator,
             response,
-            if error.is_empty() {
-                ""
-            } else {
-                syntax.separator
-            },
-            error.trim_end_matches(';'),
+            error,
             syntax.end
         );
     }
