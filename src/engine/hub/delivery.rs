@@ -1,12 +1,14 @@
 //! Delivery: queuing one serialized message for chosen clients, a room's
 //! members or everyone, on this node and, through the adapter, on others.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use tungstenite::{Message, Utf8Bytes};
 
-use super::{Hub, Slot, State};
+use super::Hub;
+use super::registry::Conn;
 use crate::engine::adapter::{Remote, Target};
 use crate::engine::config::SlowConsumer;
 use crate::engine::outbox::{CloseCmd, QueueError};
@@ -14,21 +16,18 @@ use crate::protocol::client_id::ClientId;
 
 impl Hub {
     /// Queues `text` for one slot; applies the slow-consumer policy when full.
-    pub(super) fn enqueue(&self, slot: &mut Slot, text: &Utf8Bytes) -> bool {
-        match slot.outbox.push(Message::Text(text.clone())) {
+    pub(super) fn enqueue(&self, conn: &Conn, text: &Utf8Bytes) -> bool {
+        match conn.outbox.push(Message::Text(text.clone())) {
             Ok(()) => true,
             Err(QueueError::Closed) => false,
-            Err(QueueError::Full) if Hub::away(slot) => {
-                Hub::lose(slot);
-                false
-            }
+            Err(QueueError::Full) if Hub::lose_if_away(conn) => false,
             Err(QueueError::Full) => {
                 self.counters.dropped_slow.fetch_add(1, Ordering::Relaxed);
-                slot.dropped += 1;
+                let dropped = conn.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 match self.config.slow_consumer {
                     SlowConsumer::Drop => {
-                        if slot.dropped == 1 || slot.dropped.is_multiple_of(1000) {
-                            tracing::warn!(client = %slot.id, dropped = slot.dropped,
+                        if dropped == 1 || dropped.is_multiple_of(1000) {
+                            tracing::warn!(client = %conn.id, dropped,
                                 "slow consumer: outgoing queue full, message dropped");
                         }
                     }
@@ -37,8 +36,8 @@ impl Hub {
                             code,
                             reason: "slow consumer".into(),
                         };
-                        if slot.outbox.close(cmd) {
-                            tracing::warn!(client = %slot.id, code,
+                        if conn.outbox.close(cmd) {
+                            tracing::warn!(client = %conn.id, code,
                                 "slow consumer: outgoing queue full, closing the connection");
                         }
                     }
@@ -106,14 +105,13 @@ impl Hub {
         text: &Utf8Bytes,
         except: &[ClientId],
     ) -> usize {
-        let mut state = self.lock();
         let mut n = 0;
         for id in ids {
             if except.contains(&id) {
                 continue;
             }
-            if let Some(slot) = state.slot_mut(id) {
-                n += usize::from(self.enqueue(slot, text));
+            if let Some(queued) = self.conns.with(id, |c| self.enqueue(c, text)) {
+                n += usize::from(queued);
             }
         }
         n
@@ -155,50 +153,44 @@ impl Hub {
         text: &Utf8Bytes,
         except: &[ClientId],
     ) -> usize {
-        let mut guard = self.lock();
-        let State {
-            conns, rooms: all, ..
-        } = &mut *guard;
-        let mut n = 0;
-        let mut deliver_one = |key: usize| {
-            if let Some(slot) = conns.get_mut(key)
-                && !except.contains(&slot.id)
-            {
-                n += usize::from(self.enqueue(slot, text));
-            }
-        };
         let mut rooms = rooms.into_iter();
         let Some(first) = rooms.next() else { return 0 };
-        match rooms.next() {
-            None => {
-                // One room: members are distinct already.
-                if let Some(members) = all.get(first.as_ref()) {
-                    members.iter().for_each(|&key| deliver_one(key));
+        let Some(second) = rooms.next() else {
+            // One room: its members are distinct, and queued for under the
+            // room's shard lock, where joins and leaves meet them.
+            return self.rooms.with_members(first.as_ref(), |members| {
+                members
+                    .values()
+                    .filter(|c| !except.contains(&c.id))
+                    .map(|c| usize::from(self.enqueue(c, text)))
+                    .sum()
+            });
+        };
+        // Several rooms: each member once. The members are collected room
+        // by room (one shard lock at a time), then queued for.
+        let mut members: HashMap<ClientId, Arc<Conn>> = HashMap::new();
+        for room in [first, second].into_iter().chain(rooms) {
+            self.rooms.with_members(room.as_ref(), |m| {
+                for (id, conn) in m {
+                    members.entry(*id).or_insert_with(|| conn.clone());
                 }
-            }
-            Some(second) => {
-                let mut keys = HashSet::new();
-                for room in [first, second].into_iter().chain(rooms) {
-                    if let Some(members) = all.get(room.as_ref()) {
-                        keys.extend(members.iter().copied());
-                    }
-                }
-                keys.into_iter().for_each(deliver_one);
-            }
+            });
         }
-        n
+        members
+            .values()
+            .filter(|c| !except.contains(&c.id))
+            .map(|c| usize::from(self.enqueue(c, text)))
+            .sum()
     }
 
     /// Queues `text` for every connection on this node.
     pub(super) fn deliver_all(&self, text: &Utf8Bytes, except: &[ClientId]) -> usize {
-        let mut state = self.lock();
         let mut n = 0;
-        for (_, slot) in state.conns.iter_mut() {
-            if except.contains(&slot.id) {
-                continue;
+        self.conns.each(|conn| {
+            if !except.contains(&conn.id) {
+                n += usize::from(self.enqueue(conn, text));
             }
-            n += usize::from(self.enqueue(slot, text));
-        }
+        });
         n
     }
 }

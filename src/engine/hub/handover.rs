@@ -12,20 +12,19 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tungstenite::Utf8Bytes;
 
+use super::registry::Conn;
 use super::sessions::{Session, Welcome};
-use super::{Hub, RegisterError, Registered, Slot};
+use super::{Hub, RegisterError, Registered};
 use crate::engine::adapter::{Remote, Target};
-use crate::engine::outbox::{Outbox, QueueLimits};
 use crate::engine::recovery::{History, parse_token};
-use crate::engine::tasks::ScopeSlot;
 use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
@@ -161,27 +160,19 @@ impl Hub {
     /// `on_disconnect` (the session lives on, elsewhere).
     fn give_session(&self, token: &str, identity: u64, last: u64) -> Option<Given> {
         let (id, secret) = parse_token(token)?;
-        let outbox = {
-            let mut state = self.lock();
-            let slot = state.slot_mut(id)?;
-            if !Session::may_hand_over(slot, &secret, identity) {
-                return None;
-            }
-            slot.outbox.clone()
-        };
+        let conn = self.conns.get(id)?;
+        if !Session::may_hand_over(&conn, &secret, identity) {
+            return None;
+        }
+        let outbox = conn.outbox.clone();
         let Some((replay, next)) = outbox.hand_over(last) else {
             // Too far behind: the session cannot be recovered whole; it waits
             // out its window here.
             self.abort_resume(id);
             return None;
         };
-        {
-            let mut state = self.lock();
-            if let Some(slot) = state.slot_mut(id) {
-                Session::gone(slot);
-            }
-            state.detached -= 1;
-        }
+        Session::gone(&conn);
+        self.conns.detached.fetch_sub(1, Ordering::Relaxed);
         outbox.shut();
         self.session_ended(id);
         let rooms = self.unregister(id);
@@ -206,36 +197,26 @@ impl Hub {
             // No secret for a resumable session: a plain fresh connection.
             return self.register(ip, identity);
         };
-        let mut state = self.lock();
-        if state.closed {
+        let mut admission = self.admission();
+        // The per-address limit is not applied: the session was admitted
+        // on its first node, and refusing it now would lose it.
+        if admission.closed {
             return Err(RegisterError::ShuttingDown);
         }
-        if state.conns.len() >= self.config.max_connections {
+        if admission.open >= self.config.max_connections {
             return Err(RegisterError::Full);
         }
         if let Some(ip) = ip {
-            *state.per_ip.entry(ip).or_default() += 1;
+            *admission.per_ip.entry(ip).or_default() += 1;
         }
-        let outbox = Arc::new(Outbox::new(QueueLimits {
-            soft_len: self.config.queue_len,
-            soft_bytes: self.config.queue_bytes,
-            grace: self.config.slow_consumer_grace,
-            timed: self.counters.timed(),
-        }));
+        admission.open += 1;
+        let outbox = self.new_outbox();
         outbox.record_history(History::continuing(&recovery, given.next));
         session.recovered = true;
-        let key = state.conns.insert(Slot {
-            id,
-            outbox: outbox.clone(),
-            rooms: Default::default(),
-            dropped: 0,
-            ip,
-            leaving: false,
-            session: Some(Box::new(session)),
-            scope: ScopeSlot::None,
-        });
-        state.adopted.insert(id, key);
-        drop(state);
+        let session = Some(Box::new(session));
+        self.conns
+            .insert(|_| Conn::new(id, outbox.clone(), ip, session), true);
+        drop(admission);
         for room in &given.rooms {
             let _ = self.join(id, room);
         }

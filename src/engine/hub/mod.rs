@@ -1,20 +1,58 @@
 //! The hub: connections, rooms and delivery, the server's shared,
 //! router-independent state.
 //!
-//! Connections live in a slab. A [`ClientId`] is the slab key plus a generation
-//! taken from a process-wide counter, so an id is never reused while anyone may
-//! still hold it. Rooms map a name to the set of member keys; a room is removed
-//! when its last member leaves. One `std::sync::Mutex` guards both; it is never
-//! held across an `.await`, and delivery only does non-blocking `try_send`s under it.
+//! It is a few types with one job each:
+//!
+//! - [`Conn`](registry::Conn): one connection: its outbox, its rooms, its
+//!   recovery session, its tasks' scope, each behind its own lock;
+//! - the registry (`registry`): connections by id in 32 shards, and the
+//!   admission counts (how many, from which address, shutting down);
+//! - the room table (`rooms`): room name to members, in 32 shards by the
+//!   name's hash;
+//! - delivery (`delivery`): queuing a message for clients, rooms, everyone,
+//!   and the adapter; sessions, hand-overs and cluster questions
+//!   (`sessions`, `handover`, `cluster`).
+//!
+//! A [`ClientId`] is the slot key plus a generation taken from a process-wide
+//! counter, so an id is never reused while anyone may still hold it.
+//!
+//! # Which lock guards what
+//!
+//! No lock is held across an `.await`, and under none of them does anything
+//! block: queuing is a non-blocking push to an outbox.
+//!
+//! | lock | guards | taken by |
+//! |---|---|---|
+//! | `admission` | the open count, per-address counts, the shutdown flag | registering and freeing a connection |
+//! | one registry shard | the slab of 1/32 of the connections (and the map of adopted ids, a read-write lock beside them) | every lookup by id (a reply), a broadcast (one shard at a time) |
+//! | a connection's `rooms` | the rooms it is in; its `leaving` flag is set under it | join, leave, leaving every room |
+//! | one room shard | the members of the rooms whose names hash to it, and whether each room's adapter subscription is ready | a room send, join, leave, listings |
+//! | a connection's `session`, `scope` | its recovery state; its tasks and timers | recovery, a full queue, the scope |
+//! | an outbox's own lock | the connection's queue | every push and every write |
+//!
+//! Locks are taken in that order (top to bottom) and never the other way,
+//! so they cannot deadlock: a join holds the connection's `rooms` while it
+//! adds the member to its room's shard; a room send holds only its room's
+//! shard while it pushes to the members' outboxes (and reads a member's
+//! `session` only when its queue is full). What this gives:
+//!
+//! - a reply locks one registry shard; a room send one room shard: on
+//!   different rooms and connections, cores do not wait for each other;
+//! - a member that joined receives every later message of the room: the
+//!   join and the room's sends meet on the room's shard lock (and a join
+//!   that waits for the adapter's subscription holds the member's outbox
+//!   under it, see `join`);
+//! - per-sender order: one task sends one message after the other, each
+//!   queued before the send returns;
+//! - a broadcast holds one registry shard at a time.
 
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tungstenite::Utf8Bytes;
 
-use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, RoomReady, Target};
+use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, Target};
 use crate::engine::asks::Asks;
 use crate::engine::config::Config;
 use crate::engine::lifecycle::Lifecycle;
@@ -28,60 +66,11 @@ use crate::util::lock_unpoisoned;
 pub(crate) mod cluster; // cluster-wide operations: questions to other nodes and their answers
 mod delivery; // queuing a message for clients, rooms, everyone; the adapter
 pub(crate) mod handover; // recovery across nodes: a dropped session moves to the node its client reached
-pub(crate) mod rooms; // join, leave, listings, and leaving every room when a connection ends
+mod registry; // connections by id, in shards; admission counts
+pub(crate) mod rooms; // the room table; join, leave, listings, leaving every room
 pub(crate) mod sessions; // recovery: detaching a dropped client's session, resuming it, expiry
 
-pub(crate) struct Slot {
-    id: ClientId,
-    outbox: Arc<Outbox>,
-    rooms: HashSet<Arc<str>>,
-    dropped: u64,
-    /// The address the connection counts against, when known.
-    ip: Option<IpAddr>,
-    /// Gone, and still leaving its rooms (see `Hub::unregister_gradually`).
-    leaving: bool,
-    /// With recovery on: the session's token and whether its client is away.
-    session: Option<Box<sessions::Session>>,
-    /// The connection's tasks and timers (see `engine::tasks`).
-    scope: ScopeSlot,
-}
-
-#[derive(Default)]
-pub(crate) struct State {
-    conns: slab::Slab<Slot>,
-    rooms: HashMap<Arc<str>, HashSet<usize>>,
-    /// Connections per address, for `max_connections_per_ip`.
-    per_ip: HashMap<IpAddr, usize>,
-    /// Slots of connections that are gone but still leaving their rooms.
-    leaving: usize,
-    /// Slots whose client dropped and may resume (recovery).
-    detached: usize,
-    /// Sessions of other nodes' ids that moved here (recovery across nodes),
-    /// by id: their slot keys here.
-    adopted: HashMap<ClientId, usize>,
-    /// Rooms whose deliveries from other nodes this node does not receive
-    /// yet (per-room adapters): members who join meanwhile wait too.
-    opening: HashMap<Arc<str>, RoomReady>,
-    closed: bool,
-}
-
-impl State {
-    /// The slot key of `id` here: the one its id names, or the one it got
-    /// when its session moved here from another node.
-    pub(super) fn key(&self, id: ClientId) -> usize {
-        if self.adopted.is_empty() {
-            return id.key();
-        }
-        self.adopted.get(&id).copied().unwrap_or_else(|| id.key())
-    }
-    pub(super) fn slot(&self, id: ClientId) -> Option<&Slot> {
-        self.conns.get(self.key(id)).filter(|s| s.id == id)
-    }
-    pub(super) fn slot_mut(&mut self, id: ClientId) -> Option<&mut Slot> {
-        let key = self.key(id);
-        self.conns.get_mut(key).filter(|s| s.id == id)
-    }
-}
+use registry::{Admission, Conn, Registry};
 
 /// Shared state of one running app: connections, rooms, delivery (local
 /// and, through the adapter, to other nodes), configuration, counters and
@@ -92,7 +81,12 @@ pub(crate) struct Hub {
     /// Carries deliveries to other nodes, when scaled out.
     adapter: Option<DynAdapter>,
     adapter_started: AtomicBool,
-    state: Mutex<State>,
+    /// Admission counts (see the module's lock table).
+    admission: Mutex<Admission>,
+    /// Connections by id.
+    conns: Registry,
+    /// Rooms by name.
+    rooms: rooms::Table,
     generation: AtomicU32,
     pub(crate) config: Config,
     pub(crate) counters: Counters,
@@ -148,7 +142,9 @@ impl Hub {
             node: adapter.as_ref().map_or(0, |a| a.node()),
             adapter,
             adapter_started: AtomicBool::new(false),
-            state: Mutex::new(State::default()),
+            admission: Mutex::default(),
+            conns: Registry::default(),
+            rooms: rooms::Table::default(),
             generation: AtomicU32::new(1),
             config,
             counters,
@@ -162,8 +158,38 @@ impl Hub {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        lock_unpoisoned(&self.state)
+    fn admission(&self) -> MutexGuard<'_, Admission> {
+        lock_unpoisoned(&self.admission)
+    }
+
+    /// A new connection's outbox, with the configured limits.
+    fn new_outbox(&self) -> Arc<Outbox> {
+        Arc::new(Outbox::new(QueueLimits {
+            soft_len: self.config.queue_len,
+            soft_bytes: self.config.queue_bytes,
+            grace: self.config.slow_consumer_grace,
+            timed: self.counters.timed(),
+        }))
+    }
+
+    /// Counts a connection from `ip` in, if the limits allow it.
+    fn admit(&self, admission: &mut Admission, ip: Option<IpAddr>) -> Result<(), RegisterError> {
+        if admission.closed {
+            return Err(RegisterError::ShuttingDown);
+        }
+        if admission.open >= self.config.max_connections {
+            return Err(RegisterError::Full);
+        }
+        if let (Some(ip), Some(limit)) = (ip, self.config.max_connections_per_ip)
+            && admission.per_ip.get(&ip).copied().unwrap_or(0) >= limit
+        {
+            return Err(RegisterError::TooManyFromAddress);
+        }
+        if let Some(ip) = ip {
+            *admission.per_ip.entry(ip).or_default() += 1;
+        }
+        admission.open += 1;
+        Ok(())
     }
 
     /// Reserves a slot for a new connection from `ip` (when known);
@@ -173,54 +199,31 @@ impl Hub {
         ip: Option<IpAddr>,
         identity: u64,
     ) -> Result<Registered, RegisterError> {
-        let mut state = self.lock();
-        if state.closed {
-            return Err(RegisterError::ShuttingDown);
-        }
-        if state.conns.len() >= self.config.max_connections {
-            return Err(RegisterError::Full);
-        }
-        if let (Some(ip), Some(limit)) = (ip, self.config.max_connections_per_ip)
-            && state.per_ip.get(&ip).copied().unwrap_or(0) >= limit
-        {
-            return Err(RegisterError::TooManyFromAddress);
-        }
-        if let Some(ip) = ip {
-            *state.per_ip.entry(ip).or_default() += 1;
-        }
-        let outbox = Arc::new(Outbox::new(QueueLimits {
-            soft_len: self.config.queue_len,
-            soft_bytes: self.config.queue_bytes,
-            grace: self.config.slow_consumer_grace,
-            timed: self.counters.timed(),
-        }));
+        // Admission is held until the connection is in the registry, so a
+        // shutdown that starts meanwhile finds it there and closes it.
+        let mut admission = self.admission();
+        self.admit(&mut admission, ip)?;
+        let outbox = self.new_outbox();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let entry = state.conns.vacant_entry();
-        let id = ClientId::new(self.node, generation, entry.key());
-        let (session, welcome) = match (
-            &self.config.recovery,
-            self.config
-                .recovery
-                .and_then(|_| sessions::Session::new(id, identity)),
-        ) {
-            (Some(recovery), Some((session, welcome))) => {
-                outbox.record_history(History::new(recovery));
-                (Some(Box::new(session)), Some(welcome))
-            }
-            _ => (None, None),
-        };
-        entry.insert(Slot {
-            id,
-            outbox: outbox.clone(),
-            rooms: HashSet::new(),
-            dropped: 0,
-            ip,
-            leaving: false,
-            session,
-            scope: ScopeSlot::None,
-        });
+        let mut welcome = None;
+        let conn = self.conns.insert(
+            |key| {
+                let id = ClientId::new(self.node, generation, key);
+                let session = match &self.config.recovery {
+                    Some(recovery) => sessions::Session::new(id, identity).map(|(s, w)| {
+                        outbox.record_history(History::new(recovery));
+                        welcome = Some(w);
+                        Box::new(s)
+                    }),
+                    None => None,
+                };
+                Conn::new(id, outbox.clone(), ip, session)
+            },
+            false,
+        );
+        drop(admission);
         Ok(Registered {
-            id,
+            id: conn.id,
             outbox,
             welcome,
         })
@@ -229,19 +232,16 @@ impl Hub {
     /// Bytes waiting in every connection's outgoing queue.
     #[cfg(feature = "metrics")]
     pub(crate) fn queued_bytes(&self) -> usize {
-        let state = self.lock();
-        state
-            .conns
-            .iter()
-            .map(|(_, slot)| slot.outbox.queued_bytes())
-            .sum()
+        let mut bytes = 0;
+        self.conns.each(|c| bytes += c.outbox.queued_bytes());
+        bytes
     }
 
     /// Why this node is not ready for new clients, if it is not: shutting
     /// down, or its adapter is not connected to the other nodes.
     pub(crate) fn unready(&self) -> Vec<&'static str> {
         let mut reasons = Vec::new();
-        if self.lock().closed {
+        if self.admission().closed {
             reasons.push("shutting down");
         }
         if self.adapter.as_ref().is_some_and(|a| !a.connected()) {
@@ -251,8 +251,9 @@ impl Hub {
     }
 
     pub(crate) fn connection_count(&self) -> usize {
-        let state = self.lock();
-        state.conns.len() - state.leaving - state.detached
+        let open = self.admission().open;
+        open.saturating_sub(self.conns.leaving.load(Ordering::Relaxed))
+            .saturating_sub(self.conns.detached.load(Ordering::Relaxed))
     }
 
     /// Runs `hook` with the id of every session that ends here (closed,
@@ -316,14 +317,14 @@ impl Hub {
     /// The scope of `id`'s tasks and timers, made at first use; `None` once
     /// its session has ended (or it is not here).
     pub(crate) fn conn_scope(&self, id: ClientId) -> Option<Arc<ConnScope>> {
-        let mut state = self.lock();
-        let slot = state.slot_mut(id).filter(|s| !s.leaving)?;
-        match &slot.scope {
+        let conn = self.conns.get(id).filter(|c| !c.is_leaving())?;
+        let mut slot = lock_unpoisoned(&conn.scope);
+        match &*slot {
             ScopeSlot::Running(scope) => Some(scope.clone()),
             ScopeSlot::Ended => None,
             ScopeSlot::None => {
                 let scope = ConnScope::new(self.config.close_timeout);
-                slot.scope = ScopeSlot::Running(scope.clone());
+                *slot = ScopeSlot::Running(scope.clone());
                 Some(scope)
             }
         }
@@ -332,9 +333,9 @@ impl Hub {
     /// Ends `id`'s tasks and timers (its session ended); none can start after.
     fn end_scope(&self, id: ClientId) {
         let scope = self
-            .lock()
-            .slot_mut(id)
-            .map(|s| std::mem::replace(&mut s.scope, ScopeSlot::Ended));
+            .conns
+            .get(id)
+            .map(|c| std::mem::replace(&mut *lock_unpoisoned(&c.scope), ScopeSlot::Ended));
         if let Some(ScopeSlot::Running(scope)) = scope {
             scope.end();
         }
@@ -342,27 +343,24 @@ impl Hub {
 
     /// The outgoing queue of `id`'s slot.
     pub(crate) fn outbox_of(&self, id: ClientId) -> Option<Arc<Outbox>> {
-        self.lock().slot(id).map(|s| s.outbox.clone())
+        self.conns.with(id, |c| c.outbox.clone())
     }
 
     /// Whether `id` has a session here (connected, or away and resumable).
     pub(crate) fn is_present(&self, id: ClientId) -> bool {
-        self.lock().slot(id).is_some_and(|s| !s.leaving)
+        self.conns.with(id, |c| !c.is_leaving()).unwrap_or(false)
     }
 
     pub(crate) fn is_connected(&self, id: ClientId) -> bool {
-        self.lock()
-            .slot(id)
-            .is_some_and(|s| !s.leaving && !Hub::away(s))
+        self.conns
+            .get(id)
+            .is_some_and(|c| !c.is_leaving() && !Hub::away(&c))
     }
 
     /// Empties one connection's queue (for the fuzz harness, which has no socket).
     #[cfg(any(fuzzing, test))]
     pub(crate) fn drain(&self, id: ClientId) {
-        let state = self.lock();
-        if let Some(slot) = state.slot(id) {
-            slot.outbox.clear();
-        }
+        self.conns.with(id, |c| c.outbox.clear());
     }
 
     /// Asks one connection to close.
@@ -372,30 +370,23 @@ impl Hub {
         code: u16,
         reason: impl Into<std::borrow::Cow<'static, str>>,
     ) -> bool {
-        let state = self.lock();
-        match state.slot(id) {
-            Some(slot) => {
-                slot.outbox.close(CloseCmd {
-                    code,
-                    reason: reason.into(),
-                });
-                true
-            }
-            None => false,
-        }
+        let reason = reason.into();
+        self.conns
+            .with(id, |c| {
+                c.outbox.close(CloseCmd { code, reason });
+            })
+            .is_some()
     }
 
     /// Stops registrations and asks every connection to close with 1001.
     pub(crate) fn begin_shutdown(&self) {
-        let mut state = self.lock();
-        state.closed = true;
-        for (_, slot) in state.conns.iter() {
-            slot.outbox.close(CloseCmd {
+        self.admission().closed = true;
+        self.conns.each(|c| {
+            c.outbox.close(CloseCmd {
                 code: 1001,
                 reason: "server shutting down".into(),
             });
-        }
-        drop(state);
+        });
         self.lifecycle.stop();
     }
 

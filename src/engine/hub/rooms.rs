@@ -1,12 +1,17 @@
-//! Rooms: joining, leaving, listing, and leaving them all when a
-//! connection ends, a batch at a time.
+//! The room table, and joining, leaving, listing, and leaving every room
+//! when a connection ends, a batch at a time.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Hub, State};
+use super::Hub;
+use super::registry::{Conn, Padded, SHARDS};
 use crate::engine::adapter::RoomReady;
 use crate::engine::tasks::ScopeSlot;
 use crate::protocol::client_id::ClientId;
+use crate::util::lock_unpoisoned;
 
 /// What [`Hub::join`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +26,7 @@ pub(crate) enum Joined {
     TooManyRooms,
 }
 
-/// Rooms a leaving connection is removed from per hold of the lock.
+/// Rooms a leaving connection is removed from before it yields.
 const LEAVE_BATCH: usize = 256;
 
 /// Room names, sorted, for `on_disconnect`.
@@ -31,33 +36,86 @@ fn sorted_names(rooms: Vec<Arc<str>>) -> Vec<String> {
     names
 }
 
+/// One room on this node.
+pub(super) struct Room {
+    pub(super) members: HashMap<ClientId, Arc<Conn>>,
+    /// Until the adapter receives the room's deliveries from other nodes
+    /// (per-room adapters): members who join meanwhile wait for it too.
+    opening: Option<RoomReady>,
+}
+
+type Shard = HashMap<Arc<str>, Room>;
+
+/// Rooms by name, in shards by the name's hash (a per-process random key,
+/// so clients cannot choose names that all land on one shard).
+pub(crate) struct Table {
+    shards: Box<[Padded<Mutex<Shard>>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            shards: (0..SHARDS).map(|_| Padded::default()).collect(),
+            hasher: Default::default(),
+        }
+    }
+}
+
+impl Table {
+    fn shard(&self, room: &str) -> MutexGuard<'_, Shard> {
+        let i = self.hasher.hash_one(room) as usize & (SHARDS - 1);
+        lock_unpoisoned(&self.shards[i].0)
+    }
+
+    /// Runs `f` with `room`'s members (none when there is no such room),
+    /// under the room's shard lock.
+    pub(super) fn with_members<R: Default>(
+        &self,
+        room: &str,
+        f: impl FnOnce(&HashMap<ClientId, Arc<Conn>>) -> R,
+    ) -> R {
+        self.shard(room)
+            .get(room)
+            .map(|r| f(&r.members))
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` with every room, one shard at a time.
+    fn each(&self, mut f: impl FnMut(&Arc<str>, &Room)) {
+        for shard in self.shards.iter() {
+            for (name, room) in lock_unpoisoned(&shard.0).iter() {
+                f(name, room);
+            }
+        }
+    }
+}
+
 impl Hub {
     /// Removes a connection and makes it leave all its rooms at once; returns
     /// the rooms. For connections with few rooms (a refused handshake has none).
     pub(crate) fn unregister(&self, id: ClientId) -> Vec<String> {
-        let Some((key, rooms)) = self.begin_leave(id) else {
+        let Some(rooms) = self.begin_leave(id) else {
             return Vec::new();
         };
-        self.leave_rooms(key, &rooms);
+        self.leave_rooms(id, &rooms);
         self.finish_leave(id);
         sorted_names(rooms)
     }
 
     /// Removes a connection and makes it leave all its rooms a batch at a
     /// time, yielding between batches, so a client in many rooms does not
-    /// hold the registry's lock (and every other client) for the whole
-    /// cleanup. Returns the rooms.
+    /// keep the runtime thread for the whole cleanup. Returns the rooms.
     ///
-    /// Until it is done the connection keeps its slot, marked as leaving: it
-    /// gets nothing, counts as gone, and its slot key is not reused, so no
-    /// new connection can inherit a membership that is not removed yet.
+    /// Until it is done the connection keeps its slot, marked as leaving:
+    /// it can join nothing, counts as gone, and its slot key is not reused.
     pub(crate) async fn unregister_gradually(&self, id: ClientId) -> Vec<String> {
-        let Some((key, rooms)) = self.begin_leave(id) else {
+        let Some(rooms) = self.begin_leave(id) else {
             return Vec::new();
         };
         let mut batches = rooms.chunks(LEAVE_BATCH).peekable();
         while let Some(batch) = batches.next() {
-            self.leave_rooms(key, batch);
+            self.leave_rooms(id, batch);
             if batches.peek().is_some() {
                 tokio::task::yield_now().await;
             }
@@ -67,35 +125,35 @@ impl Hub {
     }
 
     /// Marks the connection as leaving and takes its rooms (the set moves
-    /// out in constant time; it becomes a list after the lock is released),
-    /// with its slot key.
-    pub(super) fn begin_leave(&self, id: ClientId) -> Option<(usize, Vec<Arc<str>>)> {
-        let mut state = self.lock();
-        let key = state.key(id);
-        let slot = state.slot_mut(id).filter(|s| !s.leaving)?;
-        slot.leaving = true;
-        let rooms = std::mem::take(&mut slot.rooms);
-        state.leaving += 1;
-        drop(state);
-        Some((key, rooms.into_iter().collect()))
+    /// out in constant time; it becomes a list after the lock is released).
+    pub(super) fn begin_leave(&self, id: ClientId) -> Option<Vec<Arc<str>>> {
+        let conn = self.conns.get(id)?;
+        let rooms = {
+            let mut rooms = lock_unpoisoned(&conn.rooms);
+            if conn.leaving.swap(true, Ordering::AcqRel) {
+                return None;
+            }
+            std::mem::take(&mut *rooms)
+        };
+        self.conns.leaving.fetch_add(1, Ordering::Relaxed);
+        Some(rooms.into_iter().collect())
     }
 
-    /// Removes slot `key` from the member lists of `rooms`, under one lock.
-    pub(super) fn leave_rooms(&self, key: usize, rooms: &[Arc<str>]) {
-        let mut state = self.lock();
+    /// Removes `id` from the member lists of `rooms`.
+    pub(super) fn leave_rooms(&self, id: ClientId, rooms: &[Arc<str>]) {
         for room in rooms {
-            self.remove_member(&mut state, room, key);
+            self.remove_member(room, id);
         }
     }
 
-    /// Removes slot `key` from `room`'s members; the room goes when it is
-    /// empty, and the adapter hears that this node no longer needs it.
-    fn remove_member(&self, state: &mut State, room: &str, key: usize) {
-        if let Some(members) = state.rooms.get_mut(room) {
-            members.remove(&key);
-            if members.is_empty() {
-                state.rooms.remove(room);
-                state.opening.remove(room);
+    /// Removes `id` from `room`'s members; the room goes when it is empty,
+    /// and the adapter hears that this node no longer needs it.
+    fn remove_member(&self, room: &str, id: ClientId) {
+        let mut shard = self.rooms.shard(room);
+        if let Some(r) = shard.get_mut(room) {
+            r.members.remove(&id);
+            if r.members.is_empty() {
+                shard.remove(room);
                 if let Some(adapter) = &self.adapter {
                     adapter.close_room(room);
                 }
@@ -105,130 +163,130 @@ impl Hub {
 
     /// Frees the slot of a connection that has left its rooms.
     pub(super) fn finish_leave(&self, id: ClientId) {
-        let mut state = self.lock();
-        let key = state.key(id);
-        if state.conns.get(key).is_none_or(|s| s.id != id) {
+        let Some(conn) = self.conns.remove(id) else {
             return;
-        }
-        let slot = state.conns.remove(key);
-        state.adopted.remove(&id);
-        state.leaving -= 1;
-        if let Some(ip) = slot.ip
-            && let Some(n) = state.per_ip.get_mut(&ip)
+        };
+        self.conns.leaving.fetch_sub(1, Ordering::Relaxed);
         {
-            *n -= 1;
-            if *n == 0 {
-                state.per_ip.remove(&ip);
+            let mut admission = self.admission();
+            admission.open -= 1;
+            if let Some(ip) = conn.ip
+                && let Some(n) = admission.per_ip.get_mut(&ip)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    admission.per_ip.remove(&ip);
+                }
             }
         }
-        drop(state);
         // A session that moved to another node ends here without `session_ended`.
-        if let ScopeSlot::Running(scope) = slot.scope {
+        let scope = std::mem::replace(&mut *lock_unpoisoned(&conn.scope), ScopeSlot::Ended);
+        if let ScopeSlot::Running(scope) = scope {
             scope.end();
         }
     }
 
     /// Makes `id` a member of `room`.
     pub(crate) fn join(&self, id: ClientId, room: &str) -> Joined {
-        let mut state = self.lock();
-        let state = &mut *state;
-        let key = state.key(id);
-        let Some(slot) = state
-            .conns
-            .get_mut(key)
-            .filter(|s| s.id == id && !s.leaving)
-        else {
+        let Some(conn) = self.conns.get(id) else {
             return Joined::Gone;
         };
-        if slot.rooms.contains(room) {
+        let mut rooms = lock_unpoisoned(&conn.rooms);
+        if conn.is_leaving() {
+            return Joined::Gone;
+        }
+        if rooms.contains(room) {
             return Joined::AlreadyMember;
         }
-        if slot.rooms.len() >= self.config.max_rooms_per_client {
+        if rooms.len() >= self.config.max_rooms_per_client {
             return Joined::TooManyRooms;
         }
-        let (name, ready) = match state.rooms.get_key_value(room) {
-            Some((k, _)) => {
-                let ready = state.opening.get(room).cloned();
-                if ready.as_ref().is_some_and(RoomReady::is_ready) {
-                    state.opening.remove(room);
-                }
-                (k.clone(), ready)
-            }
+        let mut shard = self.rooms.shard(room);
+        let name = match shard.get_key_value(room) {
+            Some((name, _)) => name.clone(),
             None => {
                 let name: Arc<str> = Arc::from(room);
                 // The first member here: the node needs the room's
                 // deliveries from the other nodes from now on.
-                let ready = self.adapter.as_ref().map(|a| a.open_room(room));
-                if let Some(r) = ready.as_ref().filter(|r| !r.is_ready()) {
-                    state.opening.insert(name.clone(), r.clone());
-                }
-                (name, ready)
+                let opening = self.adapter.as_ref().map(|a| a.open_room(room));
+                let room = Room {
+                    members: HashMap::new(),
+                    opening,
+                };
+                shard.insert(name.clone(), room);
+                name
             }
         };
-        if let Some(ready) = ready.filter(|r| !r.is_ready()) {
+        let entry = shard.get_mut(&*name).expect("found or made just now");
+        if entry.opening.as_ref().is_some_and(RoomReady::is_ready) {
+            entry.opening = None;
+        }
+        if let Some(ready) = &entry.opening {
             // Nothing reaches this member until the node listens to the
             // room: whatever it receives after joining, the room's traffic
             // from other nodes that follows reaches it too.
-            slot.outbox.hold_until(ready);
+            conn.outbox.hold_until(ready.clone());
         }
-        slot.rooms.insert(name.clone());
-        state.rooms.entry(name).or_default().insert(key);
+        entry.members.insert(id, conn.clone());
+        drop(shard);
+        rooms.insert(name);
         Joined::Member
     }
 
     pub(crate) fn leave(&self, id: ClientId, room: &str) -> bool {
-        let mut state = self.lock();
-        let state = &mut *state;
-        let key = state.key(id);
-        let Some(slot) = state.conns.get_mut(key).filter(|s| s.id == id) else {
+        let Some(conn) = self.conns.get(id) else {
             return false;
         };
-        if !slot.rooms.remove(room) {
+        let mut rooms = lock_unpoisoned(&conn.rooms);
+        if !rooms.remove(room) {
             return false;
         }
-        self.remove_member(state, room, key);
+        self.remove_member(room, id);
         true
     }
 
     pub(crate) fn in_room(&self, id: ClientId, room: &str) -> bool {
-        let state = self.lock();
-        state.slot(id).is_some_and(|s| s.rooms.contains(room))
+        self.conns
+            .get(id)
+            .is_some_and(|c| lock_unpoisoned(&c.rooms).contains(room))
     }
 
     pub(crate) fn rooms_of(&self, id: ClientId) -> Vec<String> {
-        let state = self.lock();
-        let mut rooms: Vec<String> = state
-            .slot(id)
-            .map(|s| s.rooms.iter().map(|r| r.to_string()).collect())
+        let mut rooms: Vec<String> = self
+            .conns
+            .get(id)
+            .map(|c| {
+                lock_unpoisoned(&c.rooms)
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         rooms.sort();
         rooms
     }
 
     pub(crate) fn room_names(&self) -> Vec<String> {
-        let mut rooms: Vec<String> = self.lock().rooms.keys().map(|r| r.to_string()).collect();
+        let mut rooms = Vec::new();
+        self.rooms.each(|name, _| rooms.push(name.to_string()));
         rooms.sort();
         rooms
     }
 
     pub(crate) fn members(&self, room: &str) -> Vec<ClientId> {
-        let state = self.lock();
-        let mut ids: Vec<ClientId> = state
-            .rooms
-            .get(room)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|k| state.conns.get(*k))
-                    .filter(|s| !s.leaving)
-                    .map(|s| s.id)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut ids: Vec<ClientId> = self.rooms.with_members(room, |m| {
+            m.values()
+                .filter(|c| !c.is_leaving())
+                .map(|c| c.id)
+                .collect()
+        });
         ids.sort();
         ids
     }
 
     pub(crate) fn room_count(&self) -> usize {
-        self.lock().rooms.len()
+        let mut n = 0;
+        self.rooms.each(|_, _| n += 1);
+        n
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tungstenite::Utf8Bytes;
 
 use super::Hub;
+use super::registry::Conn;
 use crate::engine::outbox::Outbox;
 use crate::engine::recovery::{new_secret, parse_token, same_secret, token};
 use crate::protocol::client_id::ClientId;
@@ -64,8 +65,9 @@ impl Session {
     /// Whether `slot`'s session may be handed to another node for a client
     /// presenting `secret` with handshake `identity`: it is away, whole, and
     /// theirs. Claims it (no local resume or expiry can take it meanwhile).
-    pub(super) fn may_hand_over(slot: &mut super::Slot, secret: &[u8; 16], identity: u64) -> bool {
-        let Some(session) = slot.session.as_mut() else {
+    pub(super) fn may_hand_over(conn: &Conn, secret: &[u8; 16], identity: u64) -> bool {
+        let mut session = conn.session();
+        let Some(session) = session.as_mut() else {
             return false;
         };
         let State::Detached { epoch } = session.state else {
@@ -79,8 +81,8 @@ impl Session {
     }
 
     /// The session left this node for good.
-    pub(super) fn gone(slot: &mut super::Slot) {
-        if let Some(session) = slot.session.as_mut() {
+    pub(super) fn gone(conn: &Conn) {
+        if let Some(session) = conn.session().as_mut() {
             session.state = State::Gone;
         }
     }
@@ -114,9 +116,9 @@ impl Hub {
     /// keep its session for the window. `Some(epoch)` to pass to [`Hub::expire`];
     /// `None` when it cannot be kept (recovery off, or already lost).
     pub(crate) fn detach(&self, id: ClientId) -> Option<u64> {
-        let mut state = self.lock();
-        let slot = state.slot_mut(id)?;
-        let session = slot.session.as_mut()?;
+        let conn = self.conns.get(id)?;
+        let mut session = conn.session();
+        let session = session.as_mut()?;
         if session.state != State::Attached {
             return None;
         }
@@ -124,7 +126,9 @@ impl Hub {
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64;
         session.state = State::Detached { epoch };
-        state.detached += 1;
+        self.conns
+            .detached
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.counters
             .sessions_detached
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -134,14 +138,19 @@ impl Hub {
     /// The window of absence `epoch` ended: `true` if the session was not
     /// resumed, and the caller now removes it (rooms, `on_disconnect`).
     pub(crate) fn expire(&self, id: ClientId, epoch: u64) -> bool {
-        let mut state = self.lock();
-        let Some(session) = state.slot_mut(id).and_then(|s| s.session.as_mut()) else {
+        let Some(conn) = self.conns.get(id) else {
+            return false;
+        };
+        let mut session = conn.session();
+        let Some(session) = session.as_mut() else {
             return false;
         };
         match session.state {
             State::Detached { epoch: e } if e == epoch => {
                 session.state = State::Gone;
-                state.detached -= 1;
+                self.conns
+                    .detached
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 true
             }
             _ => false,
@@ -149,18 +158,17 @@ impl Hub {
     }
 
     /// Whether a slot's session is away (its client dropped, the window runs).
-    pub(super) fn away(slot: &super::Slot) -> bool {
-        slot.session
+    pub(super) fn away(conn: &Conn) -> bool {
+        conn.session()
             .as_ref()
             .is_some_and(|s| matches!(s.state, State::Detached { .. } | State::Resuming { .. }))
     }
 
     /// Whether the connection in `id`'s slot took over a dropped session.
     pub(crate) fn is_recovered(&self, id: ClientId) -> bool {
-        self.lock()
-            .slot(id)
-            .and_then(|s| s.session.as_ref())
-            .is_some_and(|s| s.recovered)
+        self.conns
+            .get(id)
+            .is_some_and(|c| c.session().as_ref().is_some_and(|s| s.recovered))
     }
 
     /// A client presents `token` (and the last offset it received): claims
@@ -173,9 +181,9 @@ impl Hub {
         identity: u64,
     ) -> Result<(ClientId, Arc<Outbox>, Vec<Utf8Bytes>), NoResume> {
         let (id, secret) = parse_token(token_text).ok_or(NoResume::Unknown)?;
-        let mut state = self.lock();
-        let slot = state.slot_mut(id).ok_or(NoResume::Unknown)?;
-        let session = slot.session.as_mut().ok_or(NoResume::Unknown)?;
+        let conn = self.conns.get(id).ok_or(NoResume::Unknown)?;
+        let mut session = conn.session();
+        let session = session.as_mut().ok_or(NoResume::Unknown)?;
         if !same_secret(&session.secret, &secret) || session.identity != identity {
             return Err(NoResume::Unknown);
         }
@@ -185,18 +193,20 @@ impl Hub {
         let State::Detached { epoch } = session.state else {
             return Err(NoResume::NotAway);
         };
-        let replay = slot
+        let replay = conn
             .outbox
             .written_since(last_offset)
             .ok_or(NoResume::TooFarBehind)?;
         session.state = State::Resuming { epoch };
-        Ok((id, slot.outbox.clone(), replay))
+        Ok((id, conn.outbox.clone(), replay))
     }
 
     /// The resuming client's `on_connect` refused: the session waits on.
     pub(crate) fn abort_resume(&self, id: ClientId) {
-        let mut state = self.lock();
-        if let Some(session) = state.slot_mut(id).and_then(|s| s.session.as_mut())
+        let Some(conn) = self.conns.get(id) else {
+            return;
+        };
+        if let Some(session) = conn.session().as_mut()
             && let State::Resuming { epoch } = session.state
         {
             session.state = State::Detached { epoch };
@@ -205,36 +215,45 @@ impl Hub {
 
     /// The resuming client is accepted: the session is attached to it again.
     pub(crate) fn finish_resume(&self, id: ClientId) -> Option<String> {
-        let mut state = self.lock();
-        let session = state.slot_mut(id).and_then(|s| s.session.as_mut())?;
+        let conn = self.conns.get(id)?;
+        let mut session = conn.session();
+        let session = session.as_mut()?;
         if !matches!(session.state, State::Resuming { .. }) {
             return None;
         }
         session.state = State::Attached;
         session.recovered = true;
         let token = token(id, &session.secret);
-        state.detached -= 1;
+        self.conns
+            .detached
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.counters
             .sessions_recovered
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Some(token)
     }
 
-    /// A detached session's queue overflowed: it can no longer be recovered
-    /// whole, so it is not recovered at all (its client starts afresh and
-    /// knows to resynchronise). Called under the hub lock from delivery.
-    pub(super) fn lose(slot: &mut super::Slot) -> bool {
-        let Some(session) = slot.session.as_mut() else {
+    /// A full queue: if its session is away, the queue overflowed while
+    /// its client is gone, so it can no longer be recovered whole and is
+    /// not recovered at all (its client starts afresh and knows to
+    /// resynchronise). Whether the session is away (then delivery drops
+    /// the message without the slow-consumer policy).
+    pub(super) fn lose_if_away(conn: &Conn) -> bool {
+        let mut session = conn.session();
+        let Some(session) = session.as_mut() else {
             return false;
         };
-        if !matches!(session.state, State::Detached { .. }) || session.lost {
-            return session.lost;
+        match session.state {
+            State::Resuming { .. } => return true,
+            State::Detached { .. } if !session.lost => {}
+            State::Detached { .. } => return true,
+            State::Attached | State::Gone => return false,
         }
         // Stays detached (the window still ends with `on_disconnect`), but
         // nothing is kept and no token resumes it.
         session.lost = true;
-        slot.outbox.forget();
-        tracing::info!(client = %slot.id, "a detached session's queue overflowed; it cannot be recovered");
+        conn.outbox.forget();
+        tracing::info!(client = %conn.id, "a detached session's queue overflowed; it cannot be recovered");
         true
     }
 }
