@@ -32,7 +32,8 @@ pub mod adapter {
     //! the clients of other server processes.
     #![doc = include_str!("docs/adapter.md")]
     pub use crate::engine::adapter::{
-        Adapter, Inbox, NodeCount, Remote, RoomReady, RoomReadySignal, Target, decode, encode,
+        Adapter, Inbox, NodeCount, Opaque, Packet, Remote, RoomReady, RoomReadySignal, Target,
+        decode, encode,
     };
 }
 

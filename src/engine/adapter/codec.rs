@@ -1,7 +1,7 @@
 //! A compact, versioned binary encoding of [`Remote`] for adapters that move
 //! bytes (Redis pub/sub). Decoding never panics: anything malformed is `None`.
 
-use super::remote::{Remote, Target};
+use super::remote::{Opaque, Packet, Remote, Target};
 use crate::protocol::client_id::ClientId;
 
 /// The packet version this zocket writes and reads.
@@ -14,12 +14,23 @@ pub fn encode(remote: &Remote) -> Vec<u8> {
 }
 
 /// [`encode`] with another version byte (tests of mixed-version clusters).
+///
+/// Version 1: the version byte, the origin node, who is left out (0:
+/// nobody; 1: one id; 2: a count, then the ids), the kind (0: delivery to
+/// everyone; 1: to clients, a count and the ids; 2: to rooms, a count and
+/// each name with its length; 3: session; 4: presence; 5: cluster, then the
+/// node, 0 for every node), then the rest is the text or body.
 pub(crate) fn encode_version(remote: &Remote, version: u8) -> Vec<u8> {
-    let mut out = Vec::with_capacity(remote.text.len() + 32);
+    let mut out = Vec::with_capacity(remote.packet.len() + 32);
     out.push(version);
     out.extend_from_slice(&remote.origin.to_be_bytes());
-    // 0: nobody left out; 1: one id; 2: a count, then the ids.
-    match remote.except.as_slice() {
+    let (except, rest) = match &remote.packet {
+        Packet::Delivery { except, text, .. } => (except.as_slice(), text.as_bytes()),
+        Packet::Session(body) | Packet::Presence(body) | Packet::Cluster { body, .. } => {
+            (&[][..], &body.0[..])
+        }
+    };
+    match except {
         [] => out.push(0),
         [id] => {
             out.push(1);
@@ -33,22 +44,25 @@ pub(crate) fn encode_version(remote: &Remote, version: u8) -> Vec<u8> {
             }
         }
     }
-    match &remote.target {
-        Target::All => out.push(0),
-        Target::Clients(ids) => {
+    match &remote.packet {
+        Packet::Delivery {
+            target: Target::All,
+            ..
+        } => out.push(0),
+        Packet::Delivery {
+            target: Target::Clients(ids),
+            ..
+        } => {
             out.push(1);
             out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
             for id in ids {
                 out.extend_from_slice(&id.as_u128().to_be_bytes());
             }
         }
-        Target::Session => out.push(3),
-        Target::Presence => out.push(4),
-        Target::Cluster { node } => {
-            out.push(5);
-            out.extend_from_slice(&node.unwrap_or(0).to_be_bytes());
-        }
-        Target::Rooms(rooms) => {
+        Packet::Delivery {
+            target: Target::Rooms(rooms),
+            ..
+        } => {
             out.push(2);
             out.extend_from_slice(&(rooms.len() as u32).to_be_bytes());
             for room in rooms {
@@ -56,8 +70,14 @@ pub(crate) fn encode_version(remote: &Remote, version: u8) -> Vec<u8> {
                 out.extend_from_slice(room.as_bytes());
             }
         }
+        Packet::Session(_) => out.push(3),
+        Packet::Presence(_) => out.push(4),
+        Packet::Cluster { node, .. } => {
+            out.push(5);
+            out.extend_from_slice(&node.unwrap_or(0).to_be_bytes());
+        }
     }
-    out.extend_from_slice(remote.text.as_bytes());
+    out.extend_from_slice(rest);
     out
 }
 
@@ -111,20 +131,23 @@ fn decode_body(bytes: &[u8]) -> Option<Remote> {
             }
             Target::Rooms(rooms)
         }
-        3 => Target::Session,
-        4 => Target::Presence,
-        5 => Target::Cluster {
-            node: Some(r.u32()?).filter(|&n| n != 0),
-        },
+        kind @ 3..=5 => {
+            let node = if kind == 5 { Some(r.u32()?) } else { None };
+            let body = Opaque(r.0.into());
+            let packet = match node {
+                None if kind == 3 => Packet::Session(body),
+                None => Packet::Presence(body),
+                Some(node) => Packet::Cluster {
+                    node: Some(node).filter(|&n| n != 0),
+                    body,
+                },
+            };
+            return except.is_empty().then_some(Remote { origin, packet });
+        }
         _ => return None,
     };
     let text = std::str::from_utf8(r.0).ok()?.to_owned();
-    Some(Remote {
-        origin,
-        target,
-        except,
-        text,
-    })
+    Some(Remote::delivery(origin, target, except, text))
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -168,12 +191,7 @@ mod tests {
 
     #[test]
     fn another_version_is_told_apart_and_never_read() {
-        let remote = Remote {
-            origin: 7,
-            target: Target::All,
-            except: Vec::new(),
-            text: r#"{"type":"x"}"#.into(),
-        };
+        let remote = Remote::delivery(7, Target::All, Vec::new(), r#"{"type":"x"}"#.into());
         let newer = encode_version(&remote, VERSION + 1);
         assert_eq!(
             decode_version(&newer, VERSION),
@@ -189,15 +207,28 @@ mod tests {
     }
 
     #[test]
-    fn encoding_round_trips_every_target() {
+    fn encoding_round_trips_every_packet() {
+        let body = || Opaque(br#"{"kind":"ask","to":3}"#.to_vec().into());
+        for packet in [
+            Packet::Session(body()),
+            Packet::Presence(body()),
+            Packet::Presence(Opaque(Box::new([0xff, 0]))),
+            Packet::Cluster {
+                node: None,
+                body: body(),
+            },
+            Packet::Cluster {
+                node: Some(3),
+                body: body(),
+            },
+        ] {
+            let remote = Remote { origin: 7, packet };
+            assert_eq!(decode(&encode(&remote)), Some(remote));
+        }
         for target in [
             Target::All,
             Target::Clients(vec![ClientId::from_u128(1), ClientId::from_u128(u128::MAX)]),
             Target::Rooms(vec!["lobby".into(), String::new(), "é".into()]),
-            Target::Session,
-            Target::Presence,
-            Target::Cluster { node: None },
-            Target::Cluster { node: Some(3) },
         ] {
             for except in [
                 Vec::new(),
@@ -208,15 +239,42 @@ mod tests {
                     ClientId::from_u128(3),
                 ],
             ] {
-                let remote = Remote {
-                    origin: 7,
-                    target: target.clone(),
-                    except: except.clone(),
-                    text: r#"{"type":"x","payload":null}"#.into(),
-                };
+                let text = r#"{"type":"x","payload":null}"#.into();
+                let remote = Remote::delivery(7, target.clone(), except.clone(), text);
                 assert_eq!(decode(&encode(&remote)), Some(remote));
             }
         }
+    }
+
+    /// Version 1's bytes, written out: what nodes of earlier releases
+    /// speaking version 1 write and read (the typed packet did not change them).
+    #[test]
+    fn version_1_bytes_are_as_documented() {
+        let delivery = Remote::delivery(7, Target::All, vec![ClientId::from_u128(9)], "hi".into());
+        let mut expected = vec![1, 0, 0, 0, 7, 1];
+        expected.extend_from_slice(&9u128.to_be_bytes());
+        expected.extend_from_slice(&[0, b'h', b'i']);
+        assert_eq!(encode(&delivery), expected);
+        let session = Remote {
+            origin: 7,
+            packet: Packet::Session(Opaque(b"{}".to_vec().into())),
+        };
+        assert_eq!(encode(&session), [1, 0, 0, 0, 7, 0, 3, b'{', b'}']);
+        let cluster = Remote {
+            origin: 2,
+            packet: Packet::Cluster {
+                node: Some(5),
+                body: Opaque(Box::new([])),
+            },
+        };
+        assert_eq!(encode(&cluster), [1, 0, 0, 0, 2, 0, 5, 0, 0, 0, 5]);
+        // zocket's own messages leave nobody out: bytes that do are not a packet.
+        assert_eq!(
+            decode(&[
+                1, 0, 0, 0, 7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 4
+            ]),
+            None
+        );
     }
 
     #[test]
@@ -228,12 +286,7 @@ mod tests {
             decode(&[1, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 9, b'x']),
             None
         );
-        let mut bad_utf8 = encode(&Remote {
-            origin: 1,
-            target: Target::All,
-            except: Vec::new(),
-            text: "ok".into(),
-        });
+        let mut bad_utf8 = encode(&Remote::delivery(1, Target::All, Vec::new(), "ok".into()));
         bad_utf8.push(0xff);
         assert_eq!(decode(&bad_utf8), None);
     }

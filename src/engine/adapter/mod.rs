@@ -17,7 +17,7 @@ mod remote; // Remote, Target: what travels between nodes
 pub(crate) use codec::VERSION as PACKET_VERSION;
 pub use codec::{decode, encode};
 pub use ready::{RoomReady, RoomReadySignal};
-pub use remote::{Remote, Target};
+pub use remote::{Opaque, Packet, Remote, Target};
 
 /// Carries deliveries between server processes.
 ///
@@ -62,9 +62,10 @@ pub use remote::{Remote, Target};
 pub trait Adapter: Send + Sync + 'static {
     /// This node's id; every [`ClientId`](crate::ClientId) issued here carries it.
     fn node(&self) -> u32;
-    /// Sends a delivery made on this node to the other nodes. Must not block.
+    /// Sends a packet of this node (a delivery, or one of zocket's own
+    /// messages, see [`Packet`]) to the other nodes. Must not block.
     fn publish(&self, remote: Remote);
-    /// Starts receiving deliveries from other nodes; hand each to `inbox`.
+    /// Starts receiving packets from other nodes; hand each to `inbox`.
     fn start(&self, inbox: Inbox);
     /// Whether the adapter is connected to the other nodes right now: what
     /// the readiness check ([`Config::ready_check`](crate::Config::ready_check))

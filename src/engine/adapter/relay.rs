@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::Inbox;
 use super::codec::{Undecodable, VERSION, decode_version, encode_version};
-use super::remote::{Remote, Target};
+use super::remote::{Packet, Remote, Target};
 use crate::util::lock_unpoisoned;
 
 /// Deliveries waiting to be published; beyond this (the engine unreachable
@@ -39,8 +39,12 @@ pub(super) enum Channel<'a> {
 /// for one node to the node's; everything else to every node (a send to
 /// several rooms too, so that a client in two of them gets one copy).
 pub(super) fn route(remote: &Remote, mut each: impl FnMut(Channel<'_>, &Remote)) {
-    match &remote.target {
-        Target::Clients(ids) => {
+    match &remote.packet {
+        Packet::Delivery {
+            target: Target::Clients(ids),
+            except,
+            text,
+        } => {
             let mut nodes: Vec<u32> = ids.iter().map(|id| id.node()).collect();
             nodes.sort_unstable();
             nodes.dedup();
@@ -48,17 +52,23 @@ pub(super) fn route(remote: &Remote, mut each: impl FnMut(Channel<'_>, &Remote))
                 return each(Channel::Node(node), remote);
             }
             for node in nodes {
-                let part = Remote {
-                    target: Target::Clients(
-                        ids.iter().copied().filter(|id| id.node() == node).collect(),
-                    ),
-                    ..remote.clone()
-                };
+                let ids = ids.iter().copied().filter(|id| id.node() == node);
+                let part = Remote::delivery(
+                    remote.origin,
+                    Target::Clients(ids.collect()),
+                    except.clone(),
+                    text.clone(),
+                );
                 each(Channel::Node(node), &part);
             }
         }
-        Target::Rooms(rooms) if rooms.len() == 1 => each(Channel::Room(&rooms[0]), remote),
-        Target::Cluster { node: Some(node) } => each(Channel::Node(*node), remote),
+        Packet::Delivery {
+            target: Target::Rooms(rooms),
+            ..
+        } if rooms.len() == 1 => each(Channel::Room(&rooms[0]), remote),
+        Packet::Cluster {
+            node: Some(node), ..
+        } => each(Channel::Node(*node), remote),
         _ => each(Channel::All, remote),
     }
 }

@@ -1,5 +1,5 @@
 //! Cluster-wide operations in the hub: questions one node asks the others
-//! over the adapter (`Target::Cluster` messages), the answers, and the
+//! over the adapter (`Packet::Cluster` messages), the answers, and the
 //! answering. The public face is `app::cluster`.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::Hub;
 use super::rooms::Joined;
-use crate::engine::adapter::{Remote, Target};
+use crate::engine::adapter::{Opaque, Packet, Remote};
 use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
@@ -137,7 +137,7 @@ impl Hub {
             }
         }
         let _forget = Forget(&self.questions, id);
-        let text = serde_json::to_string(&Message::Ask {
+        let body = Opaque::of(&Message::Ask {
             id,
             from: self.node,
             op,
@@ -145,9 +145,7 @@ impl Hub {
         .expect("a cluster question serializes");
         adapter.publish(Remote {
             origin: self.node,
-            target: Target::Cluster { node },
-            except: Vec::new(),
-            text,
+            packet: Packet::Cluster { node, body },
         });
         let mut answers = Vec::new();
         while expected.is_none_or(|n| answers.len() < n) {
@@ -159,10 +157,10 @@ impl Hub {
         Answers { answers, expected }
     }
 
-    /// A `Target::Cluster` message from another node: answers a question,
+    /// A `Packet::Cluster` message from another node: answers a question,
     /// or hands an answer to the question waiting for it.
-    pub(super) fn on_cluster_message(&self, text: &str) {
-        let Ok(message) = serde_json::from_str::<Message>(text) else {
+    pub(super) fn on_cluster_message(&self, body: &Opaque) {
+        let Some(message) = body.read::<Message>() else {
             tracing::warn!(
                 node = self.node,
                 "ignoring a malformed cluster message from another node"
@@ -184,7 +182,7 @@ impl Hub {
                 }
                 let answer = self.answer_here(&op);
                 let Some(adapter) = &self.adapter else { return };
-                let text = serde_json::to_string(&Message::Answer {
+                let body = Opaque::of(&Message::Answer {
                     id,
                     from: self.node,
                     answer,
@@ -192,9 +190,10 @@ impl Hub {
                 .expect("a cluster answer serializes");
                 adapter.publish(Remote {
                     origin: self.node,
-                    target: Target::Cluster { node: Some(from) },
-                    except: Vec::new(),
-                    text,
+                    packet: Packet::Cluster {
+                        node: Some(from),
+                        body,
+                    },
                 });
             }
             Message::Answer { id, answer, .. } => {

@@ -68,12 +68,12 @@ impl Hub {
             }
             other => other,
         };
-        adapter.publish(Remote {
-            origin: self.node,
+        adapter.publish(Remote::delivery(
+            self.node,
             target,
-            except: except.to_vec(),
-            text: text.as_str().to_owned(),
-        });
+            except.to_vec(),
+            text.as_str().to_owned(),
+        ));
         n
     }
 
@@ -93,8 +93,6 @@ impl Hub {
             Target::Clients(ids) => self.deliver_to(ids.iter().copied(), text, except),
             Target::Rooms(rooms) => self.deliver_to_rooms(rooms.iter(), text, except),
             Target::All => self.deliver_all(text, except),
-            // Session hand-overs are not deliveries (see `handover`).
-            Target::Session | Target::Presence | Target::Cluster { .. } => 0,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Recovery across nodes. A dropped client's session stays on the node that
 //! held its connection; when the client comes back through another node,
-//! that node asks for it over the adapter (`Target::Session` messages), the
+//! that node asks for it over the adapter (`Packet::Session` messages), the
 //! holding node hands it over (the rooms, and the messages the client missed
 //! after its offset, with their offsets) and forgets it without running
 //! `on_disconnect`, and the new node adopts it under the same client id.
@@ -23,7 +23,7 @@ use tungstenite::Utf8Bytes;
 use super::registry::Conn;
 use super::sessions::{Session, Welcome};
 use super::{Hub, RegisterError, Registered};
-use crate::engine::adapter::{Remote, Target};
+use crate::engine::adapter::{Opaque, Packet, Remote};
 use crate::engine::recovery::{History, parse_token};
 use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
@@ -38,7 +38,7 @@ pub(crate) struct Waiting {
     waiting: Mutex<HashMap<u64, oneshot::Sender<Given>>>,
 }
 
-/// What travels in `Remote::text` for `Target::Session`.
+/// What a `Packet::Session` carries.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum SessionMessage {
@@ -96,9 +96,7 @@ impl Hub {
         };
         adapter.publish(Remote {
             origin: self.node,
-            target: Target::Session,
-            except: Vec::new(),
-            text: serde_json::to_string(&ask).ok()?,
+            packet: Packet::Session(Opaque::of(&ask)?),
         });
         let given = tokio::time::timeout(HANDOVER_TIMEOUT, rx).await;
         lock_unpoisoned(&self.handovers.waiting).remove(&request);
@@ -111,9 +109,9 @@ impl Hub {
         }
     }
 
-    /// A `Target::Session` message from another node.
-    pub(super) fn on_session_message(&self, text: &str) {
-        let Ok(message) = serde_json::from_str::<SessionMessage>(text) else {
+    /// A `Packet::Session` message from another node.
+    pub(super) fn on_session_message(&self, body: &Opaque) {
+        let Some(message) = body.read::<SessionMessage>() else {
             tracing::warn!("ignoring a malformed session message from another node");
             return;
         };
@@ -132,12 +130,10 @@ impl Hub {
                     request,
                     session,
                 };
-                if let (Some(adapter), Ok(text)) = (&self.adapter, serde_json::to_string(&give)) {
+                if let (Some(adapter), Some(body)) = (&self.adapter, Opaque::of(&give)) {
                     adapter.publish(Remote {
                         origin: self.node,
-                        target: Target::Session,
-                        except: Vec::new(),
-                        text,
+                        packet: Packet::Session(body),
                     });
                 }
             }

@@ -52,7 +52,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tungstenite::Utf8Bytes;
 
-use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Remote, Target};
+use crate::engine::adapter::{DeliverRemote, DynAdapter, Inbox, Opaque, Packet, Remote};
 use crate::engine::asks::Asks;
 use crate::engine::config::Config;
 use crate::engine::lifecycle::Lifecycle;
@@ -272,9 +272,7 @@ impl Hub {
         if let Some(adapter) = &self.adapter {
             adapter.publish(Remote {
                 origin: self.node,
-                target: Target::Presence,
-                except: Vec::new(),
-                text,
+                packet: Packet::Presence(Opaque(text.into_bytes().into_boxed_slice())),
             });
         }
     }
@@ -421,23 +419,34 @@ impl DeliverRemote for Hub {
         }
     }
     fn deliver_remote(&self, remote: Remote) -> usize {
-        if remote.target == Target::Session {
-            self.on_session_message(&remote.text);
-            return 0;
-        }
-        if let Target::Cluster { .. } = remote.target {
-            self.on_cluster_message(&remote.text);
-            return 0;
-        }
-        if remote.target == Target::Presence {
-            let hooks: Vec<PresenceHook> = lock_unpoisoned(&self.presence).clone();
-            for hook in hooks {
-                hook(&remote.text);
+        let (target, except, text) = match remote.packet {
+            Packet::Delivery {
+                target,
+                except,
+                text,
+            } => (target, except, text),
+            Packet::Session(body) => {
+                self.on_session_message(&body);
+                return 0;
             }
-            return 0;
-        }
-        let text = Utf8Bytes::from(remote.text);
-        let n = self.deliver_local(&remote.target, &text, &remote.except);
+            Packet::Cluster { body, .. } => {
+                self.on_cluster_message(&body);
+                return 0;
+            }
+            Packet::Presence(body) => {
+                let Ok(text) = std::str::from_utf8(&body.0) else {
+                    tracing::warn!("ignoring a malformed presence message from another node");
+                    return 0;
+                };
+                let hooks: Vec<PresenceHook> = lock_unpoisoned(&self.presence).clone();
+                for hook in hooks {
+                    hook(text);
+                }
+                return 0;
+            }
+        };
+        let text = Utf8Bytes::from(text);
+        let n = self.deliver_local(&target, &text, &except);
         self.counters
             .remote_received
             .fetch_add(1, Ordering::Relaxed);
