@@ -7,6 +7,8 @@
 //! cargo bench --bench load                 # the full run (a few minutes)
 //! cargo bench --bench load -- --smoke      # a tiny run that checks it all works
 //! cargo bench --bench load -- --only echo,fanout,idle --fanout 1000   # what BENCHMARKS.md shows
+//! ZOCKET_BENCH_BEFORE=<the load bench binary of an earlier commit> \
+//!   cargo bench --bench load -- --only before --fanout 1000   # that commit's zocket vs this one
 //! ```
 //!
 //! Each server runs in its own process pinned to core 0 (`taskset -c 0`) on a
@@ -371,13 +373,18 @@ async fn off_on(
 }
 
 fn print_off_on(title: &str, rows: &[(String, f64, f64)]) {
+    print_two(title, ["off", "on"], rows)
+}
+
+/// A table of two columns of the same figures, and their ratio.
+fn print_two(title: &str, [a, b]: [&str; 2], rows: &[(String, f64, f64)]) {
     if rows.is_empty() {
         return;
     }
     println!();
     println!("{title}");
     println!();
-    println!("| workload | off | on | on / off |");
+    println!("| workload | {a} | {b} | {b} / {a} |");
     println!("|---|---|---|---|");
     for (name, off, on) in rows {
         // Per-delivery CPU is a fraction of a µs: two decimals, or the
@@ -557,6 +564,11 @@ fn main() {
         } else {
             f64::NAN
         };
+        // The same app built from an earlier commit, against this one.
+        let before_rows = match std::env::var("ZOCKET_BENCH_BEFORE") {
+            Ok(_) if args.runs("before") => off_on(&args, "before", "zocket", true).await,
+            _ => Vec::new(),
+        };
         let recovery_rows = if args.runs("recovery") {
             off_on(&args, "zocket", "zocket-recovery", true).await
         } else {
@@ -593,6 +605,14 @@ fn main() {
         if !rows.is_empty() {
             print_table(&args, &rows, raw4k_idle);
         }
+        print_two(
+            &format!(
+                "zocket built from an earlier commit ($ZOCKET_BENCH_BEFORE) vs this one (median of {} run(s), alternating which runs first)",
+                args.repeats
+            ),
+            ["before", "now"],
+            &before_rows,
+        );
         print_off_on(
             &format!(
                 "zocket with connection-state recovery off vs on (Recovery::default(); median of {} run(s))",

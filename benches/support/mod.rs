@@ -381,7 +381,12 @@ impl Server {
             };
             return Server::spawn(cmd.arg(script)).await;
         }
-        let exe = std::env::current_exe().unwrap();
+        // "before": the zocket server of another build of this benchmark
+        // (an earlier commit), to compare the two in one run.
+        let (exe, kind) = match (kind, std::env::var_os("ZOCKET_BENCH_BEFORE")) {
+            ("before", Some(path)) => (std::path::PathBuf::from(path), "zocket"),
+            _ => (std::env::current_exe().unwrap(), kind),
+        };
         let mut cmd = if has_taskset() {
             let mut c = Command::new("taskset");
             c.args(["-c", "0"]).arg(exe);

@@ -14,7 +14,7 @@ use tungstenite::Message;
 use super::frames::Frames;
 use crate::engine::conn::Conn;
 use crate::engine::hub::Hub;
-use crate::engine::hub::sessions::Welcome;
+use crate::engine::hub::session::Welcome;
 use crate::engine::lifecycle::Lifecycle;
 use crate::protocol::client_id::ClientId;
 use crate::protocol::route::WELCOME_ROUTE;

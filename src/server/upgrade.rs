@@ -15,7 +15,7 @@ use super::http::{Head, Refusal, handshake_identity, handshake_map, query_value}
 use super::socket::{BufferedSocket, Socket, Ws};
 use crate::engine::config::Config;
 use crate::engine::dispatch::{ConnectFn, ConnectRefusal};
-use crate::engine::hub::sessions::Welcome;
+use crate::engine::hub::session::Welcome;
 use crate::engine::hub::{Hub, RegisterError, Registered};
 use crate::protocol::contract::identity::{
     CONTRACT_PARAM, CONTRACT_ROUTES_PARAM, ContractCheck, ContractIdentity, RouteDrift,

@@ -80,7 +80,8 @@ pub trait Adapter: Send + Sync + 'static {
     /// sends every node everything returns [`RoomReady::now`] (the default).
     ///
     /// Called in order with [`close_room`](Adapter::close_room) for the same
-    /// room, under the lock of this node's room registry: it must not block.
+    /// room, under the lock of the room's shard of this node's room table: it
+    /// must not block.
     ///
     /// No default: an adapter that wraps another must pass this on (a
     /// wrapper that answered "ready" itself would leave the inner adapter

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tungstenite::Utf8Bytes;
 
 use super::registry::Conn;
-use super::sessions::{Session, Welcome};
+use super::session::{Session, Welcome};
 use super::{Hub, RegisterError, Registered};
 use crate::engine::adapter::{Opaque, Packet, Remote};
 use crate::engine::recovery::{History, parse_token};
@@ -157,7 +157,11 @@ impl Hub {
     fn give_session(&self, token: &str, identity: u64, last: u64) -> Option<Given> {
         let (id, secret) = parse_token(token)?;
         let conn = self.conns.get(id)?;
-        if !Session::may_hand_over(&conn, &secret, identity) {
+        let claimed = conn
+            .session()
+            .as_mut()
+            .is_some_and(|s| s.may_hand_over(&secret, identity));
+        if !claimed {
             return None;
         }
         let outbox = conn.outbox.clone();
@@ -167,7 +171,9 @@ impl Hub {
             self.abort_resume(id);
             return None;
         };
-        Session::gone(&conn);
+        if let Some(session) = conn.session().as_mut() {
+            session.gone();
+        }
         self.conns.detached.fetch_sub(1, Ordering::Relaxed);
         outbox.shut();
         self.session_ended(id);

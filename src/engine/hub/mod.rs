@@ -68,6 +68,7 @@ mod delivery; // queuing a message for clients, rooms, everyone; the adapter
 pub(crate) mod handover; // recovery across nodes: a dropped session moves to the node its client reached
 mod registry; // connections by id, in shards; admission counts
 pub(crate) mod rooms; // the room table; join, leave, listings, leaving every room
+pub(crate) mod session; // a recovery session's own state machine
 pub(crate) mod sessions; // recovery: detaching a dropped client's session, resuming it, expiry
 
 use registry::{Admission, Conn, Registry};
@@ -129,7 +130,7 @@ pub(crate) struct Registered {
     pub(crate) id: ClientId,
     pub(crate) outbox: Arc<Outbox>,
     /// With recovery on: what to greet the client with.
-    pub(crate) welcome: Option<sessions::Welcome>,
+    pub(crate) welcome: Option<session::Welcome>,
 }
 
 impl Hub {
@@ -210,7 +211,7 @@ impl Hub {
             |key| {
                 let id = ClientId::new(self.node, generation, key);
                 let session = match &self.config.recovery {
-                    Some(recovery) => sessions::Session::new(id, identity).map(|(s, w)| {
+                    Some(recovery) => session::Session::new(id, identity).map(|(s, w)| {
                         outbox.record_history(History::new(recovery));
                         welcome = Some(w);
                         Box::new(s)

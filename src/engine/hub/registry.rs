@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use super::sessions::Session;
+use super::session::Session;
 use crate::engine::outbox::Outbox;
 use crate::engine::tasks::ScopeSlot;
 use crate::protocol::client_id::ClientId;
