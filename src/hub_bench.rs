@@ -1,6 +1,6 @@
 //! The hub's operations without sockets, for `benches/hub.rs` (not part of
 //! the API): connections registered with their outboxes, and the four kinds
-//! of delivery work a server does under its hub lock, so the benchmark
+//! of delivery work a server does under the hub's locks, so the benchmark
 //! measures the hub alone and how it scales with threads.
 
 use std::collections::VecDeque;
@@ -81,6 +81,12 @@ impl HubBench {
     /// A broadcast: `text` queued for every connection.
     pub fn broadcast(&self, text: &Utf8Bytes) -> usize {
         self.hub.deliver(Target::All, text, &[])
+    }
+
+    /// Wakes `waker` when connection `i`'s queue gets a message (once;
+    /// register again after taking the queue), as a writer task's poll does.
+    pub fn watch(&self, i: usize, waker: &std::task::Waker) {
+        self.outboxes[i].waker.register(waker);
     }
 
     /// Empties connection `i`'s queue, as its writer would; how many messages it held.

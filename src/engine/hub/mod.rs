@@ -5,13 +5,13 @@
 //!
 //! - [`Conn`](registry::Conn): one connection: its outbox, its rooms, its
 //!   recovery session, its tasks' scope, each behind its own lock;
-//! - the registry (`registry`): connections by id in 32 shards, and the
+//! - the registry (`registry`): connections by id in 256 shards, and the
 //!   admission counts (how many, from which address, shutting down);
-//! - the room table (`rooms`): room name to members, in 32 shards by the
-//!   name's hash;
+//! - the room table (`rooms`): which rooms exist, in 1,024 shards by the
+//!   name's hash, and each room's members behind the room's own lock;
 //! - delivery (`delivery`): queuing a message for clients, rooms, everyone,
 //!   and the adapter; sessions, hand-overs and cluster questions
-//!   (`sessions`, `handover`, `cluster`).
+//!   (`session`, `sessions`, `handover`, `cluster`).
 //!
 //! A [`ClientId`] is the slot key plus a generation taken from a process-wide
 //! counter, so an id is never reused while anyone may still hold it.
@@ -24,27 +24,31 @@
 //! | lock | guards | taken by |
 //! |---|---|---|
 //! | `admission` | the open count, per-address counts, the shutdown flag | registering and freeing a connection |
-//! | one registry shard | the slab of 1/32 of the connections (and the map of adopted ids, a read-write lock beside them) | every lookup by id (a reply), a broadcast (one shard at a time) |
+//! | one registry shard | the slab of 1/256 of the connections (and the map of adopted ids, a read-write lock beside them) | every lookup by id (a reply), a broadcast (one shard at a time) |
 //! | a connection's `rooms` | the rooms it is in; its `leaving` flag is set under it | join, leave, leaving every room |
-//! | one room shard | the members of the rooms whose names hash to it, and whether each room's adapter subscription is ready | a room send, join, leave, listings |
+//! | one room-table shard | which rooms of 1/1,024 of the names exist | finding a room (held only for that), creating and removing one |
+//! | a room's own lock | its members, and whether its adapter subscription is ready | a room send (for the whole send), join, leave |
 //! | a connection's `session`, `scope` | its recovery state; its tasks and timers | recovery, a full queue, the scope |
 //! | an outbox's own lock | the connection's queue | every push and every write |
 //!
 //! Locks are taken in that order (top to bottom) and never the other way,
-//! so they cannot deadlock: a join holds the connection's `rooms` while it
-//! adds the member to its room's shard; a room send holds only its room's
-//! shard while it pushes to the members' outboxes (and reads a member's
-//! `session` only when its queue is full). What this gives:
+//! so they cannot deadlock: a join holds the connection's `rooms`, then the
+//! room's shard (so no leave removes the room under it), then the room; a
+//! room send finds the room under its shard lock, lets go of it, and holds
+//! only the room's lock while it pushes to the members' outboxes (reading a
+//! member's `session` only when its queue is full). What this gives:
 //!
-//! - a reply locks one registry shard; a room send one room shard: on
-//!   different rooms and connections, cores do not wait for each other;
+//! - a reply locks one registry shard; a room send one room: on different
+//!   rooms and connections, cores do not wait for each other;
 //! - a member that joined receives every later message of the room: the
-//!   join and the room's sends meet on the room's shard lock (and a join
-//!   that waits for the adapter's subscription holds the member's outbox
-//!   under it, see `join`);
+//!   join and the room's sends meet on the room's lock (and a join that
+//!   waits for the adapter's subscription holds the member's outbox under
+//!   it, see `join`);
 //! - per-sender order: one task sends one message after the other, each
 //!   queued before the send returns;
-//! - a broadcast holds one registry shard at a time.
+//! - a broadcast holds one registry shard at a time;
+//! - what still serializes: sends to one room (its lock, for all its
+//!   members), and every connection's registration and removal (`admission`).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

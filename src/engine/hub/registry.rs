@@ -18,7 +18,7 @@ use crate::protocol::client_id::ClientId;
 use crate::util::lock_unpoisoned;
 
 /// Bits of a slot key that name its shard.
-pub(super) const SHARD_BITS: u32 = 5;
+pub(super) const SHARD_BITS: u32 = 8;
 /// How many shards the registry (and the room table) has: enough that two
 /// cores rarely meet on one, few enough that walking them all is cheap.
 pub(super) const SHARDS: usize = 1 << SHARD_BITS;

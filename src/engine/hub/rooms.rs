@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Hub;
-use super::registry::{Conn, Padded, SHARDS};
+use super::registry::{Conn, Padded};
 use crate::engine::adapter::RoomReady;
 use crate::engine::tasks::ScopeSlot;
 use crate::protocol::client_id::ClientId;
@@ -36,7 +36,7 @@ fn sorted_names(rooms: Vec<Arc<str>>) -> Vec<String> {
     names
 }
 
-/// One room on this node.
+/// One room on this node, behind its own lock.
 pub(super) struct Room {
     pub(super) members: HashMap<ClientId, Arc<Conn>>,
     /// Until the adapter receives the room's deliveries from other nodes
@@ -44,10 +44,17 @@ pub(super) struct Room {
     opening: Option<RoomReady>,
 }
 
-type Shard = HashMap<Arc<str>, Room>;
+type Shard = HashMap<Arc<str>, Arc<Mutex<Room>>>;
+
+/// Shards of the room table: a shard is named by a hash that two busy
+/// rooms on two cores may share, and each such pair moves the shard lock's
+/// cache line between them on every send: with 1,024 shards, two busy
+/// rooms meet with odds of 1 in 1,024 (128 KiB of locks per app).
+const ROOM_SHARDS: usize = 1024;
 
 /// Rooms by name, in shards by the name's hash (a per-process random key,
-/// so clients cannot choose names that all land on one shard).
+/// so clients cannot choose names that all land on one shard). A shard's
+/// lock guards which rooms exist; each room's own lock, its members.
 pub(crate) struct Table {
     shards: Box<[Padded<Mutex<Shard>>]>,
     hasher: std::collections::hash_map::RandomState,
@@ -56,7 +63,7 @@ pub(crate) struct Table {
 impl Default for Table {
     fn default() -> Self {
         Table {
-            shards: (0..SHARDS).map(|_| Padded::default()).collect(),
+            shards: (0..ROOM_SHARDS).map(|_| Padded::default()).collect(),
             hasher: Default::default(),
         }
     }
@@ -64,28 +71,28 @@ impl Default for Table {
 
 impl Table {
     fn shard(&self, room: &str) -> MutexGuard<'_, Shard> {
-        let i = self.hasher.hash_one(room) as usize & (SHARDS - 1);
+        let i = self.hasher.hash_one(room) as usize % ROOM_SHARDS;
         lock_unpoisoned(&self.shards[i].0)
     }
 
     /// Runs `f` with `room`'s members (none when there is no such room),
-    /// under the room's shard lock.
+    /// under the room's own lock; its shard's is held only to find it.
     pub(super) fn with_members<R: Default>(
         &self,
         room: &str,
         f: impl FnOnce(&HashMap<ClientId, Arc<Conn>>) -> R,
     ) -> R {
-        self.shard(room)
-            .get(room)
-            .map(|r| f(&r.members))
-            .unwrap_or_default()
+        let Some(room) = self.shard(room).get(room).cloned() else {
+            return R::default();
+        };
+        f(&lock_unpoisoned(&room).members)
     }
 
     /// Runs `f` with every room, one shard at a time.
     fn each(&self, mut f: impl FnMut(&Arc<str>, &Room)) {
         for shard in self.shards.iter() {
             for (name, room) in lock_unpoisoned(&shard.0).iter() {
-                f(name, room);
+                f(name, &lock_unpoisoned(room));
             }
         }
     }
@@ -150,13 +157,14 @@ impl Hub {
     /// and the adapter hears that this node no longer needs it.
     fn remove_member(&self, room: &str, id: ClientId) {
         let mut shard = self.rooms.shard(room);
-        if let Some(r) = shard.get_mut(room) {
-            r.members.remove(&id);
-            if r.members.is_empty() {
-                shard.remove(room);
-                if let Some(adapter) = &self.adapter {
-                    adapter.close_room(room);
-                }
+        let Some(cell) = shard.get(room) else { return };
+        let mut r = lock_unpoisoned(cell);
+        r.members.remove(&id);
+        if r.members.is_empty() {
+            drop(r);
+            shard.remove(room);
+            if let Some(adapter) = &self.adapter {
+                adapter.close_room(room);
             }
         }
     }
@@ -201,23 +209,25 @@ impl Hub {
         if rooms.len() >= self.config.max_rooms_per_client {
             return Joined::TooManyRooms;
         }
+        // The shard's lock is held until the member is in: a leave that
+        // empties the room meanwhile cannot remove it under this join.
         let mut shard = self.rooms.shard(room);
-        let name = match shard.get_key_value(room) {
-            Some((name, _)) => name.clone(),
+        let (name, cell) = match shard.get_key_value(room) {
+            Some((name, cell)) => (name.clone(), cell.clone()),
             None => {
                 let name: Arc<str> = Arc::from(room);
                 // The first member here: the node needs the room's
                 // deliveries from the other nodes from now on.
                 let opening = self.adapter.as_ref().map(|a| a.open_room(room));
-                let room = Room {
+                let cell = Arc::new(Mutex::new(Room {
                     members: HashMap::new(),
                     opening,
-                };
-                shard.insert(name.clone(), room);
-                name
+                }));
+                shard.insert(name.clone(), cell.clone());
+                (name, cell)
             }
         };
-        let entry = shard.get_mut(&*name).expect("found or made just now");
+        let mut entry = lock_unpoisoned(&cell);
         if entry.opening.as_ref().is_some_and(RoomReady::is_ready) {
             entry.opening = None;
         }
@@ -228,6 +238,7 @@ impl Hub {
             conn.outbox.hold_until(ready.clone());
         }
         entry.members.insert(id, conn.clone());
+        drop(entry);
         drop(shard);
         rooms.insert(name);
         Joined::Member
