@@ -104,11 +104,15 @@ fn args() -> Args {
 
 /// The connections of one thread whose queues got something since it last
 /// looked: what a runtime's run queue holds for their writer tasks.
+/// (Wakers and lists are aligned so that two threads' never share a cache
+/// line: the benchmark's own false sharing would be counted as the hub's.)
 #[derive(Default)]
+#[repr(align(128))]
 struct ReadyList(Mutex<Vec<usize>>);
 
 /// The waker of connection `i`'s writer: puts it on its thread's list, as
 /// waking a task schedules it.
+#[repr(align(128))]
 struct Writer {
     list: Arc<ReadyList>,
     i: usize,

@@ -83,10 +83,10 @@ struct OutboxState {
 }
 
 /// A connection's bounded outgoing queue, filled by any task (never
-/// waiting) and drained by the connection's task. Aligned to 128 bytes:
+/// waiting) and drained by the connection's task. Aligned to 64 bytes:
 /// the queues of connections served by different cores never share a
-/// cache line (two lines: what adjacent-line prefetching pulls in together).
-#[repr(align(128))]
+/// cache line.
+#[repr(align(64))]
 pub(crate) struct Outbox {
     state: Mutex<OutboxState>,
     pub(crate) waker: AtomicWaker,

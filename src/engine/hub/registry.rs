@@ -30,6 +30,9 @@ pub(super) const SHARDS: usize = 1 << SHARD_BITS;
 pub(super) struct Padded<T>(pub(super) T);
 
 /// One connection (or a session whose client is away), as the hub knows it.
+/// Aligned to a cache line, so a join on one core does not disturb the
+/// neighbouring connection's sends on another.
+#[repr(align(64))]
 pub(crate) struct Conn {
     pub(crate) id: ClientId,
     pub(crate) outbox: Arc<Outbox>,
