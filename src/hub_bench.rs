@@ -10,9 +10,8 @@ use tungstenite::Utf8Bytes;
 
 use crate::engine::adapter::Target;
 use crate::engine::config::Config;
-use crate::engine::hub::Hub;
+use crate::engine::hub::{Hub, OutboxRef};
 use crate::engine::metrics::Counters;
-use crate::engine::outbox::Outbox;
 use crate::protocol::client_id::ClientId;
 
 /// A hub with `connections` registered connections, connection `i` a
@@ -20,7 +19,7 @@ use crate::protocol::client_id::ClientId;
 pub struct HubBench {
     hub: Arc<Hub>,
     ids: Vec<ClientId>,
-    outboxes: Vec<Arc<Outbox>>,
+    outboxes: Vec<OutboxRef>,
     rooms: Vec<String>,
 }
 

@@ -2,8 +2,8 @@
 //! waiting, drained by the connection's own task.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures_util::task::AtomicWaker;
 use tokio::time::{Duration, Instant};
@@ -59,6 +59,14 @@ pub(crate) struct QueueLimits {
 }
 
 impl QueueLimits {
+    /// The limits every outbox of an app shares (a bound of 0 counts as 1).
+    pub(crate) fn shared(self) -> Arc<QueueLimits> {
+        Arc::new(QueueLimits {
+            soft_len: self.soft_len.max(1),
+            soft_bytes: self.soft_bytes.max(1),
+            ..self
+        })
+    }
     fn hard_len(&self) -> usize {
         self.soft_len.saturating_mul(4)
     }
@@ -86,11 +94,11 @@ struct OutboxState {
 /// waiting) and drained by the connection's task. Aligned to 64 bytes:
 /// the queues of connections served by different cores never share a
 /// cache line.
-#[repr(align(64))]
 pub(crate) struct Outbox {
     state: Mutex<OutboxState>,
     pub(crate) waker: AtomicWaker,
-    limits: QueueLimits,
+    /// The app's limits, one copy shared by every connection.
+    limits: Arc<QueueLimits>,
     /// Set with `state.close`, readable without the lock.
     close_requested: AtomicBool,
     /// Rooms this client joined whose deliveries from other nodes this node
@@ -119,16 +127,17 @@ fn size_of_message(msg: &Message) -> usize {
 }
 
 impl Outbox {
+    #[cfg(test)]
     pub(crate) fn new(limits: QueueLimits) -> Self {
+        Outbox::sharing(limits.shared())
+    }
+
+    /// An outbox with the app's limits (see [`QueueLimits::shared`]).
+    pub(crate) fn sharing(limits: Arc<QueueLimits>) -> Self {
         Outbox {
             state: Mutex::default(),
             waker: AtomicWaker::new(),
-            limits: QueueLimits {
-                soft_len: limits.soft_len.max(1),
-                soft_bytes: limits.soft_bytes.max(1),
-                grace: limits.grace,
-                timed: limits.timed,
-            },
+            limits,
             close_requested: AtomicBool::new(false),
             gate: Mutex::default(),
             gated: AtomicBool::new(false),

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tungstenite::Utf8Bytes;
 
-use super::registry::Conn;
+use super::registry::{Conn, OutboxRef};
 use super::session::{Session, Welcome};
 use super::{Hub, RegisterError, Registered};
 use crate::engine::adapter::{Opaque, Packet, Remote};
@@ -164,7 +164,7 @@ impl Hub {
         if !claimed {
             return None;
         }
-        let outbox = conn.outbox.clone();
+        let outbox = &conn.outbox;
         let Some((replay, next)) = outbox.hand_over(last) else {
             // Too far behind: the session cannot be recovered whole; it waits
             // out its window here.
@@ -216,8 +216,9 @@ impl Hub {
         outbox.record_history(History::continuing(&recovery, given.next));
         session.recovered = true;
         let session = Some(Box::new(session));
-        self.conns
-            .insert(|_| Conn::new(id, outbox.clone(), ip, session), true);
+        let conn = self
+            .conns
+            .insert(|_| Conn::new(id, outbox, ip, session), true);
         drop(admission);
         for room in &given.rooms {
             let _ = self.join(id, room);
@@ -227,7 +228,7 @@ impl Hub {
             .fetch_add(1, Ordering::Relaxed);
         Ok(Registered {
             id,
-            outbox,
+            outbox: OutboxRef(conn),
             welcome: Some(Welcome {
                 recovered: true,
                 replay: given.replay.into_iter().map(Utf8Bytes::from).collect(),

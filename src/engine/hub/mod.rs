@@ -75,6 +75,7 @@ pub(crate) mod rooms; // the room table; join, leave, listings, leaving every ro
 pub(crate) mod session; // a recovery session's own state machine
 pub(crate) mod sessions; // recovery: detaching a dropped client's session, resuming it, expiry
 
+pub(crate) use registry::OutboxRef;
 use registry::{Admission, Conn, Registry};
 
 /// Shared state of one running app: connections, rooms, delivery (local
@@ -94,6 +95,8 @@ pub(crate) struct Hub {
     rooms: rooms::Table,
     generation: AtomicU32,
     pub(crate) config: Config,
+    /// Every outbox's limits, from the configuration.
+    limits: Arc<QueueLimits>,
     pub(crate) counters: Counters,
     /// Running connection tasks and the shutdown flag.
     pub(crate) lifecycle: Lifecycle,
@@ -132,7 +135,7 @@ pub(crate) enum RegisterError {
 /// A new (or resumed) connection's id and outgoing queue.
 pub(crate) struct Registered {
     pub(crate) id: ClientId,
-    pub(crate) outbox: Arc<Outbox>,
+    pub(crate) outbox: OutboxRef,
     /// With recovery on: what to greet the client with.
     pub(crate) welcome: Option<session::Welcome>,
 }
@@ -151,6 +154,13 @@ impl Hub {
             conns: Registry::default(),
             rooms: rooms::Table::default(),
             generation: AtomicU32::new(1),
+            limits: QueueLimits {
+                soft_len: config.queue_len,
+                soft_bytes: config.queue_bytes,
+                grace: config.slow_consumer_grace,
+                timed: counters.timed(),
+            }
+            .shared(),
             config,
             counters,
             lifecycle: Lifecycle::default(),
@@ -168,13 +178,8 @@ impl Hub {
     }
 
     /// A new connection's outbox, with the configured limits.
-    fn new_outbox(&self) -> Arc<Outbox> {
-        Arc::new(Outbox::new(QueueLimits {
-            soft_len: self.config.queue_len,
-            soft_bytes: self.config.queue_bytes,
-            grace: self.config.slow_consumer_grace,
-            timed: self.counters.timed(),
-        }))
+    fn new_outbox(&self) -> Outbox {
+        Outbox::sharing(self.limits.clone())
     }
 
     /// Counts a connection from `ip` in, if the limits allow it.
@@ -208,12 +213,12 @@ impl Hub {
         // shutdown that starts meanwhile finds it there and closes it.
         let mut admission = self.admission();
         self.admit(&mut admission, ip)?;
-        let outbox = self.new_outbox();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let mut welcome = None;
         let conn = self.conns.insert(
             |key| {
                 let id = ClientId::new(self.node, generation, key);
+                let outbox = self.new_outbox();
                 let session = match &self.config.recovery {
                     Some(recovery) => session::Session::new(id, identity).map(|(s, w)| {
                         outbox.record_history(History::new(recovery));
@@ -222,14 +227,14 @@ impl Hub {
                     }),
                     None => None,
                 };
-                Conn::new(id, outbox.clone(), ip, session)
+                Conn::new(id, outbox, ip, session)
             },
             false,
         );
         drop(admission);
         Ok(Registered {
             id: conn.id,
-            outbox,
+            outbox: OutboxRef(conn),
             welcome,
         })
     }
@@ -345,8 +350,8 @@ impl Hub {
     }
 
     /// The outgoing queue of `id`'s slot.
-    pub(crate) fn outbox_of(&self, id: ClientId) -> Option<Arc<Outbox>> {
-        self.conns.with(id, |c| c.outbox.clone())
+    pub(crate) fn outbox_of(&self, id: ClientId) -> Option<OutboxRef> {
+        self.conns.get(id).map(OutboxRef)
     }
 
     /// Whether `id` has a session here (connected, or away and resumable).

@@ -30,12 +30,10 @@ pub(super) const SHARDS: usize = 1 << SHARD_BITS;
 pub(super) struct Padded<T>(pub(super) T);
 
 /// One connection (or a session whose client is away), as the hub knows it.
-/// Aligned to a cache line, so a join on one core does not disturb the
-/// neighbouring connection's sends on another.
-#[repr(align(64))]
 pub(crate) struct Conn {
     pub(crate) id: ClientId,
-    pub(crate) outbox: Arc<Outbox>,
+    /// Its outgoing queue (one allocation with the rest: see [`OutboxRef`]).
+    pub(crate) outbox: Outbox,
     /// The address the connection counts against, when known.
     pub(super) ip: Option<IpAddr>,
     /// Messages dropped because its queue was full (slow-consumer policy).
@@ -54,7 +52,7 @@ pub(crate) struct Conn {
 impl Conn {
     pub(super) fn new(
         id: ClientId,
-        outbox: Arc<Outbox>,
+        outbox: Outbox,
         ip: Option<IpAddr>,
         session: Option<Box<Session>>,
     ) -> Conn {
@@ -76,6 +74,19 @@ impl Conn {
 
     pub(super) fn session(&self) -> MutexGuard<'_, Option<Box<Session>>> {
         lock_unpoisoned(&self.session)
+    }
+}
+
+/// A connection's outgoing queue, as its socket's task holds it: the
+/// queue lives in the connection's record (one allocation, not two), so
+/// this keeps the record alive.
+#[derive(Clone)]
+pub(crate) struct OutboxRef(pub(super) Arc<Conn>);
+
+impl std::ops::Deref for OutboxRef {
+    type Target = Outbox;
+    fn deref(&self) -> &Outbox {
+        &self.0.outbox
     }
 }
 

@@ -3,14 +3,11 @@
 //! presents the session's token within the window takes it over again, and
 //! the window's end without one removes it like any closed connection.
 
-use std::sync::Arc;
-
 use tungstenite::Utf8Bytes;
 
 use super::Hub;
-use super::registry::Conn;
+use super::registry::{Conn, OutboxRef};
 use super::session::{NoResume, State};
-use crate::engine::outbox::Outbox;
 use crate::engine::recovery::{parse_token, same_secret, token};
 use crate::protocol::client_id::ClientId;
 
@@ -82,26 +79,29 @@ impl Hub {
         token_text: &str,
         last_offset: u64,
         identity: u64,
-    ) -> Result<(ClientId, Arc<Outbox>, Vec<Utf8Bytes>), NoResume> {
+    ) -> Result<(ClientId, OutboxRef, Vec<Utf8Bytes>), NoResume> {
         let (id, secret) = parse_token(token_text).ok_or(NoResume::Unknown)?;
         let conn = self.conns.get(id).ok_or(NoResume::Unknown)?;
-        let mut session = conn.session();
-        let session = session.as_mut().ok_or(NoResume::Unknown)?;
-        if !same_secret(&session.secret, &secret) || session.identity != identity {
-            return Err(NoResume::Unknown);
-        }
-        if session.lost {
-            return Err(NoResume::TooFarBehind);
-        }
-        let State::Detached { epoch } = session.state else {
-            return Err(NoResume::NotAway);
+        let replay = {
+            let mut session = conn.session();
+            let session = session.as_mut().ok_or(NoResume::Unknown)?;
+            if !same_secret(&session.secret, &secret) || session.identity != identity {
+                return Err(NoResume::Unknown);
+            }
+            if session.lost {
+                return Err(NoResume::TooFarBehind);
+            }
+            let State::Detached { epoch } = session.state else {
+                return Err(NoResume::NotAway);
+            };
+            let replay = conn
+                .outbox
+                .written_since(last_offset)
+                .ok_or(NoResume::TooFarBehind)?;
+            session.state = State::Resuming { epoch };
+            replay
         };
-        let replay = conn
-            .outbox
-            .written_since(last_offset)
-            .ok_or(NoResume::TooFarBehind)?;
-        session.state = State::Resuming { epoch };
-        Ok((id, conn.outbox.clone(), replay))
+        Ok((id, OutboxRef(conn), replay))
     }
 
     /// The resuming client's `on_connect` refused: the session waits on.

@@ -45,8 +45,8 @@ use super::recovery::{conclude, greeting};
 use super::socket::{Socket, Ws};
 use crate::engine::conn::Conn;
 use crate::engine::dispatch::Failure;
-use crate::engine::hub::{Hub, Registered};
-use crate::engine::outbox::{CloseCmd, Outbox};
+use crate::engine::hub::{Hub, OutboxRef, Registered};
+use crate::engine::outbox::CloseCmd;
 use crate::engine::rate::{Admit, Bucket};
 use crate::engine::report::{LogBudget, Reported, report};
 use crate::protocol::wire::ErrorKind;
@@ -86,7 +86,7 @@ struct Session<U, S: Socket, F> {
     frames: Arc<F>,
     hub: Arc<Hub>,
     ws: Ws<S>,
-    outbox: Arc<Outbox>,
+    outbox: OutboxRef,
     conn: Conn,
     data: U,
     /// Messages taken from the outbox, not yet handed to tungstenite.
