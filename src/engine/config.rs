@@ -381,7 +381,7 @@ impl Config {
         /// Rooms one client may be in at once; a join beyond it is refused with
         /// a [`Reject`](crate::Reject) (`rejected` for the client), never silently.
         /// It bounds the memory one client can pin in the room index and the
-        /// work its disconnect does under the registry's lock.
+        /// work its disconnect does (leaving each room takes that room's lock).
         max_rooms_per_client: usize
     );
 

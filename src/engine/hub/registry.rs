@@ -189,10 +189,12 @@ impl Registry {
             }
             shard.remove(inner)
         };
-        if id.key() != key {
+        // An adopted id's own key may equal its key here: look it up by id.
+        if self.adopted_count.load(Ordering::Acquire) > 0 {
             let mut map = self.adopted.write().unwrap_or_else(|p| p.into_inner());
-            map.remove(&id);
-            self.adopted_count.store(map.len(), Ordering::Release);
+            if map.remove(&id).is_some() {
+                self.adopted_count.store(map.len(), Ordering::Release);
+            }
         }
         Some(conn)
     }
