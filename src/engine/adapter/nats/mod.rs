@@ -156,6 +156,8 @@ impl NatsAdapter {
             .await
             .map_err(|e| nats_error("subscribe", e))?;
         client.flush().await.map_err(|e| nats_error("flush", e))?;
+        // Deliveries to every node and to this one are heard from here on.
+        server_has_read_so_far(&client).await;
 
         let (relay, received) = Relay::new(node, "nats");
         let peers = Arc::new(Peers {
@@ -294,6 +296,19 @@ async fn claim_node(client: &Client, subjects: &Subjects) -> Result<u32, NatsAda
     ))
 }
 
+/// Returns once the NATS server has read everything this client sent
+/// before the call (or after 5 s, or when the connection fails): a message
+/// to a fresh inbox of this client's, sent after the rest, comes back.
+async fn server_has_read_so_far(client: &Client) {
+    let inbox = client.new_inbox();
+    let Ok(mut probe) = client.subscribe(inbox.clone()).await else {
+        return;
+    };
+    if client.publish(inbox, Default::default()).await.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), probe.next()).await;
+    }
+}
+
 /// Follows the node's rooms: subscribes to a room's subject when its first
 /// member here joins (the members wait until NATS has the subscription),
 /// unsubscribes when its last one leaves.
@@ -317,8 +332,12 @@ async fn follow_rooms(
                             return; // the signal drops: the members go on
                         }
                     };
-                    // Once NATS answers the flush, it has the subscription.
-                    let _ = client.flush().await;
+                    // `flush` only writes the client's buffer out; NATS has
+                    // the subscription once it has read what this
+                    // connection sent after it (it reads one connection's
+                    // operations in order): a message to a subject of our
+                    // own, sent after, coming back.
+                    server_has_read_so_far(&client).await;
                     signal.ready();
                     while let Some(msg) = sub.next().await {
                         if !rx.accept(&msg.payload) {
