@@ -540,24 +540,25 @@ async fn a_node_speaking_a_newer_packet_version_is_refused_logged_and_counted() 
     // A broadcast from the newer node: the old node does not read it...
     b.send("broadcast", json!({"text": "from-v2"})).await;
     assert_eq!(b.expect("onBroadcast").await["text"], "from-v2");
-    let deadline = std::time::Instant::now() + WAIT;
-    while old.handle.metrics().remote_other_version == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the old node counted no packet of another version"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // A count has no event to await: poll it within the wait.
+    let counted = |node: &Server, which: &'static str| {
+        let handle = node.handle.clone();
+        async move {
+            let deadline = std::time::Instant::now() + WAIT;
+            while handle.metrics().remote_other_version == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the {which} node counted no packet of another version"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    counted(&old, "old").await;
     // ... and the other way round.
     a.send("broadcast", json!({"text": "from-v1"})).await;
     fence(&mut a, "from-v1").await;
-    while new.handle.metrics().remote_other_version == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new node counted no packet of another version"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    counted(&new, "new").await;
     // Neither client got the other node's broadcast: the next message each
     // sees is its own fence, and nothing was delivered from a packet.
     a.send("broadcast", json!({"text": "fence-a"})).await;

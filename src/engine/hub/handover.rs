@@ -202,16 +202,7 @@ impl Hub {
         let mut admission = self.admission();
         // The per-address limit is not applied: the session was admitted
         // on its first node, and refusing it now would lose it.
-        if admission.closed {
-            return Err(RegisterError::ShuttingDown);
-        }
-        if admission.open >= self.config.max_connections {
-            return Err(RegisterError::Full);
-        }
-        if let Some(ip) = ip {
-            *admission.per_ip.entry(ip).or_default() += 1;
-        }
-        admission.open += 1;
+        self.admit(&mut admission, ip, false)?;
         let outbox = self.new_outbox();
         outbox.record_history(History::continuing(&recovery, given.next));
         session.recovered = true;

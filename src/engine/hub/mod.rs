@@ -182,15 +182,22 @@ impl Hub {
         Outbox::sharing(self.limits.clone())
     }
 
-    /// Counts a connection from `ip` in, if the limits allow it.
-    fn admit(&self, admission: &mut Admission, ip: Option<IpAddr>) -> Result<(), RegisterError> {
+    /// Counts a connection from `ip` in, if the limits allow it (the
+    /// per-address one only with `per_ip_limit`).
+    fn admit(
+        &self,
+        admission: &mut Admission,
+        ip: Option<IpAddr>,
+        per_ip_limit: bool,
+    ) -> Result<(), RegisterError> {
         if admission.closed {
             return Err(RegisterError::ShuttingDown);
         }
         if admission.open >= self.config.max_connections {
             return Err(RegisterError::Full);
         }
-        if let (Some(ip), Some(limit)) = (ip, self.config.max_connections_per_ip)
+        if let (Some(ip), Some(limit), true) =
+            (ip, self.config.max_connections_per_ip, per_ip_limit)
             && admission.per_ip.get(&ip).copied().unwrap_or(0) >= limit
         {
             return Err(RegisterError::TooManyFromAddress);
@@ -212,7 +219,7 @@ impl Hub {
         // Admission is held until the connection is in the registry, so a
         // shutdown that starts meanwhile finds it there and closes it.
         let mut admission = self.admission();
-        self.admit(&mut admission, ip)?;
+        self.admit(&mut admission, ip, true)?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let mut welcome = None;
         let conn = self.conns.insert(
